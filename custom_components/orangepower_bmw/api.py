@@ -1,0 +1,450 @@
+"""Client for the Orange Power Connect cloud API (BMW endpoints).
+
+Knows nothing about Home Assistant: it takes an aiohttp session and a base URL, returns frozen typed
+models and raises the small error hierarchy below. It never logs a password, a token or a request body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+import json
+import logging
+import math
+import re
+import time
+from typing import Any
+
+import aiohttp
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://www.connect.orangepower.co.uk"
+DEFAULT_TIMEOUT = 30.0
+TOKEN_PATH = "/api/bmw/oauth-token"
+VEHICLES_PATH = "/api/get-user-devices"
+
+# The charging states bimmer_connected knows; anything else is kept as its raw string.
+CHARGING_STATES = frozenset(
+    {
+        "DEFAULT",
+        "CHARGING",
+        "ERROR",
+        "COMPLETE",
+        "FULLY_CHARGED",
+        "FINISHED_FULLY_CHARGED",
+        "FINISHED_NOT_FULL",
+        "INVALID",
+        "NOT_CHARGING",
+        "PLUGGED_IN",
+        "WAITING_FOR_CHARGING",
+        "TARGET_REACHED",
+        "UNKNOWN",
+    }
+)
+
+# A body larger than this is not a vehicle list; refuse it rather than hold it in memory.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+# A token lifetime the service states beyond this is not believed (it also keeps datetimes in range).
+MAX_TOKEN_LIFETIME = timedelta(days=1)
+EXCERPT_LENGTH = 200
+
+type Clock = Callable[[], datetime]
+
+
+class OrangePowerError(Exception):
+    """Base error of the Orange Power Connect client."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, excerpt: str | None = None
+    ) -> None:
+        """Keep the HTTP status and a secret-free excerpt of the body, when there was one."""
+        super().__init__(message)
+        self.status = status
+        self.excerpt = excerpt
+
+
+class InvalidCredentialsError(OrangePowerError):
+    """The token endpoint refused the BMW credentials (401)."""
+
+
+class TokenRejectedError(OrangePowerError):
+    """The vehicles endpoint refused the access token: expired or revoked (401)."""
+
+
+class RateLimitedError(OrangePowerError):
+    """The service asked us to slow down (429)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None,
+        status: int | None = None,
+        excerpt: str | None = None,
+    ) -> None:
+        """Keep the delay the service asked for, in seconds, or None when it gave none."""
+        super().__init__(message, status=status, excerpt=excerpt)
+        self.retry_after = retry_after
+
+
+class ServiceGoneError(OrangePowerError):
+    """The service says the API was removed (410)."""
+
+
+class ServerError(OrangePowerError):
+    """The service failed (5xx); worth trying again later."""
+
+
+class ConnectionFailedError(OrangePowerError):
+    """The service could not be reached, the connection dropped, or it timed out."""
+
+
+class UnexpectedResponseError(OrangePowerError):
+    """The service answered with a status, a body or a shape this client does not understand."""
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """An access token and when it stops working."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    token_type: str
+    scopes: tuple[str, ...]
+    expires_at: datetime
+
+    def expires_within(self, margin: timedelta, now: datetime) -> bool:
+        """Return whether the token is expired, or will be within the margin."""
+        return self.expires_at - margin <= now
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the token as JSON-ready data, for storage."""
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": self.token_type,
+            "scopes": list(self.scopes),
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Token | None:
+        """Return a token from stored data, or None when the data is not a usable token."""
+        try:
+            expires_at = datetime.fromisoformat(data["expires_at"])
+            access_token = data["access_token"]
+        except KeyError, TypeError, ValueError:
+            return None
+        if not isinstance(access_token, str) or not access_token or expires_at.tzinfo is None:
+            return None
+        refresh = data.get("refresh_token")
+        scopes = data.get("scopes")
+        return cls(
+            access_token=access_token,
+            refresh_token=refresh if isinstance(refresh, str) else None,
+            token_type=str(data.get("token_type") or "Bearer"),
+            scopes=tuple(str(scope) for scope in scopes) if isinstance(scopes, list) else (),
+            expires_at=expires_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingStatus:
+    """The charging state of a car; any part the service left out is None."""
+
+    percentage: int | None
+    state: str | None
+    type: str | None
+    charger_connected: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Vehicle:
+    """One car of the account; any optional part the service left out is None."""
+
+    vin: str
+    vehicle_id: str
+    user_id: str
+    brand: str | None
+    model: str | None
+    year: int | None
+    charging: ChargingStatus
+    electric_range: float | None
+    electric_range_unit: str | None
+
+
+class OrangePowerClient:
+    """Talks to one Orange Power Connect server through a session owned by the caller."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Clock | None = None,
+    ) -> None:
+        """Use the caller's session; every request gives up after `timeout` seconds."""
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def login(self, email: str, password: str, account_email: str) -> Token:
+        """Get a new access token for the BMW account, stored under the Orange Power account."""
+        body = {"email": email, "password": password, "payload": {"email": account_email}}
+        secrets = (email, password, account_email)
+        status, headers, raw = await self._post(TOKEN_PATH, body, None, secrets)
+        if status == 401:
+            raise InvalidCredentialsError(
+                "The service refused the BMW credentials",
+                status=status,
+                excerpt=_excerpt(raw, secrets),
+            )
+        self._raise_for_status(status, headers, raw, secrets)
+        return parse_token(_decode_json(raw, secrets), self._clock())
+
+    async def get_vehicles(self, token: Token, email: str, password: str) -> list[Vehicle]:
+        """Return the account's BMW cars (an empty list when it has none)."""
+        secrets = (email, password, token.access_token, token.refresh_token or "")
+        status, headers, raw = await self._post(
+            VEHICLES_PATH,
+            {"email": email, "password": password},
+            {"Authorization": f"Bearer {token.access_token}"},
+            secrets,
+        )
+        if status == 401:
+            raise TokenRejectedError(
+                "The service refused the access token",
+                status=status,
+                excerpt=_excerpt(raw, secrets),
+            )
+        self._raise_for_status(status, headers, raw, secrets)
+        return parse_vehicles(_decode_json(raw, secrets))
+
+    async def _post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str] | None,
+        secrets: Iterable[str],
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """POST JSON and return the status, headers and body; transport problems become errors."""
+        started = time.monotonic()
+        try:
+            async with self._session.post(
+                self._base_url + path,
+                json=body,
+                headers={"Accept": "application/json", **(headers or {})},
+                timeout=self._timeout,
+            ) as response:
+                raw = await _read_limited(response)
+                _LOGGER.debug(
+                    "POST %s: %s in %.2f s", path, response.status, time.monotonic() - started
+                )
+                return response.status, response.headers, raw
+        except TimeoutError as err:
+            raise ConnectionFailedError(
+                f"No answer from the service within {self._timeout.total} s"
+            ) from err
+        except aiohttp.ClientError as err:
+            # aiohttp's messages can hold the URL but never the body or headers we sent.
+            message = _redact(f"{type(err).__name__}: {err}", secrets)
+            raise ConnectionFailedError(f"Could not reach the service ({message})") from err
+
+    def _raise_for_status(
+        self, status: int, headers: Mapping[str, str], raw: bytes, secrets: Iterable[str]
+    ) -> None:
+        """Raise the error that a non-success status stands for."""
+        if 200 <= status <= 299:
+            return
+        excerpt = _excerpt(raw, secrets)
+        if status == 429:
+            retry_after = parse_retry_after(headers.get("Retry-After"), self._clock())
+            raise RateLimitedError(
+                "The service is rate limiting requests",
+                retry_after=retry_after,
+                status=status,
+                excerpt=excerpt,
+            )
+        if status == 410:
+            raise ServiceGoneError(
+                "The service says this API was removed", status=status, excerpt=excerpt
+            )
+        if 500 <= status <= 599:
+            raise ServerError(
+                f"The service failed with status {status}", status=status, excerpt=excerpt
+            )
+        raise UnexpectedResponseError(
+            f"The service answered with status {status}", status=status, excerpt=excerpt
+        )
+
+
+async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
+    """Read the body, refusing one larger than MAX_BODY_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise UnexpectedResponseError(
+                f"The response is larger than {MAX_BODY_BYTES} bytes", status=response.status
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode_json(raw: bytes, secrets: Iterable[str]) -> Any:
+    """Decode a JSON body, or raise UnexpectedResponseError."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise UnexpectedResponseError(
+            "The service answered with something that is not JSON",
+            status=200,
+            excerpt=_excerpt(raw, secrets),
+        ) from err
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret in the text with a placeholder."""
+    for secret in secrets:
+        if secret:
+            text = re.sub(re.escape(secret), "**REDACTED**", text, flags=re.IGNORECASE)
+    return text
+
+
+def _excerpt(raw: bytes, secrets: Iterable[str]) -> str:
+    """Return the start of a body on one line, with the request's secrets taken out."""
+    text = " ".join(raw[: EXCERPT_LENGTH * 4].decode("utf-8", "replace").split())
+    return _redact(text, secrets)[:EXCERPT_LENGTH]
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Return the delay a Retry-After header asks for, in seconds (delta-seconds or an HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except TypeError, ValueError, IndexError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def parse_token(data: Any, now: datetime) -> Token:
+    """Build a Token from the token endpoint's JSON; `now` is the clock at the response."""
+    if not isinstance(data, dict):
+        raise UnexpectedResponseError("The token response is not a JSON object", status=200)
+    access_token = data.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise UnexpectedResponseError("The token response has no access token", status=200)
+    # A missing, negative or unreadable lifetime means "use it now, renew next time".
+    lifetime = _number(data.get("expires_in"))
+    seconds = min(max(lifetime or 0.0, 0.0), MAX_TOKEN_LIFETIME.total_seconds())
+    refresh = data.get("refresh_token")
+    token_type = data.get("token_type")
+    scope = data.get("scope")
+    return Token(
+        access_token=access_token,
+        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+        token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
+        scopes=tuple(scope.split()) if isinstance(scope, str) else (),
+        expires_at=now + timedelta(seconds=seconds),
+    )
+
+
+def parse_vehicles(data: Any) -> list[Vehicle]:
+    """Build the BMW cars from the vehicles endpoint's JSON: a list, one bare object, or []."""
+    items = data if isinstance(data, list) else [data]
+    vehicles: list[Vehicle] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise UnexpectedResponseError(
+                "A vehicle in the response is not a JSON object", status=200
+            )
+        device_type = _required_text(item, "device_type")
+        # The endpoint lists all of the user's devices; only BMW ones (BMW and MINI cars) are cars here.
+        if device_type.lower() == "bmw":
+            vehicles.append(parse_vehicle(item))
+    return vehicles
+
+
+def parse_vehicle(item: Mapping[str, Any]) -> Vehicle:
+    """Build one Vehicle; a missing required field raises, a missing optional one becomes None."""
+    charging = _mapping(item.get("charging_state"))
+    distance = _mapping(_mapping(item.get("electric_range")).get("distance"))
+    percentage = _number(charging.get("charge_percentage"))
+    electric_range = _number(distance.get("value"))
+    year = _number(item.get("year"))
+    return Vehicle(
+        vin=_required_text(item, "device_id"),
+        vehicle_id=_required_text(item, "id"),
+        user_id=_required_text(item, "user_id"),
+        brand=_text(item.get("brand")),
+        model=_text(item.get("model")),
+        year=int(year) if year is not None and year.is_integer() and 1900 <= year <= 2200 else None,
+        charging=ChargingStatus(
+            percentage=round(percentage)
+            if percentage is not None and 0 <= percentage <= 100
+            else None,
+            state=_text(charging.get("state")),
+            type=_text(charging.get("type")),
+            charger_connected=_flag(charging.get("is_charger_connected")),
+        ),
+        electric_range=electric_range
+        if electric_range is not None and electric_range >= 0
+        else None,
+        electric_range_unit=_text(distance.get("units")),
+    )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """Return the value when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _required_text(item: Mapping[str, Any], key: str) -> str:
+    """Return a required non-empty string field, or raise UnexpectedResponseError."""
+    value = item.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise UnexpectedResponseError(f"A vehicle in the response has no {key}", status=200)
+    return value.strip()
+
+
+def _text(value: Any) -> str | None:
+    """Return a non-empty string, else None."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _number(value: Any) -> float | None:
+    """Return a finite number from a JSON number or a numeric string, else None."""
+    if isinstance(value, bool):
+        return None
+    if not isinstance(value, str | int | float):
+        return None
+    try:
+        number = float(value)
+    except ValueError, OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _flag(value: Any) -> bool | None:
+    """Return a JSON boolean, or the strings "true"/"false", else None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
