@@ -1,0 +1,80 @@
+"""Binary sensors of a car: charger connected, charging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import override
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .api import CHARGING_STATES, Vehicle
+from .coordinator import OrangePowerConfigEntry
+from .entity import OrangePowerEntity, add_entities_for_new_cars
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class VehicleBinarySensorDescription(BinarySensorEntityDescription):
+    """A car binary sensor: on, off, or None when the service did not say."""
+
+    is_on_fn: Callable[[Vehicle], bool | None]
+
+
+def _is_charging(vehicle: Vehicle) -> bool | None:
+    """Return whether the car charges; unknown for a state this integration does not know."""
+    state = vehicle.charging.state
+    if state not in CHARGING_STATES:
+        return None
+    return state == "CHARGING"
+
+
+BINARY_SENSORS: tuple[VehicleBinarySensorDescription, ...] = (
+    VehicleBinarySensorDescription(
+        key="charger_connected",
+        translation_key="charger_connected",
+        device_class=BinarySensorDeviceClass.PLUG,
+        is_on_fn=lambda vehicle: vehicle.charging.charger_connected,
+    ),
+    VehicleBinarySensorDescription(
+        key="charging",
+        translation_key="charging",
+        device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
+        is_on_fn=_is_charging,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: OrangePowerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the binary sensors of every car, now and as cars appear."""
+    coordinator = entry.runtime_data
+    add_entities_for_new_cars(
+        entry,
+        async_add_entities,
+        lambda vin: (
+            VehicleBinarySensor(coordinator, vin, description) for description in BINARY_SENSORS
+        ),
+    )
+
+
+class VehicleBinarySensor(OrangePowerEntity, BinarySensorEntity):
+    """A binary sensor of a car."""
+
+    entity_description: VehicleBinarySensorDescription
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """Return the state from the latest poll."""
+        return self.entity_description.is_on_fn(self.vehicle)

@@ -1,0 +1,297 @@
+"""Config flow: add a BMW account, re-authenticate, reconfigure, and tune polling."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from typing import Any
+
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, UnitOfTime
+from homeassistant.core import callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import probatio
+from yarl import URL
+
+from .api import (
+    DEFAULT_BASE_URL,
+    ConnectionFailedError,
+    InvalidCredentialsError,
+    OrangePowerClient,
+    RateLimitedError,
+    ServerError,
+    ServiceGoneError,
+    Token,
+    TokenRejectedError,
+    UnexpectedResponseError,
+)
+from .const import (
+    CONF_ACCOUNT_EMAIL,
+    CONF_ACTIVE_INTERVAL,
+    CONF_IDLE_INTERVAL,
+    CONF_TOKEN,
+    DEFAULT_ACTIVE_INTERVAL,
+    DEFAULT_IDLE_INTERVAL,
+    DOMAIN,
+    MAX_ACTIVE_INTERVAL,
+    MAX_IDLE_INTERVAL,
+    MIN_ACTIVE_INTERVAL,
+    MIN_IDLE_INTERVAL,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Host name endings that only resolve on a local network, where plain http is acceptable.
+LOCAL_SUFFIXES = (".localhost", ".local", ".lan", ".home.arpa", ".internal")
+
+EMAIL_SELECTOR = TextSelector(
+    TextSelectorConfig(type=TextSelectorType.EMAIL, autocomplete="username")
+)
+PASSWORD_SELECTOR = TextSelector(
+    TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="current-password")
+)
+URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+MINUTES_SELECTOR = NumberSelector(
+    NumberSelectorConfig(
+        mode=NumberSelectorMode.BOX, step=1, unit_of_measurement=UnitOfTime.MINUTES
+    )
+)
+
+USER_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_EMAIL): EMAIL_SELECTOR,
+        probatio.Required(CONF_PASSWORD): PASSWORD_SELECTOR,
+        probatio.Optional(CONF_ACCOUNT_EMAIL): EMAIL_SELECTOR,
+        probatio.Optional(CONF_URL, default=DEFAULT_BASE_URL): URL_SELECTOR,
+    }
+)
+REAUTH_SCHEMA = probatio.Schema({probatio.Required(CONF_PASSWORD): PASSWORD_SELECTOR})
+RECONFIGURE_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_EMAIL): EMAIL_SELECTOR,
+        probatio.Optional(CONF_PASSWORD): PASSWORD_SELECTOR,
+        probatio.Optional(CONF_ACCOUNT_EMAIL): EMAIL_SELECTOR,
+        probatio.Required(CONF_URL): URL_SELECTOR,
+    }
+)
+OPTIONS_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_ACTIVE_INTERVAL): MINUTES_SELECTOR,
+        probatio.Required(CONF_IDLE_INTERVAL): MINUTES_SELECTOR,
+    }
+)
+INTERVAL_RANGES = {
+    CONF_ACTIVE_INTERVAL: (MIN_ACTIVE_INTERVAL, MAX_ACTIVE_INTERVAL),
+    CONF_IDLE_INTERVAL: (MIN_IDLE_INTERVAL, MAX_IDLE_INTERVAL),
+}
+
+
+def account_id(email: str) -> str:
+    """Return the unique id of a BMW account: its e-mail, trimmed and lowercased."""
+    return email.strip().lower()
+
+
+def _is_local_host(host: str) -> bool:
+    """Return whether the host is a loopback or private-network address or a local name."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        name = host.lower().rstrip(".")
+        return name == "localhost" or name.endswith(LOCAL_SUFFIXES) or "." not in name
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
+def _url_is_valid(url: str) -> bool:
+    """Return whether the URL is http(s) without credentials, query or fragment; http only locally."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return False
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return False
+    if parsed.user or parsed.password or parsed.query_string or parsed.fragment:
+        return False
+    return parsed.scheme == "https" or _is_local_host(parsed.host)
+
+
+def _normalize(user_input: dict[str, Any], password: str) -> dict[str, Any]:
+    """Return the entry data for the form's input: trimmed, with the defaults filled in."""
+    email = str(user_input[CONF_EMAIL]).strip()
+    return {
+        CONF_EMAIL: email,
+        CONF_PASSWORD: password,
+        CONF_ACCOUNT_EMAIL: str(user_input.get(CONF_ACCOUNT_EMAIL) or "").strip() or email,
+        CONF_URL: str(user_input.get(CONF_URL) or DEFAULT_BASE_URL).strip().rstrip("/"),
+    }
+
+
+def _input_errors(data: dict[str, Any]) -> dict[str, str]:
+    """Return the form errors found without asking the service."""
+    errors: dict[str, str] = {}
+    if not EMAIL_PATTERN.fullmatch(data[CONF_EMAIL]):
+        errors[CONF_EMAIL] = "invalid_email"
+    if not EMAIL_PATTERN.fullmatch(data[CONF_ACCOUNT_EMAIL]):
+        errors[CONF_ACCOUNT_EMAIL] = "invalid_email"
+    if not data[CONF_PASSWORD].strip():
+        errors[CONF_PASSWORD] = "empty_password"
+    if not _url_is_valid(data[CONF_URL]):
+        errors[CONF_URL] = "invalid_url"
+    return errors
+
+
+class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add an Orange Power BMW account."""
+
+    VERSION = 1
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OrangePowerOptionsFlow:
+        """Return the options flow."""
+        return OrangePowerOptionsFlow()
+
+    async def _validate(self, data: dict[str, Any]) -> tuple[dict[str, str], Token | None]:
+        """Check the input, then log in and list the cars; return the form errors or the token."""
+        if errors := _input_errors(data):
+            return errors, None
+        client = OrangePowerClient(async_get_clientsession(self.hass), data[CONF_URL])
+        try:
+            token = await client.login(
+                data[CONF_EMAIL], data[CONF_PASSWORD], data[CONF_ACCOUNT_EMAIL]
+            )
+            await client.get_vehicles(token, data[CONF_EMAIL], data[CONF_PASSWORD])
+        except InvalidCredentialsError, TokenRejectedError:
+            return {"base": "invalid_auth"}, None
+        except RateLimitedError:
+            return {"base": "rate_limited"}, None
+        except ConnectionFailedError, ServerError:
+            return {"base": "cannot_connect"}, None
+        except ServiceGoneError:
+            return {"base": "service_gone"}, None
+        except UnexpectedResponseError:
+            return {"base": "invalid_response"}, None
+        except Exception:
+            _LOGGER.exception("Unexpected error while checking the account")
+            return {"base": "unknown"}, None
+        return {}, token
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the BMW account and the service's address."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _normalize(user_input, user_input[CONF_PASSWORD])
+            await self.async_set_unique_id(account_id(data[CONF_EMAIL]))
+            self._abort_if_unique_id_configured()
+            errors, token = await self._validate(data)
+            if token is not None:
+                return self.async_create_entry(
+                    title=data[CONF_EMAIL], data={**data, CONF_TOKEN: token.as_dict()}
+                )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                USER_SCHEMA, _without_password(user_input)
+            ),
+            errors=errors,
+        )
+
+    async def async_step_reauth(self, entry_data: dict[str, Any]) -> ConfigFlowResult:
+        """Start re-authentication when the service refused the stored password."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the account's new password."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _normalize(dict(entry.data), user_input[CONF_PASSWORD])
+            errors, token = await self._validate(data)
+            if token is not None:
+                return self.async_update_reload_and_abort(
+                    entry,
+                    data_updates={CONF_PASSWORD: data[CONF_PASSWORD], CONF_TOKEN: token.as_dict()},
+                )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=REAUTH_SCHEMA,
+            errors=errors,
+            description_placeholders={"email": entry.data[CONF_EMAIL]},
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the service's address, the Orange Power account or the password."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _normalize(
+                user_input, user_input.get(CONF_PASSWORD) or entry.data[CONF_PASSWORD]
+            )
+            await self.async_set_unique_id(account_id(data[CONF_EMAIL]))
+            self._abort_if_unique_id_mismatch()
+            errors, token = await self._validate(data)
+            if token is not None:
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={**data, CONF_TOKEN: token.as_dict()}
+                )
+        suggested = _without_password(user_input) or _without_password(dict(entry.data))
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(RECONFIGURE_SCHEMA, suggested),
+            errors=errors,
+        )
+
+
+def _without_password(values: dict[str, Any] | None) -> dict[str, Any]:
+    """Return form values to show again, never the password."""
+    return {
+        key: value
+        for key, value in (values or {}).items()
+        if key not in (CONF_PASSWORD, CONF_TOKEN)
+    }
+
+
+class OrangePowerOptionsFlow(OptionsFlowWithReload):
+    """Tune how often the account is polled."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the polling intervals while charging or plugged in, and while idle."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            for key, (low, high) in INTERVAL_RANGES.items():
+                value = user_input[key]
+                if not float(value).is_integer() or not low <= value <= high:
+                    errors[key] = f"{key}_out_of_range"
+            if not errors:
+                return self.async_create_entry(
+                    data={key: int(user_input[key]) for key in INTERVAL_RANGES}
+                )
+        current = {
+            CONF_ACTIVE_INTERVAL: DEFAULT_ACTIVE_INTERVAL,
+            CONF_IDLE_INTERVAL: DEFAULT_IDLE_INTERVAL,
+            **self.config_entry.options,
+            **(user_input or {}),
+        }
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, current),
+            errors=errors,
+        )

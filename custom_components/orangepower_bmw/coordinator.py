@@ -1,0 +1,207 @@
+"""The coordinator: token lifecycle, polling, and mapping the client's errors to Home Assistant's."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+import logging
+from typing import override
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.update_coordinator import TimestampDataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .api import (
+    CHARGING_STATES,
+    ConnectionFailedError,
+    InvalidCredentialsError,
+    OrangePowerClient,
+    OrangePowerError,
+    RateLimitedError,
+    ServerError,
+    ServiceGoneError,
+    Token,
+    TokenRejectedError,
+    Vehicle,
+)
+from .const import (
+    CONF_ACCOUNT_EMAIL,
+    CONF_ACTIVE_INTERVAL,
+    CONF_IDLE_INTERVAL,
+    CONF_TOKEN,
+    DEFAULT_ACTIVE_INTERVAL,
+    DEFAULT_IDLE_INTERVAL,
+    DOMAIN,
+    TOKEN_RENEW_MARGIN,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+type OrangePowerConfigEntry = ConfigEntry[OrangePowerCoordinator]
+
+# States in which a car is plugged in, so its values change and polling speeds up.
+ACTIVE_STATES = frozenset({"CHARGING", "PLUGGED_IN", "WAITING_FOR_CHARGING"})
+CHARGING_TYPES = frozenset({"CONDUCTIVE", "INDUCTIVE", "NOT_AVAILABLE"})
+
+
+def is_active(vehicle: Vehicle) -> bool:
+    """Return whether the car is charging or plugged in."""
+    return vehicle.charging.charger_connected is True or vehicle.charging.state in ACTIVE_STATES
+
+
+class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]]):
+    """Polls the account's cars with one call per poll; data is the cars keyed by VIN."""
+
+    config_entry: OrangePowerConfigEntry
+
+    def __init__(
+        self, hass: HomeAssistant, entry: OrangePowerConfigEntry, client: OrangePowerClient
+    ) -> None:
+        """Start from the token stored in the entry, so a restart needs no login."""
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=DOMAIN,
+            update_interval=self._interval(active=False, entry=entry),
+        )
+        self.client = client
+        self._token = Token.from_dict(entry.data.get(CONF_TOKEN) or {})
+        self._token_lock = asyncio.Lock()
+        self._unknown_values_seen: set[str] = set()
+        self.login_calls = 0
+        self.vehicle_calls = 0
+
+    @staticmethod
+    def _interval(*, active: bool, entry: ConfigEntry) -> timedelta:
+        """Return the polling interval the user chose for an active or an idle account."""
+        if active:
+            return timedelta(
+                minutes=entry.options.get(CONF_ACTIVE_INTERVAL, DEFAULT_ACTIVE_INTERVAL)
+            )
+        return timedelta(minutes=entry.options.get(CONF_IDLE_INTERVAL, DEFAULT_IDLE_INTERVAL))
+
+    @override
+    async def _async_update_data(self) -> dict[str, Vehicle]:
+        """Fetch the cars, renewing the token when it is due or was refused."""
+        try:
+            vehicles = await self._fetch_vehicles()
+        except InvalidCredentialsError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="invalid_auth"
+            ) from err
+        except RateLimitedError as err:
+            raise UpdateFailed(
+                retry_after=err.retry_after,
+                translation_domain=DOMAIN,
+                translation_key="rate_limited",
+            ) from err
+        except OrangePowerError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key=_error_key(err),
+                translation_placeholders={"status": str(err.status)},
+            ) from err
+        data = {vehicle.vin: vehicle for vehicle in vehicles}
+        self._warn_unknown_values(vehicles)
+        if self.data is None or data.keys() != self.data.keys():
+            self._remove_stale_devices(data)
+        self.update_interval = self._interval(
+            active=any(is_active(vehicle) for vehicle in vehicles), entry=self.config_entry
+        )
+        return data
+
+    async def _fetch_vehicles(self) -> list[Vehicle]:
+        """Make the vehicles call; on a refused token renew once and retry once."""
+        token = await self._valid_token()
+        try:
+            return await self._count_vehicle_call(token)
+        except TokenRejectedError:
+            _LOGGER.debug("The access token was refused; renewing it and retrying once")
+        return await self._count_vehicle_call(await self._valid_token(refused=token))
+
+    async def _count_vehicle_call(self, token: Token) -> list[Vehicle]:
+        """Make one vehicles call, counted for diagnostics."""
+        self.vehicle_calls += 1
+        entry = self.config_entry
+        return await self.client.get_vehicles(
+            token, entry.data[CONF_EMAIL], entry.data[CONF_PASSWORD]
+        )
+
+    async def _valid_token(self, refused: Token | None = None) -> Token:
+        """Return a token with time left, logging in once however many callers wait for it."""
+        before = self._token
+        async with self._token_lock:
+            token = self._token
+            # A token another caller got while this one waited is fresh, even a short-lived one.
+            if (
+                token is not None
+                and token is not refused
+                and (
+                    token is not before
+                    or not token.expires_within(TOKEN_RENEW_MARGIN, dt_util.utcnow())
+                )
+            ):
+                return token
+            self._token = await self._login()
+            return self._token
+
+    async def _login(self) -> Token:
+        """Log in and keep the new token in the entry, without reloading it."""
+        entry = self.config_entry
+        self.login_calls += 1
+        token = await self.client.login(
+            entry.data[CONF_EMAIL], entry.data[CONF_PASSWORD], entry.data[CONF_ACCOUNT_EMAIL]
+        )
+        self.hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_TOKEN: token.as_dict()}
+        )
+        return token
+
+    def _warn_unknown_values(self, vehicles: list[Vehicle]) -> None:
+        """Warn once per charging state or type this integration does not know yet."""
+        for vehicle in vehicles:
+            for value, known in (
+                (vehicle.charging.state, CHARGING_STATES),
+                (vehicle.charging.type, CHARGING_TYPES),
+            ):
+                if (
+                    value is not None
+                    and value not in known
+                    and value not in self._unknown_values_seen
+                ):
+                    self._unknown_values_seen.add(value)
+                    _LOGGER.warning(
+                        "The service reported %r, a value this integration does not know yet; "
+                        "it is shown as unknown. Please report it",
+                        value,
+                    )
+
+    def _remove_stale_devices(self, data: dict[str, Vehicle]) -> None:
+        """Remove the devices of cars that are no longer on the account."""
+        registry = dr.async_get(self.hass)
+        entry_id = self.config_entry.entry_id
+        for device in dr.async_entries_for_config_entry(registry, entry_id):
+            vins = {value for domain, value in device.identifiers if domain == DOMAIN}
+            if vins and not vins & data.keys():
+                _LOGGER.info("A car left the account; removing its device %s", device.name)
+                registry.async_update_device(device.id, remove_config_entry_id=entry_id)
+
+
+def _error_key(err: OrangePowerError) -> str:
+    """Return the translation key of the message for a failed poll."""
+    match err:
+        case ConnectionFailedError():
+            return "cannot_connect"
+        case ServerError():
+            return "server_error"
+        case ServiceGoneError():
+            return "service_gone"
+        case TokenRejectedError():
+            return "token_rejected"
+        case _:
+            return "invalid_response"

@@ -1,0 +1,132 @@
+"""Sensors of a car: battery, electric range, charging status and type, last update."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import override
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfLength
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .api import CHARGING_STATES, Vehicle
+from .coordinator import CHARGING_TYPES, OrangePowerConfigEntry
+from .entity import OrangePowerEntity, add_entities_for_new_cars
+
+PARALLEL_UPDATES = 0
+
+RANGE_UNITS = {"KILOMETERS": UnitOfLength.KILOMETERS, "MILES": UnitOfLength.MILES}
+
+
+@dataclass(frozen=True, kw_only=True)
+class VehicleSensorDescription(SensorEntityDescription):
+    """A car sensor: its value from the car's data and the time of the last good poll."""
+
+    value_fn: Callable[[Vehicle, datetime | None], StateType | datetime]
+    unit_fn: Callable[[Vehicle], str | None] | None = None
+
+
+# BMW's own "UNKNOWN" is Home Assistant's unknown state, not an option of its own.
+STATUS_OPTIONS = frozenset(CHARGING_STATES - {"UNKNOWN"})
+
+
+def _known(value: str | None, known: frozenset[str]) -> str | None:
+    """Return the value lowercased when it is one of the known ones; unknown otherwise."""
+    return value.lower() if value in known else None
+
+
+def _range_unit(vehicle: Vehicle) -> str | None:
+    """Return the unit the service reports the range in, when it is one we know."""
+    return RANGE_UNITS.get(vehicle.electric_range_unit or "")
+
+
+SENSORS: tuple[VehicleSensorDescription, ...] = (
+    VehicleSensorDescription(
+        key="battery",
+        translation_key="battery",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda vehicle, _: vehicle.charging.percentage,
+    ),
+    VehicleSensorDescription(
+        key="electric_range",
+        translation_key="electric_range",
+        device_class=SensorDeviceClass.DISTANCE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        # A range in a unit we do not know cannot be shown as a distance.
+        value_fn=lambda vehicle, _: vehicle.electric_range if _range_unit(vehicle) else None,
+        unit_fn=_range_unit,
+    ),
+    VehicleSensorDescription(
+        key="charging_status",
+        translation_key="charging_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=sorted(state.lower() for state in STATUS_OPTIONS),
+        value_fn=lambda vehicle, _: _known(vehicle.charging.state, STATUS_OPTIONS),
+    ),
+    VehicleSensorDescription(
+        key="charging_type",
+        translation_key="charging_type",
+        device_class=SensorDeviceClass.ENUM,
+        options=sorted(kind.lower() for kind in CHARGING_TYPES),
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda vehicle, _: _known(vehicle.charging.type, CHARGING_TYPES),
+    ),
+    VehicleSensorDescription(
+        key="last_update",
+        translation_key="last_update",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda _, polled_at: polled_at,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: OrangePowerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the sensors of every car, now and as cars appear."""
+    coordinator = entry.runtime_data
+    add_entities_for_new_cars(
+        entry,
+        async_add_entities,
+        lambda vin: (VehicleSensor(coordinator, vin, description) for description in SENSORS),
+    )
+
+
+class VehicleSensor(OrangePowerEntity, SensorEntity):
+    """A sensor of a car."""
+
+    entity_description: VehicleSensorDescription
+
+    @property
+    @override
+    def native_value(self) -> StateType | datetime:
+        """Return the sensor's value from the latest poll."""
+        return self.entity_description.value_fn(
+            self.vehicle, self.coordinator.last_update_success_time
+        )
+
+    @property
+    @override
+    def native_unit_of_measurement(self) -> str | None:
+        """Return the unit, which for the range is the one the service reports."""
+        if self.entity_description.unit_fn is None:
+            return super().native_unit_of_measurement
+        return self.entity_description.unit_fn(self.vehicle) or UnitOfLength.KILOMETERS

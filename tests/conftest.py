@@ -1,0 +1,78 @@
+"""Fixtures: the simulator served on loopback, a config entry pointing at it, a loaded integration."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+# Imported here so that the project's package, not one under the test plugin's testing_config, is cached.
+import custom_components.orangepower_bmw  # noqa: F401
+from custom_components.orangepower_bmw.const import (
+    CONF_ACCOUNT_EMAIL,
+    CONF_ACTIVE_INTERVAL,
+    CONF_IDLE_INTERVAL,
+    DOMAIN,
+)
+from simulator import Simulator, run_simulator
+
+EMAIL = "demo@example.com"
+PASSWORD = "demo-password"
+I3S_VIN = "WBY7Z8C5XJV123456"
+IX_VIN = "WBY21CF0XPC654321"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load the integration from custom_components."""
+
+
+@pytest.fixture
+def simulator() -> Simulator:
+    """Return a simulator of the default scenario: a charging i3s (km) and an unplugged iX (miles)."""
+    return Simulator()
+
+
+@pytest.fixture
+async def simulator_url(simulator: Simulator, socket_enabled: None) -> AsyncIterator[str]:
+    """Serve the simulator on 127.0.0.1 and return its base URL."""
+    async with run_simulator(simulator) as url:
+        yield url
+
+
+@pytest.fixture
+def entry_data(simulator_url: str) -> dict[str, Any]:
+    """Return the data of a config entry for the demo account, without a stored token."""
+    return {
+        CONF_EMAIL: EMAIL,
+        CONF_PASSWORD: PASSWORD,
+        CONF_ACCOUNT_EMAIL: EMAIL,
+        CONF_URL: simulator_url,
+    }
+
+
+@pytest.fixture
+def mock_config_entry(entry_data: dict[str, Any]) -> MockConfigEntry:
+    """Return a config entry for the demo account with default options."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=EMAIL,
+        unique_id=EMAIL,
+        data=entry_data,
+        options={CONF_ACTIVE_INTERVAL: 5, CONF_IDLE_INTERVAL: 15},
+    )
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """Set up the integration against the simulator and return its entry."""
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    return mock_config_entry
