@@ -1,0 +1,403 @@
+"""The coordinator: token reuse and renewal, error mapping, adaptive polling, cars coming and going."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+import logging
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.orangepower_bmw import async_remove_config_entry_device
+from custom_components.orangepower_bmw.api import OrangePowerClient
+from custom_components.orangepower_bmw.const import CONF_TOKEN, DOMAIN
+from simulator import Simulator
+from tests.conftest import EMAIL, I3S_VIN, IX_VIN, PASSWORD
+from tests.helpers import advance
+
+I3S_BATTERY = "sensor.bmw_i3s_94_rex_battery"
+I3S_STATUS = "sensor.bmw_i3s_94_rex_charging_status"
+I3S_CHARGING = "binary_sensor.bmw_i3s_94_rex_charging"
+IX_BATTERY = "sensor.bmw_ix_xdrive50_battery"
+IX_RANGE = "sensor.bmw_ix_xdrive50_electric_range"
+IX_PLUG = "binary_sensor.bmw_ix_xdrive50_charger_connected"
+
+
+async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Add the entry and set it up."""
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def stored_token(
+    hass: HomeAssistant, url: str, expires_in: timedelta | None = None
+) -> dict[str, Any]:
+    """Log in to the simulator as the config flow would and return the token as it is stored."""
+    client = OrangePowerClient(async_get_clientsession(hass), url)
+    data = (await client.login(EMAIL, PASSWORD, EMAIL)).as_dict()
+    if expires_in is not None:
+        data["expires_at"] = (dt_util.utcnow() + expires_in).isoformat()
+    return data
+
+
+@pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
+async def test_stored_token_is_reused_across_restarts(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    simulator_url: str,
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        data={**mock_config_entry.data, CONF_TOKEN: await stored_token(hass, simulator_url)},
+    )
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert simulator.counts == {"token": 1, "vehicles": 2}
+    assert hass.states.get(I3S_BATTERY).state == "45"
+
+
+@pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
+async def test_token_with_under_five_minutes_left_is_renewed_before_the_poll(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    simulator_url: str,
+) -> None:
+    token = await stored_token(hass, simulator_url, expires_in=timedelta(minutes=4))
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, data={**mock_config_entry.data, CONF_TOKEN: token}
+    )
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert simulator.counts == {"token": 2, "vehicles": 1}
+    renewed = mock_config_entry.data[CONF_TOKEN]
+    assert renewed["access_token"] != token["access_token"]
+    assert renewed["expires_at"] == (dt_util.utcnow() + timedelta(hours=8)).isoformat()
+
+
+@pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
+async def test_token_is_renewed_as_its_expiry_nears_without_a_refused_call(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    assert simulator.counts == {"token": 1, "vehicles": 1}
+    await advance(hass, freezer, timedelta(hours=7, minutes=50))
+    assert simulator.counts == {"token": 1, "vehicles": 2}
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert simulator.counts == {"token": 2, "vehicles": 3}
+    assert simulator.status_counts["vehicles"] == {"200": 3}
+    assert init_integration.state is ConfigEntryState.LOADED
+
+
+async def test_refused_token_is_renewed_once_and_the_call_retried(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    coordinator = init_integration.runtime_data
+    old_token = init_integration.data[CONF_TOKEN]["access_token"]
+    simulator.expire_tokens()
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert simulator.counts == {"token": 2, "vehicles": 3}
+    assert coordinator.last_update_success
+    assert init_integration.data[CONF_TOKEN]["access_token"] != old_token
+    # The new token is kept without reloading the entry.
+    assert init_integration.runtime_data is coordinator
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
+
+
+async def test_token_refused_again_after_renewal_is_an_error_not_a_loop(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.inject_fault("vehicles", status=401, count=2)
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert simulator.counts == {"token": 2, "vehicles": 3}
+    assert hass.states.get(I3S_BATTERY).state == STATE_UNAVAILABLE
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
+
+
+async def test_changed_password_starts_reauth(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.set_password(EMAIL, "a-new-password")
+    simulator.expire_tokens()
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+    assert hass.states.get(I3S_BATTERY).state == STATE_UNAVAILABLE
+
+
+async def test_concurrent_refreshes_log_in_once(
+    hass: HomeAssistant, simulator: Simulator, init_integration: MockConfigEntry
+) -> None:
+    coordinator = init_integration.runtime_data
+    simulator.expire_tokens()
+    await asyncio.gather(*(coordinator.async_refresh() for _ in range(3)))
+
+    assert simulator.counts["token"] == 2
+    assert coordinator.login_calls == 2
+    assert coordinator.last_update_success
+
+
+@pytest.mark.parametrize(
+    ("fault", "key"),
+    [
+        ({"status": 500}, "server_error"),
+        ({"status": 503}, "server_error"),
+        ({"status": 410}, "service_gone"),
+        ({"status": 404}, "invalid_response"),
+        ({"body": "html"}, "invalid_response"),
+        ({"drop": "before"}, "cannot_connect"),
+    ],
+)
+async def test_failed_poll_makes_entities_unavailable_until_the_next_good_one(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    fault: dict[str, Any],
+    key: str,
+) -> None:
+    coordinator = init_integration.runtime_data
+    simulator.inject_fault("vehicles", **fault)
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert hass.states.get(IX_BATTERY).state == STATE_UNAVAILABLE
+    assert coordinator.last_exception.translation_key == key
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert hass.states.get(IX_BATTERY).state == "64"
+
+
+async def test_rate_limit_waits_as_long_as_the_service_asks(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.inject_fault("vehicles", status=429, retry_after="1800")
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert simulator.counts["vehicles"] == 2
+    assert hass.states.get(IX_BATTERY).state == STATE_UNAVAILABLE
+
+    await advance(hass, freezer, timedelta(minutes=25))
+    assert simulator.counts["vehicles"] == 2
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert simulator.counts["vehicles"] == 3
+    assert hass.states.get(IX_BATTERY).state == "64"
+
+
+async def test_polling_slows_when_all_cars_are_unplugged_and_speeds_up_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    coordinator = init_integration.runtime_data
+    assert coordinator.update_interval == timedelta(minutes=5)
+
+    simulator.unplug(I3S_VIN)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert coordinator.update_interval == timedelta(minutes=15)
+    calls = simulator.counts["vehicles"]
+    await advance(hass, freezer, timedelta(minutes=10))
+    assert simulator.counts["vehicles"] == calls
+
+    simulator.plug(IX_VIN)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert simulator.counts["vehicles"] == calls + 1
+    assert coordinator.update_interval == timedelta(minutes=5)
+    assert hass.states.get(IX_PLUG).state == STATE_ON
+
+
+async def test_charging_progress_shows_at_each_poll(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, init_integration: MockConfigEntry
+) -> None:
+    assert hass.states.get(I3S_BATTERY).state == "45"
+    await advance(hass, freezer, timedelta(minutes=30))
+    assert hass.states.get(I3S_BATTERY).state == "50"
+    assert hass.states.get(I3S_CHARGING).state == STATE_ON
+
+
+async def test_a_new_car_gets_its_device_and_entities_at_the_next_poll(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    simulator.add_car(
+        EMAIL, {"vin": "WBA71AW050FN00001", "model": "i4 eDrive40", "year": 2024, "percentage": 80}
+    )
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert hass.states.get("sensor.bmw_i4_edrive40_battery").state == "80"
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, "WBA71AW050FN00001"), init_integration.entry_id
+    )
+    assert device is not None
+    assert device.name == "BMW i4 eDrive40"
+    assert device.model == "i4 eDrive40 (2024)"
+    # Three cars, still one call per poll for the whole account.
+    assert simulator.counts == {"token": 1, "vehicles": 2}
+
+
+async def test_a_car_that_leaves_loses_its_device_and_entities(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    simulator.remove_car(I3S_VIN)
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert (
+        device_registry.async_get_device_by_identifier((DOMAIN, I3S_VIN), init_integration.entry_id)
+        is None
+    )
+    assert entity_registry.async_get(I3S_BATTERY) is None
+    assert hass.states.get(I3S_BATTERY) is None
+    assert hass.states.get(IX_BATTERY).state == "64"
+
+
+async def test_a_device_can_be_deleted_only_once_its_car_left(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    present = device_registry.async_get_device_by_identifier(
+        (DOMAIN, IX_VIN), init_integration.entry_id
+    )
+    gone = device_registry.async_get_or_create(
+        config_entry_id=init_integration.entry_id, identifiers={(DOMAIN, "WBASOLD0000000000")}
+    )
+    assert not await async_remove_config_entry_device(hass, init_integration, present)
+    assert await async_remove_config_entry_device(hass, init_integration, gone)
+
+
+async def test_device_of_a_car_sold_while_home_assistant_was_off_is_removed_at_setup(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, device_registry: dr.DeviceRegistry
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    device_registry.async_get_or_create(
+        config_entry_id=mock_config_entry.entry_id, identifiers={(DOMAIN, "WBASOLD0000000000")}
+    )
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert (
+        device_registry.async_get_device_by_identifier(
+            (DOMAIN, "WBASOLD0000000000"), mock_config_entry.entry_id
+        )
+        is None
+    )
+    assert (
+        device_registry.async_get_device_by_identifier((DOMAIN, IX_VIN), mock_config_entry.entry_id)
+        is not None
+    )
+
+
+async def test_unknown_charging_state_is_unknown_and_warned_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    simulator.update_car(I3S_VIN, state="SUPERCHARGING")
+    with caplog.at_level(logging.WARNING):
+        await advance(hass, freezer, timedelta(minutes=5))
+        await advance(hass, freezer, timedelta(minutes=5))
+
+    assert hass.states.get(I3S_STATUS).state == STATE_UNKNOWN
+    assert hass.states.get(I3S_CHARGING).state == STATE_UNKNOWN
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
+    assert sum("SUPERCHARGING" in record.getMessage() for record in caplog.records) == 1
+
+
+async def test_bmw_unknown_state_is_home_assistant_unknown(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.update_car(I3S_VIN, state="UNKNOWN")
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert hass.states.get(I3S_STATUS).state == STATE_UNKNOWN
+    assert hass.states.get(I3S_CHARGING).state == STATE_OFF
+
+
+async def test_null_fields_are_unknown_not_zero_or_off(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.update_car(
+        IX_VIN,
+        overrides={
+            "charging_state": {"charge_percentage": None, "is_charger_connected": None},
+            "electric_range": None,
+        },
+    )
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    for entity_id in (IX_BATTERY, IX_RANGE, IX_PLUG):
+        assert hass.states.get(entity_id).state == STATE_UNKNOWN
+
+
+async def test_setup_retries_while_the_service_is_unreachable(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
+) -> None:
+    simulator.inject_fault("token", status=503)
+    await setup_entry(hass, mock_config_entry)
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_setup_with_a_wrong_password_asks_for_it(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
+) -> None:
+    simulator.set_password(EMAIL, "changed")
+    await setup_entry(hass, mock_config_entry)
+
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]

@@ -1,0 +1,75 @@
+"""Diagnostics: useful for a bug report, with no secret or identifier in them."""
+
+from __future__ import annotations
+
+import json
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+    get_diagnostics_for_device,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
+
+from custom_components.orangepower_bmw.const import CONF_TOKEN, DOMAIN
+from tests.conftest import EMAIL, I3S_VIN, IX_VIN, PASSWORD
+
+pytestmark = pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
+
+
+def secrets_of(entry: MockConfigEntry) -> list[str]:
+    """Return every value that must never appear in diagnostics."""
+    token = entry.data[CONF_TOKEN]
+    vehicles = entry.runtime_data.data.values()
+    return [
+        EMAIL,
+        EMAIL.split("@")[0],
+        PASSWORD,
+        token["access_token"],
+        token["refresh_token"],
+        I3S_VIN,
+        IX_VIN,
+        *(vehicle.vehicle_id for vehicle in vehicles),
+        *(vehicle.user_id for vehicle in vehicles),
+    ]
+
+
+async def test_entry_diagnostics(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+
+    text = json.dumps(diagnostics)
+    for secret in secrets_of(init_integration):
+        assert secret not in text
+    assert diagnostics["polling"]["login_calls"] == 1
+    assert diagnostics["polling"]["vehicle_calls"] == 1
+    assert diagnostics == snapshot(
+        exclude=props("entry_id", "created_at", "modified_at", "url", "expires_at")
+    )
+
+
+async def test_device_diagnostics_hold_only_that_car(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, IX_VIN), init_integration.entry_id
+    )
+    diagnostics = await get_diagnostics_for_device(hass, hass_client, init_integration, device)
+
+    text = json.dumps(diagnostics)
+    for secret in secrets_of(init_integration):
+        assert secret not in text
+    assert [vehicle["model"] for vehicle in diagnostics["vehicles"]] == ["iX xDrive50"]
+    assert diagnostics["polling"]["last_update_success"] is True
