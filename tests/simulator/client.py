@@ -1,0 +1,71 @@
+"""A small client for a served simulator: the service's two endpoints and the control API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password"
+I3S_VIN = "WBY7Z8C5XJV123456"
+IX_VIN = "WBY21CF0XPC654321"
+
+
+class Client:
+    """Talks to a served simulator: the service's endpoints and the control API."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session = session
+        self.url = url
+
+    async def request(
+        self, method: str, path: str, body: Any = None, **kwargs: Any
+    ) -> aiohttp.ClientResponse:
+        """Send a request and read the whole answer."""
+        if body is not None:
+            kwargs["json"] = body
+        async with self.session.request(method, self.url + path, **kwargs) as response:
+            await response.read()
+        return response
+
+    async def token(
+        self,
+        email: str = DEMO_EMAIL,
+        password: str = DEMO_PASSWORD,
+        account_email: str | None = None,
+        **kwargs: Any,
+    ) -> aiohttp.ClientResponse:
+        """Ask the token endpoint for a token."""
+        body = {"email": email, "password": password, "payload": {"email": account_email or email}}
+        return await self.request("POST", "/api/bmw/oauth-token", body, **kwargs)
+
+    async def login(self, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD) -> str:
+        """Return a fresh access token of an account (the demo one by default)."""
+        response = await self.token(email, password)
+        assert response.status == 200
+        return str((await response.json())["access_token"])
+
+    async def vehicles(
+        self, token: str, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD, **kwargs: Any
+    ) -> aiohttp.ClientResponse:
+        """Ask the vehicles endpoint for the account's cars."""
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        return await self.request(
+            "POST",
+            "/api/get-user-devices",
+            {"email": email, "password": password},
+            headers=headers,
+            **kwargs,
+        )
+
+    async def cars(self) -> dict[str, dict[str, Any]]:
+        """Log in and return the demo account's served cars by VIN."""
+        response = await self.vehicles(await self.login())
+        assert response.status == 200
+        return {car["device_id"]: car for car in await response.json()}
+
+    async def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Call the control API and return the status and the JSON answer."""
+        response = await self.request(method, "/_simulator" + path, body)
+        return response.status, await response.json()

@@ -1,0 +1,282 @@
+"""Cars: charging with the clock, plugging, changes, adding and removing, and password changes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+import pytest
+
+from simulator import ScenarioError, Simulator, SimulatorError
+from tests.simulator.client import DEMO_EMAIL, DEMO_PASSWORD, I3S_VIN, IX_VIN, Client
+
+
+def charge(car: dict[str, Any]) -> tuple[str, str, bool, int]:
+    """Return a served car's percentage, state, plug and range."""
+    state = car["charging_state"]
+    return (
+        state["charge_percentage"],
+        state["state"],
+        state["is_charger_connected"],
+        car["electric_range"]["distance"]["value"],
+    )
+
+
+async def test_charging_car_gains_ten_percent_an_hour(simulator: Simulator, client: Client) -> None:
+    simulator.clock.advance(3600)
+
+    cars = await client.cars()
+
+    assert charge(cars[I3S_VIN]) == ("55", "CHARGING", True, 81)
+    assert charge(cars[IX_VIN]) == ("64", "NOT_CHARGING", False, 240)
+
+
+async def test_range_follows_the_charge(simulator: Simulator, client: Client) -> None:
+    simulator.update_car(I3S_VIN, percentage=82, charging=False)
+
+    assert charge((await client.cars())[I3S_VIN]) == ("82", "PLUGGED_IN", True, 121)
+
+
+async def test_reads_in_between_do_not_change_the_progress(
+    simulator: Simulator, client: Client
+) -> None:
+    for _ in range(6):
+        simulator.clock.advance(600)
+        await client.cars()
+
+    assert charge((await client.cars())[I3S_VIN])[0] == "55"
+
+
+async def test_charging_stops_fully_charged_at_100(simulator: Simulator, client: Client) -> None:
+    simulator.clock.advance(5.4 * 3600)
+    assert charge((await client.cars())[I3S_VIN]) == ("99", "CHARGING", True, 147)
+
+    simulator.clock.advance(3 * 3600)
+    car = (await client.cars())[I3S_VIN]
+
+    assert charge(car) == ("100", "FULLY_CHARGED", True, 148)
+    assert simulator.car(I3S_VIN).charging is False
+    simulator.update_car(I3S_VIN, percentage=90)
+    simulator.clock.advance(3600)
+    assert charge((await client.cars())[I3S_VIN]) == ("90", "PLUGGED_IN", True, 133)
+
+
+async def test_clock_follows_frozen_time(
+    simulator: Simulator, client: Client, freezer: FrozenDateTimeFactory
+) -> None:
+    simulator.reset()
+    freezer.tick(1800)
+
+    assert charge((await client.cars())[I3S_VIN])[0] == "50"
+
+
+async def test_unplug_stops_charging_and_plug_does_not_start_it(
+    simulator: Simulator, client: Client
+) -> None:
+    simulator.unplug(I3S_VIN)
+    simulator.clock.advance(3600)
+    assert charge((await client.cars())[I3S_VIN]) == ("45", "NOT_CHARGING", False, 67)
+
+    simulator.plug(I3S_VIN)
+    simulator.clock.advance(3600)
+    assert charge((await client.cars())[I3S_VIN]) == ("45", "PLUGGED_IN", True, 67)
+
+    simulator.start_charging(I3S_VIN)
+    simulator.clock.advance(1800)
+    assert charge((await client.cars())[I3S_VIN]) == ("50", "CHARGING", True, 74)
+
+    simulator.stop_charging(I3S_VIN)
+    simulator.clock.advance(1800)
+    assert charge((await client.cars())[I3S_VIN]) == ("50", "PLUGGED_IN", True, 74)
+
+
+async def test_charging_needs_the_charger_plugged_in(simulator: Simulator) -> None:
+    with pytest.raises(SimulatorError, match="not plugged in") as err:
+        simulator.start_charging(IX_VIN)
+    assert err.value.status == 409
+    with pytest.raises(SimulatorError, match="cannot charge while unplugged"):
+        simulator.update_car(IX_VIN, charging=True)
+    with pytest.raises(SimulatorError, match="cannot charge while unplugged"):
+        simulator.update_car(I3S_VIN, charging=True, charger_connected=False)
+    assert simulator.car(IX_VIN).charging is False
+    assert simulator.car(I3S_VIN).charger_connected is True
+
+
+async def test_unplugging_through_update_stops_charging(simulator: Simulator) -> None:
+    car = simulator.update_car(I3S_VIN, charger_connected=False)
+
+    assert (car.charger_connected, car.charging, car.state) == (False, False, "NOT_CHARGING")
+
+
+async def test_update_car_fields(simulator: Simulator, client: Client) -> None:
+    simulator.update_car(
+        IX_VIN,
+        percentage=80,
+        charger_connected=True,
+        charging=True,
+        charging_type="INDUCTIVE",
+        units="KILOMETERS",
+    )
+
+    car = (await client.cars())[IX_VIN]
+
+    assert car["charging_state"] == {
+        "charge_percentage": "80",
+        "state": "CHARGING",
+        "type": "INDUCTIVE",
+        "is_charger_connected": True,
+    }
+    assert car["electric_range"]["distance"] == {"value": 483, "units": "KILOMETERS"}
+
+
+async def test_state_override_wins_until_cleared(simulator: Simulator, client: Client) -> None:
+    simulator.update_car(I3S_VIN, state="WAITING_FOR_CHARGING")
+    simulator.unplug(I3S_VIN)
+    assert (await client.cars())[I3S_VIN]["charging_state"]["state"] == "WAITING_FOR_CHARGING"
+
+    simulator.update_car(I3S_VIN, state=None)
+
+    assert (await client.cars())[I3S_VIN]["charging_state"]["state"] == "NOT_CHARGING"
+
+
+async def test_overrides_are_deep_merged_and_null_makes_a_field_null(
+    simulator: Simulator, client: Client
+) -> None:
+    simulator.update_car(
+        IX_VIN,
+        overrides={
+            "model": None,
+            "electric_range": {"distance": {"value": None}},
+            "charging_state": {"charge_percentage": 64.5},
+            "extra": {"new": [1, 2]},
+        },
+    )
+
+    car = (await client.cars())[IX_VIN]
+
+    assert car["model"] is None
+    assert car["electric_range"] == {"distance": {"value": None, "units": "MILES"}}
+    assert car["charging_state"]["charge_percentage"] == 64.5
+    assert car["charging_state"]["state"] == "NOT_CHARGING"
+    assert car["extra"] == {"new": [1, 2]}
+    simulator.update_car(IX_VIN, overrides={})
+    assert (await client.cars())[IX_VIN]["model"] == "iX xDrive50"
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"percentage": 101}, "percentage: expected a number from 0 to 100, got the number 101"),
+        ({"percentage": "50"}, "percentage: expected a number from 0 to 100, got the string '50'"),
+        ({"units": "FURLONGS"}, "units: expected KILOMETERS or MILES, got the string 'FURLONGS'"),
+        ({"charger_connected": "yes"}, "charger_connected: expected true or false"),
+        ({"overrides": [1]}, "overrides: expected an object, got a list"),
+        ({"colour": "blue"}, "unknown field 'colour'"),
+    ],
+)
+def test_update_car_rejects_bad_fields(fields: dict[str, object], error: str) -> None:
+    simulator = Simulator()
+
+    with pytest.raises(ScenarioError, match=error):
+        simulator.update_car(IX_VIN, **fields)
+    assert simulator.car(IX_VIN).percentage == 64
+
+
+async def test_add_and_remove_a_car(simulator: Simulator, client: Client) -> None:
+    car = simulator.add_car(
+        " DEMO@example.com",
+        {"vin": "WBA00000000000001", "model": "i5 eDrive40", "year": 2024, "percentage": 20},
+    )
+    assert car.spec.vehicle_id != simulator.car(I3S_VIN).spec.vehicle_id
+    assert list(await client.cars()) == [I3S_VIN, IX_VIN, "WBA00000000000001"]
+    assert charge((await client.cars())["WBA00000000000001"]) == ("20", "NOT_CHARGING", False, 80)
+
+    simulator.remove_car(I3S_VIN)
+
+    assert list(await client.cars()) == [IX_VIN, "WBA00000000000001"]
+    with pytest.raises(SimulatorError, match="no car with vin"):
+        simulator.plug(I3S_VIN)
+
+
+def test_add_car_to_an_unknown_account() -> None:
+    simulator = Simulator()
+
+    with pytest.raises(SimulatorError, match=re.escape("no account 'nobody@example.com'")) as err:
+        simulator.add_car("nobody@example.com", {"vin": "X", "model": "i5", "year": 2024})
+    assert err.value.status == 404
+
+
+def test_add_car_with_a_taken_vin_or_vehicle_id() -> None:
+    simulator = Simulator()
+    simulator.add_car(DEMO_EMAIL, {"vin": "X", "vehicle_id": "V", "model": "i5", "year": 2024})
+
+    with pytest.raises(SimulatorError, match=f"vin '{IX_VIN}' already exists") as taken_vin:
+        simulator.add_car(DEMO_EMAIL, {"vin": IX_VIN, "model": "i5", "year": 2024})
+    with pytest.raises(SimulatorError, match="vehicle_id 'V' already exists") as taken_id:
+        simulator.add_car(DEMO_EMAIL, {"vin": "Y", "vehicle_id": "V", "model": "i5", "year": 2024})
+
+    assert (taken_vin.value.status, taken_id.value.status) == (409, 409)
+    assert [car.vin for car in simulator.accounts[0].cars] == [I3S_VIN, IX_VIN, "X"]
+
+
+async def test_password_change_keeps_tokens_but_needs_the_new_password(
+    simulator: Simulator, client: Client
+) -> None:
+    token = await client.login()
+
+    simulator.set_password(DEMO_EMAIL, "new-password")
+
+    assert (await client.token()).status == 401
+    assert (await client.vehicles(token)).status == 401
+    assert (await client.vehicles(token, password="new-password")).status == 200
+    assert (await client.token(password="new-password")).status == 200
+    with pytest.raises(SimulatorError, match="must not be empty"):
+        simulator.set_password(DEMO_EMAIL, "")
+
+
+async def test_expire_tokens(simulator: Simulator, client: Client) -> None:
+    token = await client.login()
+
+    assert simulator.expire_tokens() == 1
+    assert simulator.expire_tokens() == 0
+
+    assert (await client.vehicles(token)).status == 401
+    assert (await client.vehicles(await client.login())).status == 200
+
+
+def test_clock_only_moves_forward() -> None:
+    simulator = Simulator()
+
+    with pytest.raises(SimulatorError, match="only moves forward"):
+        simulator.clock.advance(-1)
+    assert simulator.clock.offset_seconds == 0
+
+
+def test_reset_restores_the_scenario() -> None:
+    simulator = Simulator()
+    simulator.issue_token(DEMO_EMAIL, DEMO_PASSWORD, DEMO_EMAIL)
+    simulator.clock.advance(3600)
+    simulator.unplug(I3S_VIN)
+    simulator.remove_car(IX_VIN)
+    simulator.set_password(DEMO_EMAIL, "changed")
+    simulator.inject_fault("token", status=500)
+    simulator.count_request("token")
+    simulator.token_lifetime = 5
+
+    simulator.reset()
+
+    state = simulator.as_json()
+    assert state["clock_offset_seconds"] == 0
+    assert state["tokens"] == []
+    assert state["faults"] == {"token": [], "vehicles": []}
+    assert state["counters"] == {
+        "token": 0,
+        "vehicles": 0,
+        "by_status": {"token": {}, "vehicles": {}},
+    }
+    assert state["token_lifetime"] == 28800
+    assert simulator.accounts[0].password == DEMO_PASSWORD
+    assert [car.vin for car in simulator.accounts[0].cars] == [I3S_VIN, IX_VIN]
+    assert simulator.car(I3S_VIN).charging is True
+    assert simulator.car(I3S_VIN).percentage == pytest.approx(45)

@@ -1,0 +1,277 @@
+"""Scenarios: the default one, files in JSON and YAML, and validation errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulator import ScenarioError, Simulator, default_scenario, load_scenario, parse_scenario
+
+EXAMPLE = Path(__file__).parents[2] / "simulator" / "scenarios" / "three_cars.yaml"
+
+SCENARIO: dict[str, Any] = {
+    "token_lifetime": 600,
+    "accounts": [
+        {
+            "email": "Driver@Example.com",
+            "password": "pw",
+            "account_email": "op@example.com",
+            "cars": [
+                {
+                    "vin": "VIN1",
+                    "vehicle_id": "bmw-id-1",
+                    "brand": "MINI",
+                    "model": "Cooper SE",
+                    "year": 2021,
+                    "units": "MILES",
+                    "percentage": 50,
+                    "range_per_percent": 1.2,
+                    "charger_connected": True,
+                    "charging": True,
+                    "charging_type": "INDUCTIVE",
+                    "charge_rate_per_hour": 25,
+                    "state": "WAITING_FOR_CHARGING",
+                    "overrides": {"__v": 3},
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_default_scenario() -> None:
+    scenario = default_scenario()
+
+    [account] = scenario.accounts
+    assert (account.email, account.password, account.account_email) == (
+        "demo@example.com",
+        "demo-password",
+        "demo@example.com",
+    )
+    i3s, ix = account.cars
+    assert (i3s.vin, i3s.model, i3s.year, i3s.units, i3s.charging) == (
+        "WBY7Z8C5XJV123456",
+        "i3s 94 REX",
+        2018,
+        "KILOMETERS",
+        True,
+    )
+    assert (ix.vin, ix.model, ix.year, ix.units, ix.charger_connected) == (
+        "WBY21CF0XPC654321",
+        "iX xDrive50",
+        2023,
+        "MILES",
+        False,
+    )
+    assert len(i3s.vin) == len(ix.vin) == 17
+    assert scenario.token_lifetime == 28800
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml", ".yml"])
+def test_load_scenario_file(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"scenario{suffix}"
+    path.write_text(json.dumps(SCENARIO), encoding="utf-8")  # JSON is YAML too
+
+    scenario = load_scenario(path)
+
+    assert scenario.token_lifetime == 600
+    [account] = scenario.accounts
+    assert (account.email, account.account_email) == ("Driver@Example.com", "op@example.com")
+    [car] = account.cars
+    assert (car.vin, car.vehicle_id, car.brand, car.charging_type, car.state) == (
+        "VIN1",
+        "bmw-id-1",
+        "MINI",
+        "INDUCTIVE",
+        "WAITING_FOR_CHARGING",
+    )
+    assert car.overrides == {"__v": 3}
+    simulator = Simulator(scenario)
+    token = simulator.issue_token("driver@example.com", "pw", "OP@example.com")
+    [served] = simulator.vehicles(
+        simulator.check_token(str(token["access_token"])), "driver@example.com", "pw"
+    )
+    assert served["electric_range"] == {"distance": {"value": 60, "units": "MILES"}}
+    assert served["charging_state"] == {
+        "charge_percentage": "50",
+        "state": "WAITING_FOR_CHARGING",
+        "type": "INDUCTIVE",
+        "is_charger_connected": True,
+    }
+    assert served["__v"] == 3
+    assert token["expires_in"] == 600
+
+
+def test_example_scenario_file() -> None:
+    scenario = load_scenario(EXAMPLE)
+    simulator = Simulator(scenario)
+
+    assert [len(account.cars) for account in scenario.accounts] == [2, 1]
+    first, second = scenario.accounts
+    assert first.account_email == "household@example.com"
+    assert second.account_email == second.email
+    token = simulator.issue_token(second.email, second.password, second.email)
+    [served] = simulator.vehicles(
+        simulator.check_token(str(token["access_token"])), second.email, second.password
+    )
+    assert served["model"] is None
+    assert served["year"] is None
+    assert served["electric_range"] is None
+    assert served["charging_state"] == {
+        "charge_percentage": "12",
+        "state": None,
+        "type": None,
+        "is_charger_connected": False,
+    }
+    assert served["id"] == "5e1f0a5c2b7d4c0e9a3f6b8d1c2e4f60"
+
+
+def test_range_per_percent_in_kilometres() -> None:
+    scenario = parse_scenario(
+        {
+            "accounts": [
+                {
+                    "email": "a@example.com",
+                    "password": "p",
+                    "cars": [
+                        {
+                            "vin": "V",
+                            "model": "i4",
+                            "year": 2022,
+                            "percentage": 10,
+                            "range_per_percent": 5,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    assert scenario.accounts[0].cars[0].km_per_percent == 5
+
+
+def car(**fields: Any) -> dict[str, Any]:
+    """Return a scenario with one account holding one car with these fields."""
+    return {
+        "accounts": [
+            {
+                "email": "a@example.com",
+                "password": "p",
+                "cars": [{"vin": "V", "model": "i4", "year": 2022, **fields}],
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ([], "scenario: expected an object, got a list"),
+        ({}, "accounts: required"),
+        ({"accounts": []}, "accounts: needs at least one account"),
+        ({"accounts": {}}, "accounts: expected a list, got an object"),
+        ({"accounts": [None]}, r"accounts\[0\]: expected an object, got null"),
+        ({"accounts": [{"email": "a@example.com"}]}, r"accounts\[0\].password: required"),
+        (
+            {"accounts": [{"email": " ", "password": "p"}]},
+            r"accounts\[0\].email: expected a non-empty string, got the string ' '",
+        ),
+        (
+            {"accounts": [{"email": "a", "password": "p", 1: 2}]},
+            r"accounts\[0\]: every key must be a string",
+        ),
+        (
+            {"accounts": [{"email": "a", "password": "p", "pin": 1}]},
+            r"accounts\[0\]: unknown field 'pin'",
+        ),
+        ({"accounts": [{"email": "a", "password": "p"}], "extra": 1}, "unknown field 'extra'"),
+        (
+            {"accounts": [{"email": "a", "password": "p"}], "token_lifetime": 0},
+            "token_lifetime: expected a whole number of at least 1, got the number 0",
+        ),
+        (
+            {"accounts": [{"email": "a", "password": "p"}], "token_lifetime": True},
+            "token_lifetime: expected a whole number of at least 1, got a boolean",
+        ),
+        (
+            {"accounts": [{"email": "a", "password": "p"}, {"email": "A", "password": "q"}]},
+            "duplicate account email 'a'",
+        ),
+        (
+            car(year=None),
+            r"accounts\[0\].cars\[0\].year: expected a whole number of at least 1900, got null",
+        ),
+        (
+            car(year=20.5),
+            r"cars\[0\].year: expected a whole number of at least 1900, got the number 20.5",
+        ),
+        (car(percentage=float("nan")), r"cars\[0\].percentage: expected a number from 0 to 100"),
+        (car(units="km"), r"cars\[0\].units: expected KILOMETERS or MILES, got the string 'km'"),
+        (car(charging=True), r"cars\[0\]: a car cannot be charging while its charger is unplugged"),
+        (
+            car(km_per_percent=4, range_per_percent=4),
+            "give km_per_percent or range_per_percent, not both",
+        ),
+        (car(overrides="x"), r"cars\[0\].overrides: expected an object, got the string 'x'"),
+        (car(state=""), r"cars\[0\].state: expected a non-empty string or null"),
+        (car(colour="blue"), r"cars\[0\]: unknown field 'colour'"),
+        (
+            car(charge_rate_per_hour=-1),
+            r"cars\[0\].charge_rate_per_hour: expected a number from 0, got the number -1",
+        ),
+    ],
+)
+def test_invalid_scenarios(data: Any, error: str) -> None:
+    with pytest.raises(ScenarioError, match=error):
+        parse_scenario(data)
+
+
+def test_duplicate_vins_and_vehicle_ids() -> None:
+    two_cars: dict[str, Any] = car()
+    two_cars["accounts"].append(
+        {
+            "email": "b@example.com",
+            "password": "p",
+            "cars": [{"vin": "V", "model": "i5", "year": 2024}],
+        }
+    )
+    with pytest.raises(ScenarioError, match="duplicate car vin 'V'"):
+        parse_scenario(two_cars)
+
+    two_cars["accounts"][1]["cars"][0] = {
+        "vin": "W",
+        "vehicle_id": "same",
+        "model": "i5",
+        "year": 2024,
+    }
+    two_cars["accounts"][0]["cars"][0]["vehicle_id"] = "same"
+    with pytest.raises(ScenarioError, match="duplicate car vehicle_id 'same'"):
+        parse_scenario(two_cars)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "error"),
+    [
+        ("s.json", "{oops", r"s.json: not valid JSON: Expecting property name"),
+        ("s.yaml", "accounts: [", r"s.yaml: not valid YAML: "),
+        ("s.yaml", "accounts: 5", r"s.yaml: accounts: expected a list, got the number 5"),
+        ("s.toml", "", r"s.toml: a scenario file must end in .json, .yaml or .yml"),
+    ],
+)
+def test_bad_scenario_files(tmp_path: Path, name: str, text: str, error: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ScenarioError, match=error) as err:
+        load_scenario(path)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_scenario_file(tmp_path: Path) -> None:
+    with pytest.raises(
+        ScenarioError, match=r"missing\.yaml: cannot read: No such file or directory"
+    ):
+        load_scenario(tmp_path / "missing.yaml")
