@@ -47,8 +47,11 @@ CHARGING_STATES = frozenset(
 
 # A body larger than this is not a vehicle list; refuse it rather than hold it in memory.
 MAX_BODY_BYTES = 4 * 1024 * 1024
-# A token lifetime the service states beyond this is not believed (it also keeps datetimes in range).
+# Of an error answer only the start is read: enough for an excerpt, and the status still counts.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+# A token lifetime or a Retry-After beyond this is not believed (it also keeps datetimes in range).
 MAX_TOKEN_LIFETIME = timedelta(days=1)
+MAX_RETRY_AFTER = timedelta(days=1)
 EXCERPT_LENGTH = 200
 
 type Clock = Callable[[], datetime]
@@ -205,7 +208,8 @@ class OrangePowerClient:
                 excerpt=_excerpt(raw, secrets),
             )
         self._raise_for_status(status, headers, raw, secrets)
-        return parse_token(_decode_json(raw, secrets), self._clock())
+        # A token answer that is not JSON may still hold a token: it gets no excerpt.
+        return parse_token(_decode_json(raw, status, None), self._clock())
 
     async def get_vehicles(self, token: Token, email: str, password: str) -> list[Vehicle]:
         """Return the account's BMW cars (an empty list when it has none)."""
@@ -223,7 +227,7 @@ class OrangePowerClient:
                 excerpt=_excerpt(raw, secrets),
             )
         self._raise_for_status(status, headers, raw, secrets)
-        return parse_vehicles(_decode_json(raw, secrets))
+        return parse_vehicles(_decode_json(raw, status, secrets))
 
     async def _post(
         self,
@@ -240,8 +244,10 @@ class OrangePowerClient:
                 json=body,
                 headers={"Accept": "application/json", **(headers or {})},
                 timeout=self._timeout,
+                # A redirect would send the credentials on to wherever it points.
+                allow_redirects=False,
             ) as response:
-                raw = await _read_limited(response)
+                raw = await _read_body(response)
                 _LOGGER.debug(
                     "POST %s: %s in %.2f s", path, response.status, time.monotonic() - started
                 )
@@ -283,44 +289,54 @@ class OrangePowerClient:
         )
 
 
-async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
-    """Read the body, refusing one larger than MAX_BODY_BYTES."""
+async def _read_body(response: aiohttp.ClientResponse) -> bytes:
+    """Read a success body up to MAX_BODY_BYTES (refusing more), an error body's start only."""
+    success = 200 <= response.status <= 299
+    limit = MAX_BODY_BYTES if success else MAX_ERROR_BODY_BYTES
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise UnexpectedResponseError(
-                f"The response is larger than {MAX_BODY_BYTES} bytes", status=response.status
-            )
         chunks.append(chunk)
-    return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            if success:
+                raise UnexpectedResponseError(
+                    f"The response is larger than {MAX_BODY_BYTES} bytes", status=response.status
+                )
+            break
+    return b"".join(chunks)[:limit]
 
 
-def _decode_json(raw: bytes, secrets: Iterable[str]) -> Any:
-    """Decode a JSON body, or raise UnexpectedResponseError."""
+def _decode_json(raw: bytes, status: int, secrets: Iterable[str] | None) -> Any:
+    """Decode a JSON body, or raise UnexpectedResponseError (with no excerpt when secrets is None)."""
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         raise UnexpectedResponseError(
             "The service answered with something that is not JSON",
-            status=200,
-            excerpt=_excerpt(raw, secrets),
+            status=status,
+            excerpt=None if secrets is None else _excerpt(raw, secrets),
         ) from err
 
 
 def _redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in the text with a placeholder."""
+    """Replace every secret in the text, as written or JSON-escaped, with a placeholder."""
     for secret in secrets:
-        if secret:
-            text = re.sub(re.escape(secret), "**REDACTED**", text, flags=re.IGNORECASE)
+        if not secret:
+            continue
+        for form in {
+            secret,
+            json.dumps(secret)[1:-1],
+            json.dumps(secret, ensure_ascii=False)[1:-1],
+        }:
+            text = re.sub(re.escape(form), "**REDACTED**", text, flags=re.IGNORECASE)
     return text
 
 
 def _excerpt(raw: bytes, secrets: Iterable[str]) -> str:
-    """Return the start of a body on one line, with the request's secrets taken out."""
-    text = " ".join(raw[: EXCERPT_LENGTH * 4].decode("utf-8", "replace").split())
-    return _redact(text, secrets)[:EXCERPT_LENGTH]
+    """Return the start of a body on one line, with the request's secrets taken out first."""
+    text = _redact(raw.decode("utf-8", "replace"), secrets)
+    return " ".join(text.split())[:EXCERPT_LENGTH]
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -328,15 +344,16 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    limit = MAX_RETRY_AFTER.total_seconds()
+    if value.isascii() and value.isdigit():
+        return min(float(value), limit)
     try:
         when = parsedate_to_datetime(value)
     except TypeError, ValueError, IndexError:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return min(max(0.0, (when - now).total_seconds()), limit)
 
 
 def parse_token(data: Any, now: datetime) -> Token:

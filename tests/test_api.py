@@ -1,0 +1,648 @@
+"""The Orange Power Connect client against the simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+import json
+import logging
+import socket
+
+import aiohttp
+from aiohttp import web
+import pytest
+
+from custom_components.orangepower_bmw.api import (
+    ChargingStatus,
+    ConnectionFailedError,
+    InvalidCredentialsError,
+    OrangePowerClient,
+    OrangePowerError,
+    RateLimitedError,
+    ServerError,
+    ServiceGoneError,
+    Token,
+    TokenRejectedError,
+    UnexpectedResponseError,
+    Vehicle,
+)
+from simulator import Simulator, parse_scenario, run_simulator
+
+EMAIL = "demo@example.com"
+PASSWORD = "demo-password"
+I3S_VIN = "WBY7Z8C5XJV123456"
+IX_VIN = "WBY21CF0XPC654321"
+# The fixed clock every client here reads.
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+CONTRACT_SCOPES = (
+    "smacc",
+    "vehicle_data",
+    "vehicle_list",
+    "perseus",
+    "svds",
+    "dlm",
+    "cesim",
+    "mini_connected",
+    "remote_services",
+    "authenticate_user",
+    "fupo",
+)
+ENDPOINTS = ("token", "vehicles")
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """Return a session owned by the test, as Home Assistant's would be owned by it."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def client(session: aiohttp.ClientSession, simulator_url: str) -> OrangePowerClient:
+    """Return a client of the simulator that reads the fixed clock."""
+    return OrangePowerClient(session, simulator_url, timeout=5, clock=lambda: NOW)
+
+
+@pytest.fixture
+async def token(client: OrangePowerClient) -> Token:
+    """Return a token of the demo account, issued before any fault is queued."""
+    return await client.login(EMAIL, PASSWORD, EMAIL)
+
+
+async def call(client: OrangePowerClient, endpoint: str, token: Token) -> object:
+    """Call one of the two endpoints with the demo account's credentials."""
+    if endpoint == "token":
+        return await client.login(EMAIL, PASSWORD, EMAIL)
+    return await client.get_vehicles(token, EMAIL, PASSWORD)
+
+
+def secrets_of(endpoint: str, token: Token) -> tuple[str, ...]:
+    """Return the secrets a call to the endpoint sends."""
+    if endpoint == "token":
+        return (EMAIL, PASSWORD)
+    assert token.refresh_token is not None
+    return (EMAIL, PASSWORD, token.access_token, token.refresh_token)
+
+
+def echo_body(secrets: tuple[str, ...]) -> str:
+    """Return a JSON error body that repeats the request's secrets back, as a careless server might."""
+    return json.dumps({"error": "request refused for " + " / ".join(secrets), "code": "E42"})
+
+
+def assert_secret_free(err: OrangePowerError, secrets: tuple[str, ...]) -> None:
+    """Assert that neither the message nor the excerpt of an error holds a secret, in any case."""
+    for text in (str(err), err.excerpt or ""):
+        for secret in secrets:
+            assert secret.lower() not in text.lower()
+
+
+# Login.
+
+
+async def test_login_returns_the_token_with_expiry_from_the_clock_at_the_response(
+    client: OrangePowerClient, simulator: Simulator
+) -> None:
+    token = await client.login(EMAIL, PASSWORD, EMAIL)
+
+    assert token.token_type == "Bearer"
+    assert token.scopes == CONTRACT_SCOPES
+    assert token.expires_at == NOW + timedelta(seconds=28800)
+    assert token.access_token
+    assert token.refresh_token
+    assert token.refresh_token != token.access_token
+    # The simulator issued this very token, to the demo account.
+    assert simulator.check_token(token.access_token).email == EMAIL
+    assert simulator.counts == {"token": 1, "vehicles": 0}
+
+
+async def test_login_sends_the_orange_power_account_as_payload_email(
+    session: aiohttp.ClientSession, socket_enabled: None
+) -> None:
+    simulator = Simulator(
+        parse_scenario(
+            {
+                "accounts": [
+                    {
+                        "email": "driver@example.com",
+                        "password": "secret",
+                        "account_email": "op@example.com",
+                        "cars": [],
+                    }
+                ]
+            }
+        )
+    )
+    async with run_simulator(simulator) as url:
+        client = OrangePowerClient(session, url, clock=lambda: NOW)
+
+        token = await client.login("driver@example.com", "secret", "op@example.com")
+        with pytest.raises(InvalidCredentialsError) as exc_info:
+            await client.login("driver@example.com", "secret", "driver@example.com")
+
+    assert simulator.check_token(token.access_token).email == "driver@example.com"
+    assert exc_info.value.status == 401
+    assert "payload.email" in (exc_info.value.excerpt or "")
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "account_email", "reason"),
+    [
+        (EMAIL, "wrong-password", EMAIL, "wrong email or password"),
+        ("nobody@example.com", PASSWORD, "nobody@example.com", "wrong email or password"),
+        (EMAIL, PASSWORD, "someone-else@example.com", "payload.email"),
+    ],
+)
+async def test_refused_login_is_invalid_credentials(
+    client: OrangePowerClient, email: str, password: str, account_email: str, reason: str
+) -> None:
+    with pytest.raises(InvalidCredentialsError) as exc_info:
+        await client.login(email, password, account_email)
+
+    err = exc_info.value
+    assert err.status == 401
+    assert reason in (err.excerpt or "")
+    assert_secret_free(err, (email, password, account_email))
+
+
+async def test_base_url_with_a_trailing_slash(
+    session: aiohttp.ClientSession, simulator_url: str, simulator: Simulator
+) -> None:
+    client = OrangePowerClient(session, simulator_url + "/", clock=lambda: NOW)
+
+    token = await client.login(EMAIL, PASSWORD, EMAIL)
+    vehicles = await client.get_vehicles(token, EMAIL, PASSWORD)
+
+    assert [vehicle.vin for vehicle in vehicles] == [I3S_VIN, IX_VIN]
+    assert simulator.status_counts == {"token": {"200": 1}, "vehicles": {"200": 1}}
+
+
+# Vehicles.
+
+
+async def test_get_vehicles_returns_the_two_default_cars(
+    client: OrangePowerClient, token: Token, simulator: Simulator
+) -> None:
+    vehicles = await client.get_vehicles(token, EMAIL, PASSWORD)
+
+    user_id = simulator.account(EMAIL).user_id
+    assert vehicles == [
+        Vehicle(
+            vin=I3S_VIN,
+            vehicle_id=simulator.car(I3S_VIN).spec.vehicle_id,
+            user_id=user_id,
+            brand="BMW",
+            model="i3s 94 REX",
+            year=2018,
+            charging=ChargingStatus(
+                percentage=45, state="CHARGING", type="CONDUCTIVE", charger_connected=True
+            ),
+            electric_range=67.0,
+            electric_range_unit="KILOMETERS",
+        ),
+        Vehicle(
+            vin=IX_VIN,
+            vehicle_id=simulator.car(IX_VIN).spec.vehicle_id,
+            user_id=user_id,
+            brand="BMW",
+            model="iX xDrive50",
+            year=2023,
+            charging=ChargingStatus(
+                percentage=64, state="NOT_CHARGING", type="CONDUCTIVE", charger_connected=False
+            ),
+            electric_range=240.0,
+            electric_range_unit="MILES",
+        ),
+    ]
+    assert isinstance(vehicles[0].charging.percentage, int)
+    assert len({vehicle.vehicle_id for vehicle in vehicles}) == 2
+
+
+async def test_numeric_ids_are_read_as_text(
+    client: OrangePowerClient, token: Token, simulator: Simulator
+) -> None:
+    simulator.update_car(IX_VIN, overrides={"id": 987654321})
+
+    vehicles = await client.get_vehicles(token, EMAIL, PASSWORD)
+
+    assert vehicles[1].vehicle_id == "987654321"
+
+
+async def test_expired_token_is_rejected_and_a_new_login_recovers(
+    client: OrangePowerClient, token: Token, simulator: Simulator
+) -> None:
+    simulator.expire_tokens()
+
+    with pytest.raises(TokenRejectedError) as exc_info:
+        await client.get_vehicles(token, EMAIL, PASSWORD)
+
+    err = exc_info.value
+    assert err.status == 401
+    assert "token expired" in (err.excerpt or "")
+    assert_secret_free(err, secrets_of("vehicles", token))
+    fresh = await client.login(EMAIL, PASSWORD, EMAIL)
+    assert len(await client.get_vehicles(fresh, EMAIL, PASSWORD)) == 2
+
+
+async def test_unknown_token_is_rejected(client: OrangePowerClient) -> None:
+    unknown = Token(
+        access_token="never-issued-token-0123456789",
+        refresh_token=None,
+        token_type="Bearer",
+        scopes=(),
+        expires_at=NOW + timedelta(hours=8),
+    )
+
+    with pytest.raises(TokenRejectedError) as exc_info:
+        await client.get_vehicles(unknown, EMAIL, PASSWORD)
+
+    assert exc_info.value.status == 401
+    assert "invalid token" in (exc_info.value.excerpt or "")
+    assert_secret_free(exc_info.value, (EMAIL, PASSWORD, unknown.access_token))
+
+
+# Error statuses.
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "error"),
+    [("token", InvalidCredentialsError), ("vehicles", TokenRejectedError)],
+)
+async def test_401_body_echoing_secrets_is_redacted(
+    client: OrangePowerClient,
+    token: Token,
+    simulator: Simulator,
+    endpoint: str,
+    error: type[OrangePowerError],
+) -> None:
+    secrets = secrets_of(endpoint, token)
+    simulator.inject_fault(endpoint, status=401, body=echo_body(secrets))
+
+    with pytest.raises(error) as exc_info:
+        await call(client, endpoint, token)
+
+    assert exc_info.value.status == 401
+    assert "request refused for" in (exc_info.value.excerpt or "")
+    assert_secret_free(exc_info.value, secrets)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, UnexpectedResponseError),
+        (403, UnexpectedResponseError),
+        (404, UnexpectedResponseError),
+        (405, UnexpectedResponseError),
+        (406, UnexpectedResponseError),
+        (410, ServiceGoneError),
+        (500, ServerError),
+        (502, ServerError),
+        (503, ServerError),
+        (504, ServerError),
+    ],
+)
+async def test_error_status_maps_to_its_error(
+    client: OrangePowerClient,
+    token: Token,
+    simulator: Simulator,
+    endpoint: str,
+    status: int,
+    error: type[OrangePowerError],
+) -> None:
+    secrets = secrets_of(endpoint, token)
+    simulator.inject_fault(endpoint, status=status, body=echo_body(secrets))
+
+    with pytest.raises(OrangePowerError) as exc_info:
+        await call(client, endpoint, token)
+
+    err = exc_info.value
+    assert type(err) is error
+    assert err.status == status
+    assert '"code": "E42"' in (err.excerpt or "")
+    assert_secret_free(err, secrets)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+async def test_error_status_with_the_services_json_error_body(
+    client: OrangePowerClient, token: Token, simulator: Simulator, endpoint: str
+) -> None:
+    simulator.inject_fault(endpoint, status=503)
+
+    with pytest.raises(ServerError) as exc_info:
+        await call(client, endpoint, token)
+
+    assert exc_info.value.excerpt == '{"error": "Service Unavailable", "status": 503}'
+    assert "503" in str(exc_info.value)
+
+
+def http_date(seconds_after_now: float, *, zone: str = "GMT") -> str:
+    """Return an HTTP date some seconds after the fixed clock, with the given zone suffix."""
+    text = format_datetime(NOW + timedelta(seconds=seconds_after_now), usegmt=True)
+    return text.removesuffix("GMT") + zone
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize(
+    ("retry_after", "seconds"),
+    [
+        (None, None),
+        ("120", 120.0),
+        (http_date(90), 90.0),
+        # "-0000" is RFC 5322's "zone unknown": read as UTC all the same.
+        (http_date(90, zone="-0000"), 90.0),
+        (http_date(-3600), 0.0),
+        ("whenever you like", None),
+    ],
+)
+async def test_429_is_rate_limited_with_the_delay_asked_for(
+    client: OrangePowerClient,
+    token: Token,
+    simulator: Simulator,
+    endpoint: str,
+    retry_after: str | None,
+    seconds: float | None,
+) -> None:
+    secrets = secrets_of(endpoint, token)
+    fault: dict[str, object] = {"status": 429, "body": echo_body(secrets)}
+    if retry_after is not None:
+        fault["retry_after"] = retry_after
+    simulator.inject_fault(endpoint, **fault)
+
+    with pytest.raises(RateLimitedError) as exc_info:
+        await call(client, endpoint, token)
+
+    err = exc_info.value
+    assert err.retry_after == seconds
+    assert err.status == 429
+    assert_secret_free(err, secrets)
+
+
+async def test_429_with_an_unreadable_digit_in_retry_after(
+    client: OrangePowerClient, simulator: Simulator
+) -> None:
+    simulator.inject_fault("token", status=429, retry_after="²")
+
+    with pytest.raises(RateLimitedError) as exc_info:
+        await client.login(EMAIL, PASSWORD, EMAIL)
+
+    assert exc_info.value.retry_after is None
+
+
+# Transport failures.
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+async def test_no_answer_within_the_timeout(
+    session: aiohttp.ClientSession,
+    simulator_url: str,
+    token: Token,
+    simulator: Simulator,
+    endpoint: str,
+) -> None:
+    impatient = OrangePowerClient(session, simulator_url, timeout=0.05, clock=lambda: NOW)
+    simulator.inject_fault(endpoint, delay=0.3)
+
+    with pytest.raises(ConnectionFailedError) as exc_info:
+        await call(impatient, endpoint, token)
+
+    assert exc_info.value.status is None
+    assert "0.05 s" in str(exc_info.value)
+    assert_secret_free(exc_info.value, secrets_of(endpoint, token))
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+async def test_connection_refused(
+    session: aiohttp.ClientSession, socket_enabled: None, endpoint: str
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    client = OrangePowerClient(session, f"http://127.0.0.1:{closed_port}", clock=lambda: NOW)
+    token = Token(
+        access_token="access-token-0123456789",
+        refresh_token="refresh-token-0123456789",
+        token_type="Bearer",
+        scopes=(),
+        expires_at=NOW + timedelta(hours=1),
+    )
+
+    with pytest.raises(ConnectionFailedError) as exc_info:
+        await call(client, endpoint, token)
+
+    assert exc_info.value.status is None
+    assert "Could not reach the service" in str(exc_info.value)
+    assert_secret_free(exc_info.value, secrets_of(endpoint, token))
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("drop", ["before", "mid_body"])
+async def test_dropped_connection(
+    client: OrangePowerClient, token: Token, simulator: Simulator, endpoint: str, drop: str
+) -> None:
+    simulator.inject_fault(endpoint, drop=drop)
+    requests_before = simulator.counts[endpoint]
+
+    with pytest.raises(ConnectionFailedError) as exc_info:
+        await call(client, endpoint, token)
+
+    assert exc_info.value.status is None
+    assert_secret_free(exc_info.value, secrets_of(endpoint, token))
+    # No retry behind the caller's back: each call costs the service one request.
+    assert simulator.counts[endpoint] == requests_before + 1
+
+
+# Bodies that are not what a 200 should carry.
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("body", ["html", "malformed", "empty", "wrong_shape"])
+async def test_200_with_a_body_that_is_not_the_answer(
+    client: OrangePowerClient, token: Token, simulator: Simulator, endpoint: str, body: str
+) -> None:
+    simulator.inject_fault(endpoint, body=body)
+
+    with pytest.raises(UnexpectedResponseError) as exc_info:
+        await call(client, endpoint, token)
+
+    assert exc_info.value.status == 200
+    assert_secret_free(exc_info.value, secrets_of(endpoint, token))
+
+
+async def test_html_body_is_shown_as_a_one_line_excerpt(
+    client: OrangePowerClient, simulator: Simulator
+) -> None:
+    simulator.inject_fault("token", status=502, body="html")
+
+    with pytest.raises(ServerError) as exc_info:
+        await client.login(EMAIL, PASSWORD, EMAIL)
+
+    excerpt = exc_info.value.excerpt or ""
+    assert excerpt.startswith("<!DOCTYPE html> <html><head><title>502 Bad Gateway</title>")
+    assert "\n" not in excerpt
+    assert len(excerpt) <= 200
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+async def test_200_with_a_non_json_body_echoing_secrets_is_redacted(
+    client: OrangePowerClient, token: Token, simulator: Simulator, endpoint: str
+) -> None:
+    secrets = secrets_of(endpoint, token)
+    simulator.inject_fault(endpoint, body="<p>hello " + " ".join(secrets).upper() + "</p>")
+
+    with pytest.raises(UnexpectedResponseError) as exc_info:
+        await call(client, endpoint, token)
+
+    # A token answer that is not JSON may hold a token the client cannot recognise: no excerpt.
+    if endpoint == "token":
+        assert exc_info.value.excerpt is None
+    else:
+        assert (exc_info.value.excerpt or "").startswith("<p>hello ")
+    assert_secret_free(exc_info.value, secrets)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+async def test_huge_body_is_refused(
+    client: OrangePowerClient, token: Token, simulator: Simulator, endpoint: str
+) -> None:
+    simulator.inject_fault(endpoint, body="huge")
+
+    with pytest.raises(UnexpectedResponseError) as exc_info:
+        await call(client, endpoint, token)
+
+    assert exc_info.value.status == 200
+    assert "larger than 4194304 bytes" in str(exc_info.value)
+
+
+# Secrets.
+
+
+@pytest.mark.parametrize(
+    ("password", "body", "leaked_forms"),
+    [
+        pytest.param(
+            PASSWORD,
+            f"refused: {EMAIL.upper()} with {PASSWORD}",
+            (PASSWORD,),
+            id="plain",
+        ),
+        pytest.param(
+            'pa"ss\\word-1',
+            json.dumps({"error": "refused", "password": 'pa"ss\\word-1'}),
+            ('pa"ss\\word-1', 'pa\\"ss\\\\word-1'),
+            id="json-escaped",
+        ),
+        pytest.param(
+            "correct  horse",
+            "refused: correct  horse",
+            ("correct  horse", "correct horse"),
+            id="whitespace-run",
+        ),
+        pytest.param(
+            PASSWORD,
+            "refused:" + " " * 780 + PASSWORD,
+            (PASSWORD, PASSWORD[:-1]),
+            id="cut-at-the-800-byte-window",
+        ),
+    ],
+)
+async def test_echoed_password_is_in_no_form_in_the_excerpt(
+    client: OrangePowerClient,
+    simulator: Simulator,
+    password: str,
+    body: str,
+    leaked_forms: tuple[str, ...],
+) -> None:
+    simulator.inject_fault("token", status=400, body=body)
+
+    with pytest.raises(UnexpectedResponseError) as exc_info:
+        await client.login(EMAIL, password, EMAIL)
+
+    excerpt = exc_info.value.excerpt or ""
+    assert "refused" in excerpt
+    for leaked in (*leaked_forms, EMAIL):
+        assert leaked.lower() not in excerpt.lower()
+
+
+async def test_cut_off_token_answer_does_not_show_the_access_token(
+    client: OrangePowerClient, simulator: Simulator
+) -> None:
+    issued = "LiveAccessToken0123456789abcdefXYZ"
+    simulator.inject_fault(
+        "token", body=f'{{"access_token": "{issued}", "token_type": "Bearer", "expires_in": '
+    )
+
+    with pytest.raises(UnexpectedResponseError) as exc_info:
+        await client.login(EMAIL, PASSWORD, EMAIL)
+
+    assert issued not in (exc_info.value.excerpt or "")
+    assert issued not in str(exc_info.value)
+
+
+async def test_logs_hold_no_secret(
+    client: OrangePowerClient, simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    token = await client.login(EMAIL, PASSWORD, EMAIL)
+    await client.get_vehicles(token, EMAIL, PASSWORD)
+    simulator.inject_fault("vehicles", status=500, body=echo_body(secrets_of("vehicles", token)))
+    with pytest.raises(ServerError):
+        await client.get_vehicles(token, EMAIL, PASSWORD)
+    simulator.inject_fault("token", drop="before")
+    with pytest.raises(ConnectionFailedError):
+        await client.login(EMAIL, PASSWORD, EMAIL)
+
+    client_messages = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "custom_components.orangepower_bmw.api"
+    ]
+    assert any("/api/get-user-devices: 500" in message for message in client_messages)
+    assert token.refresh_token is not None
+    for secret in (EMAIL, PASSWORD, token.access_token, token.refresh_token):
+        assert secret.lower() not in caplog.text.lower()
+        for record in caplog.records:
+            assert secret.lower() not in record.getMessage().lower()
+
+
+async def test_a_redirect_is_not_followed_with_the_credentials(
+    session: aiohttp.ClientSession, socket_enabled: None
+) -> None:
+    followed: list[str] = []
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPPermanentRedirect("/elsewhere")
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        followed.append(await request.text())
+        return web.json_response({"access_token": "x"})
+
+    app = web.Application()
+    app.router.add_post("/api/bmw/oauth-token", redirect)
+    app.router.add_post("/elsewhere", elsewhere)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        with pytest.raises(UnexpectedResponseError) as exc_info:
+            await OrangePowerClient(session, url).login(EMAIL, PASSWORD, EMAIL)
+    finally:
+        await runner.cleanup()
+
+    assert exc_info.value.status == 308
+    assert followed == []
+
+
+async def test_an_oversized_rate_limit_answer_keeps_its_status_and_delay(
+    client: OrangePowerClient, simulator: Simulator
+) -> None:
+    simulator.inject_fault("token", status=429, retry_after="60", body="huge")
+
+    with pytest.raises(RateLimitedError) as exc_info:
+        await client.login(EMAIL, PASSWORD, EMAIL)
+
+    assert exc_info.value.retry_after == 60.0
+    assert len(exc_info.value.excerpt or "") <= 200
