@@ -179,6 +179,7 @@ async def test_concurrent_refreshes_log_in_once(
         ({"status": 503}, "server_error"),
         ({"status": 410}, "service_gone"),
         ({"status": 404}, "invalid_response"),
+        ({"status": 403}, "forbidden"),
         ({"body": "html"}, "invalid_response"),
         ({"drop": "before"}, "cannot_connect"),
     ],

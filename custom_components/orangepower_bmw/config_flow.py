@@ -58,6 +58,8 @@ _LOGGER = logging.getLogger(__name__)
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Host name endings that only resolve on a local network, where plain http is acceptable.
 LOCAL_SUFFIXES = (".localhost", ".local", ".lan", ".home.arpa", ".internal")
+# Carrier-grade NAT space, which Tailscale uses for its (already encrypted) private network.
+SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
 
 EMAIL_SELECTOR = TextSelector(
     TextSelectorConfig(type=TextSelectorType.EMAIL, autocomplete="username")
@@ -113,11 +115,19 @@ def _is_local_host(host: str) -> bool:
     except ValueError:
         name = host.lower().rstrip(".")
         return name == "localhost" or name.endswith(LOCAL_SUFFIXES) or "." not in name
-    return address.is_loopback or address.is_private or address.is_link_local
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address in SHARED_ADDRESS_SPACE
+    )
 
 
 def _url_is_valid(url: str) -> bool:
     """Return whether the URL is http(s) without credentials, query or fragment; http only locally."""
+    # yarl reports an empty query or fragment as none at all; the client would still send the "?".
+    if "?" in url or "#" in url:
+        return False
     try:
         parsed = URL(url)
     except ValueError:
@@ -183,8 +193,8 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
             return {"base": "cannot_connect"}, None
         except ServiceGoneError:
             return {"base": "service_gone"}, None
-        except UnexpectedResponseError:
-            return {"base": "invalid_response"}, None
+        except UnexpectedResponseError as err:
+            return {"base": "forbidden" if err.status == 403 else "invalid_response"}, None
         except Exception:
             _LOGGER.exception("Unexpected error while checking the account")
             return {"base": "unknown"}, None
@@ -227,7 +237,10 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_update_reload_and_abort(
                     entry,
                     data_updates={CONF_PASSWORD: data[CONF_PASSWORD], CONF_TOKEN: token.as_dict()},
+                    reason="reauth_successful",
                 )
+            # The form has only the password: an error about a stored setting goes on top of it.
+            errors = {(key if key == CONF_PASSWORD else "base"): err for key, err in errors.items()}
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=REAUTH_SCHEMA,
@@ -242,16 +255,20 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = _normalize(
-                user_input, user_input.get(CONF_PASSWORD) or entry.data[CONF_PASSWORD]
-            )
-            await self.async_set_unique_id(account_id(data[CONF_EMAIL]))
-            self._abort_if_unique_id_mismatch()
-            errors, token = await self._validate(data)
-            if token is not None:
-                return self.async_update_reload_and_abort(
-                    entry, data_updates={**data, CONF_TOKEN: token.as_dict()}
-                )
+            password = user_input.get(CONF_PASSWORD) or entry.data[CONF_PASSWORD]
+            data = _normalize(user_input, password)
+            # A typo in the e-mail is a form error, not a different account.
+            if not (errors := _input_errors(data)):
+                await self.async_set_unique_id(account_id(data[CONF_EMAIL]))
+                self._abort_if_unique_id_mismatch()
+                errors, token = await self._validate(data)
+                if token is not None:
+                    return self.async_update_reload_and_abort(
+                        entry,
+                        title=data[CONF_EMAIL],
+                        data_updates={**data, CONF_TOKEN: token.as_dict()},
+                        reason="reconfigure_successful",
+                    )
         suggested = _without_password(user_input) or _without_password(dict(entry.data))
         return self.async_show_form(
             step_id="reconfigure",

@@ -203,5 +203,7 @@ def _error_key(err: OrangePowerError) -> str:
             return "service_gone"
         case TokenRejectedError():
             return "token_rejected"
+        case _ if err.status == 403:
+            return "forbidden"
         case _:
             return "invalid_response"

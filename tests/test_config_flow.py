@@ -1,0 +1,797 @@
+"""The config flow: adding an account, every error, re-authentication, reconfiguring, options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+import json
+import logging
+from pathlib import Path
+import socket
+from typing import Any
+from unittest.mock import MagicMock, patch
+
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_USER,
+    ConfigEntryState,
+    ConfigFlowResult,
+)
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.orangepower_bmw.api import DEFAULT_BASE_URL, Token
+from custom_components.orangepower_bmw.const import (
+    CONF_ACCOUNT_EMAIL,
+    CONF_ACTIVE_INTERVAL,
+    CONF_IDLE_INTERVAL,
+    CONF_TOKEN,
+    DOMAIN,
+)
+from simulator import Simulator, run_simulator
+from tests.conftest import EMAIL, PASSWORD
+
+NEW_PASSWORD = "new-demo-password"
+TRANSLATIONS = Path(__file__).parent.parent / "custom_components" / DOMAIN / "translations"
+NO_CALLS = {"token": 0, "vehicles": 0}
+
+
+# Helpers
+
+
+def user_input(url: str, /, **changes: Any) -> dict[str, Any]:
+    """Return what a user types into the add-account form for the demo account."""
+    return {
+        CONF_EMAIL: EMAIL,
+        CONF_PASSWORD: PASSWORD,
+        CONF_ACCOUNT_EMAIL: EMAIL,
+        CONF_URL: url,
+        **changes,
+    }
+
+
+def suggested_values(result: ConfigFlowResult) -> dict[str, Any]:
+    """Return the values the form shows pre-filled."""
+    return {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if isinstance(key.description, dict) and "suggested_value" in key.description
+    }
+
+
+def closed_port_url() -> str:
+    """Return an http URL on 127.0.0.1 where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+async def start_user_flow(hass: HomeAssistant) -> ConfigFlowResult:
+    """Open the add-account form."""
+    return await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+
+
+async def submit(
+    hass: HomeAssistant, result: ConfigFlowResult, data: dict[str, Any]
+) -> ConfigFlowResult:
+    """Submit a form and let whatever it starts (entry setup, reload) finish."""
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], data)
+    await hass.async_block_till_done()
+    return result
+
+
+def assert_form_again(
+    hass: HomeAssistant, result: ConfigFlowResult, step_id: str, errors: dict[str, str]
+) -> None:
+    """Assert the form is shown again with these errors and no entry was stored."""
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == step_id
+    assert result["errors"] == errors
+    assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+def assert_keeps_input_but_password(result: ConfigFlowResult, typed: dict[str, Any]) -> None:
+    """Assert the re-shown form keeps what the user typed, except the password."""
+    shown = suggested_values(result)
+    assert CONF_PASSWORD not in shown
+    assert shown[CONF_EMAIL] == typed[CONF_EMAIL]
+    assert shown[CONF_URL] == typed[CONF_URL]
+
+
+def assert_new_token(entry: MockConfigEntry, old_access_token: str | None) -> None:
+    """Assert the entry holds a fresh token of about eight hours, different from the old one."""
+    token = entry.data[CONF_TOKEN]
+    assert token["access_token"] != old_access_token
+    assert token["refresh_token"]
+    expires_at = datetime.fromisoformat(token["expires_at"])
+    assert timedelta(hours=7) < expires_at - datetime.now(UTC) <= timedelta(hours=8)
+
+
+@pytest.fixture
+def patched_client() -> Iterator[MagicMock]:
+    """Replace the client in the config flow with one that accepts any login, and skip setup."""
+    token = Token(
+        access_token="access",
+        refresh_token="refresh",
+        token_type="Bearer",
+        scopes=(),
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    with (
+        patch(
+            "custom_components.orangepower_bmw.config_flow.OrangePowerClient", autospec=True
+        ) as client_class,
+        patch("custom_components.orangepower_bmw.async_setup_entry", return_value=True),
+    ):
+        client_class.return_value.login.return_value = token
+        client_class.return_value.get_vehicles.return_value = []
+        yield client_class
+
+
+# User step
+
+
+async def test_user_form_fields(hass: HomeAssistant) -> None:
+    result = await start_user_flow(hass)
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {}
+    fields = {str(key): key for key in result["data_schema"].schema}
+    assert list(fields) == [CONF_EMAIL, CONF_PASSWORD, CONF_ACCOUNT_EMAIL, CONF_URL]
+    assert fields[CONF_URL].default() == DEFAULT_BASE_URL
+    assert suggested_values(result) == {}
+
+
+async def test_user_creates_entry_and_setup_reuses_token(
+    hass: HomeAssistant, simulator: Simulator, simulator_url: str
+) -> None:
+    result = await start_user_flow(hass)
+    result = await submit(
+        hass,
+        result,
+        {
+            CONF_EMAIL: "  Demo@Example.com ",
+            CONF_PASSWORD: PASSWORD,
+            CONF_ACCOUNT_EMAIL: "",
+            CONF_URL: f"{simulator_url}/",
+        },
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Demo@Example.com"
+    entry = result["result"]
+    assert entry.unique_id == EMAIL
+    assert {key: value for key, value in entry.data.items() if key != CONF_TOKEN} == {
+        CONF_EMAIL: "Demo@Example.com",
+        CONF_PASSWORD: PASSWORD,
+        CONF_ACCOUNT_EMAIL: "Demo@Example.com",
+        CONF_URL: simulator_url,
+    }
+    assert_new_token(entry, None)
+    assert entry.state is ConfigEntryState.LOADED
+    assert hass.states.get("sensor.bmw_i3s_94_rex_battery") is not None
+    # One login for the check; setup reused its token and only listed the cars.
+    assert simulator.counts == {"token": 1, "vehicles": 2}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fault", "error"),
+    [
+        ("token", {"status": 429, "retry_after": "30"}, "rate_limited"),
+        ("vehicles", {"status": 429}, "rate_limited"),
+        ("token", {"status": 500}, "cannot_connect"),
+        ("token", {"status": 503}, "cannot_connect"),
+        ("vehicles", {"status": 503}, "cannot_connect"),
+        ("token", {"drop": "before"}, "cannot_connect"),
+        ("token", {"status": 410}, "service_gone"),
+        ("vehicles", {"status": 403}, "forbidden"),
+        ("token", {"status": 404}, "invalid_response"),
+        ("token", {"body": "html"}, "invalid_response"),
+        ("vehicles", {"body": "wrong_shape"}, "invalid_response"),
+        ("vehicles", {"status": 401}, "invalid_auth"),
+    ],
+)
+async def test_user_service_error_then_retry(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    simulator_url: str,
+    endpoint: str,
+    fault: dict[str, Any],
+    error: str,
+) -> None:
+    simulator.inject_fault(endpoint, **fault)
+    typed = user_input(simulator_url)
+    result = await submit(hass, await start_user_flow(hass), typed)
+
+    assert_form_again(hass, result, "user", {"base": error})
+    assert_keeps_input_but_password(result, typed)
+
+    result = await submit(hass, result, typed)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_user_wrong_password_then_right(
+    hass: HomeAssistant, simulator: Simulator, simulator_url: str
+) -> None:
+    typed = user_input(simulator_url, password="wrong-password")
+    result = await submit(hass, await start_user_flow(hass), typed)
+
+    assert_form_again(hass, result, "user", {"base": "invalid_auth"})
+    assert_keeps_input_but_password(result, typed)
+
+    result = await submit(hass, result, user_input(simulator_url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].data[CONF_PASSWORD] == PASSWORD
+
+
+async def test_user_nothing_listening_then_right_address(
+    hass: HomeAssistant, simulator_url: str, socket_enabled: None
+) -> None:
+    typed = user_input(closed_port_url())
+    result = await submit(hass, await start_user_flow(hass), typed)
+
+    assert_form_again(hass, result, "user", {"base": "cannot_connect"})
+    assert_keeps_input_but_password(result, typed)
+
+    result = await submit(hass, result, user_input(simulator_url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].data[CONF_URL] == simulator_url
+
+
+async def test_user_unexpected_error_is_logged(
+    hass: HomeAssistant, simulator_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    typed = user_input(simulator_url)
+    with patch(
+        "custom_components.orangepower_bmw.config_flow.OrangePowerClient.login",
+        side_effect=Exception("something broke"),
+    ):
+        result = await submit(hass, await start_user_flow(hass), typed)
+
+    assert_form_again(hass, result, "user", {"base": "unknown"})
+    assert_keeps_input_but_password(result, typed)
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage() == "Unexpected error while checking the account"
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == "something broke"
+    assert "Traceback" in caplog.text
+
+    result = await submit(hass, result, typed)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        ({CONF_URL: "ftp://127.0.0.1/"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "https://user:secret@example.com"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "https://user@example.com"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "https://example.com?region=eu"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "https://example.com/#top"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "http://example.com"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "http://8.8.8.8"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "http://100.128.0.1"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "https://example.com/?"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "www.connect.orangepower.co.uk"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "https://"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "http://[::1"}, {CONF_URL: "invalid_url"}),
+        ({CONF_EMAIL: "demo.example.com"}, {CONF_EMAIL: "invalid_email"}),
+        ({CONF_EMAIL: "demo@example"}, {CONF_EMAIL: "invalid_email"}),
+        ({CONF_ACCOUNT_EMAIL: "op@@example.com"}, {CONF_ACCOUNT_EMAIL: "invalid_email"}),
+        ({CONF_PASSWORD: "   "}, {CONF_PASSWORD: "empty_password"}),
+        (
+            {CONF_EMAIL: "nobody", CONF_PASSWORD: "", CONF_URL: "ftp://example.com"},
+            {
+                CONF_EMAIL: "invalid_email",
+                CONF_ACCOUNT_EMAIL: "invalid_email",
+                CONF_PASSWORD: "empty_password",
+                CONF_URL: "invalid_url",
+            },
+        ),
+    ],
+)
+async def test_user_invalid_input_then_fixed(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    simulator_url: str,
+    changes: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    typed = user_input(simulator_url, **changes)
+    if CONF_EMAIL in changes:
+        typed.pop(CONF_ACCOUNT_EMAIL)  # left empty: the BMW e-mail is used, and checked, for both
+        errors = {**errors, CONF_ACCOUNT_EMAIL: "invalid_email"}
+    result = await submit(hass, await start_user_flow(hass), typed)
+
+    assert_form_again(hass, result, "user", errors)
+    assert_keeps_input_but_password(result, typed)
+    assert simulator.counts == NO_CALLS
+
+    result = await submit(hass, result, user_input(simulator_url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:3000",
+        "http://[::1]:3000",
+        "http://192.168.1.5",
+        "http://10.0.0.2:8080",
+        "http://localhost",
+        "http://my-server.local",
+        "http://orangepower.home.arpa",
+        "http://simulator",
+        "http://100.101.102.103:3000",
+        "https://example.com/orangepower",
+    ],
+)
+async def test_user_accepts_local_http_and_any_https(
+    hass: HomeAssistant, patched_client: MagicMock, url: str
+) -> None:
+    result = await submit(hass, await start_user_flow(hass), user_input(url))
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].data[CONF_URL] == url
+    assert patched_client.call_args.args[1] == url
+
+
+@pytest.mark.parametrize("suffix", ["?", "/?", "#", "/#"])
+async def test_user_rejects_empty_query_or_fragment(
+    hass: HomeAssistant, simulator: Simulator, simulator_url: str, suffix: str
+) -> None:
+    result = await submit(hass, await start_user_flow(hass), user_input(f"{simulator_url}{suffix}"))
+
+    assert_form_again(hass, result, "user", {CONF_URL: "invalid_url"})
+    assert simulator.counts == NO_CALLS
+
+
+async def test_user_already_configured(
+    hass: HomeAssistant, simulator: Simulator, mock_config_entry: MockConfigEntry
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+
+    result = await submit(
+        hass,
+        await start_user_flow(hass),
+        user_input(mock_config_entry.data[CONF_URL], email="  DEMO@Example.COM "),
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert hass.config_entries.async_entries(DOMAIN) == [mock_config_entry]
+    assert simulator.counts == NO_CALLS
+
+
+# Re-authentication
+
+
+async def test_reauth_form_names_the_account(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    result = await init_integration.start_reauth_flow(hass)
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert result["description_placeholders"]["email"] == EMAIL
+    assert [str(key) for key in result["data_schema"].schema] == [CONF_PASSWORD]
+
+
+@pytest.mark.parametrize(
+    ("password", "fault", "errors"),
+    [
+        (PASSWORD, None, {"base": "invalid_auth"}),
+        ("   ", None, {CONF_PASSWORD: "empty_password"}),
+        (NEW_PASSWORD, {"status": 429}, {"base": "rate_limited"}),
+        (NEW_PASSWORD, {"status": 503}, {"base": "cannot_connect"}),
+    ],
+)
+async def test_reauth_error_then_new_password(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    password: str,
+    fault: dict[str, Any] | None,
+    errors: dict[str, str],
+) -> None:
+    simulator.set_password(EMAIL, NEW_PASSWORD)
+    if fault is not None:
+        simulator.inject_fault("token", **fault)
+    old_data = dict(init_integration.data)
+    old_coordinator = init_integration.runtime_data
+
+    result = await submit(
+        hass, await init_integration.start_reauth_flow(hass), {CONF_PASSWORD: password}
+    )
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert result["errors"] == errors
+    assert init_integration.data == old_data
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: NEW_PASSWORD}
+    )
+    calls_after_check = simulator.counts
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    # Our own message ("Signed in again..."), not Home Assistant's generic one.
+    assert result.get("translation_domain") is None
+    assert init_integration.data[CONF_PASSWORD] == NEW_PASSWORD
+    assert_new_token(init_integration, old_data[CONF_TOKEN]["access_token"])
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert init_integration.runtime_data is not old_coordinator
+    # The reload used the token from the check instead of logging in again.
+    assert simulator.counts == {
+        "token": calls_after_check["token"],
+        "vehicles": calls_after_check["vehicles"] + 1,
+    }
+
+
+async def test_reauth_after_password_change_brings_cars_back(
+    hass: HomeAssistant, simulator: Simulator, mock_config_entry: MockConfigEntry
+) -> None:
+    simulator.set_password(EMAIL, NEW_PASSWORD)
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["source"] == SOURCE_REAUTH
+    assert flow["step_id"] == "reauth_confirm"
+    result = await submit(hass, flow, {CONF_PASSWORD: NEW_PASSWORD})
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert mock_config_entry.data[CONF_PASSWORD] == NEW_PASSWORD
+    assert hass.states.get("sensor.bmw_i3s_94_rex_battery") is not None
+
+
+# Reconfiguring
+
+
+async def start_reconfigure(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigFlowResult:
+    """Open the reconfigure form of an entry."""
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+    return result
+
+
+async def test_reconfigure_form_prefilled_without_password(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    result = await start_reconfigure(hass, init_integration)
+
+    assert result["errors"] == {}
+    assert suggested_values(result) == {
+        CONF_EMAIL: EMAIL,
+        CONF_ACCOUNT_EMAIL: EMAIL,
+        CONF_URL: init_integration.data[CONF_URL],
+    }
+
+
+async def assert_reconfigured(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    entry: MockConfigEntry,
+    changes: dict[str, Any],
+    expected: dict[str, Any],
+) -> None:
+    """Submit the prefilled reconfigure form with changes; expect the entry updated and reloaded."""
+    old_token = entry.data[CONF_TOKEN]["access_token"]
+    old_coordinator = entry.runtime_data
+    result = await start_reconfigure(hass, entry)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**suggested_values(result), **changes}
+    )
+    calls_after_check = simulator.counts
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert {key: value for key, value in entry.data.items() if key != CONF_TOKEN} == expected
+    assert_new_token(entry, old_token)
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not old_coordinator
+    assert simulator.counts["token"] == calls_after_check["token"]
+
+
+async def test_reconfigure_account_email_keeps_password(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    entry_data: dict[str, Any],
+) -> None:
+    simulator.account(EMAIL).account_email = "fleet@example.com"
+
+    await assert_reconfigured(
+        hass,
+        simulator,
+        init_integration,
+        {CONF_ACCOUNT_EMAIL: "fleet@example.com"},
+        {**entry_data, CONF_ACCOUNT_EMAIL: "fleet@example.com"},
+    )
+
+
+async def test_reconfigure_url_keeps_password(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    entry_data: dict[str, Any],
+) -> None:
+    async with run_simulator(simulator) as other_url:
+        await assert_reconfigured(
+            hass,
+            simulator,
+            init_integration,
+            {CONF_URL: f"{other_url}/", CONF_PASSWORD: ""},
+            {**entry_data, CONF_URL: other_url},
+        )
+
+
+async def test_reconfigure_new_password(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    entry_data: dict[str, Any],
+) -> None:
+    simulator.set_password(EMAIL, NEW_PASSWORD)
+
+    await assert_reconfigured(
+        hass,
+        simulator,
+        init_integration,
+        {CONF_PASSWORD: NEW_PASSWORD},
+        {**entry_data, CONF_PASSWORD: NEW_PASSWORD},
+    )
+
+
+async def test_reconfigure_other_bmw_account_aborts(
+    hass: HomeAssistant, simulator: Simulator, init_integration: MockConfigEntry
+) -> None:
+    old_data = dict(init_integration.data)
+    calls_before = simulator.counts
+    result = await start_reconfigure(hass, init_integration)
+
+    result = await submit(
+        hass, result, {**suggested_values(result), CONF_EMAIL: "other@example.com"}
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "unique_id_mismatch"
+    assert init_integration.data == old_data
+    assert simulator.counts == calls_before
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        ({CONF_URL: "http://example.com"}, {CONF_URL: "invalid_url"}),
+        ({CONF_EMAIL: "demo@example"}, {CONF_EMAIL: "invalid_email"}),
+        ({CONF_ACCOUNT_EMAIL: "fleet"}, {CONF_ACCOUNT_EMAIL: "invalid_email"}),
+        ({CONF_PASSWORD: "   "}, {CONF_PASSWORD: "empty_password"}),
+        ({CONF_PASSWORD: "wrong-password"}, {"base": "invalid_auth"}),
+        ({CONF_ACCOUNT_EMAIL: "fleet@example.com"}, {"base": "invalid_auth"}),
+    ],
+)
+async def test_reconfigure_error_then_fixed(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    changes: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    old_data = dict(init_integration.data)
+    result = await start_reconfigure(hass, init_integration)
+    prefilled = suggested_values(result)
+    typed = {**prefilled, **changes}
+
+    result = await submit(hass, result, typed)
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+    assert result["errors"] == errors
+    assert suggested_values(result) == {
+        key: value for key, value in typed.items() if key != CONF_PASSWORD
+    }
+    assert init_integration.data == old_data
+
+    result = await submit(hass, result, prefilled)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert init_integration.data[CONF_PASSWORD] == PASSWORD
+
+
+# Options
+
+
+async def open_options(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigFlowResult:
+    """Open the options form of an entry."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    return result
+
+
+async def save_options(
+    hass: HomeAssistant, result: ConfigFlowResult, active: float, idle: float
+) -> ConfigFlowResult:
+    """Submit the options form and let the reload finish."""
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_ACTIVE_INTERVAL: active, CONF_IDLE_INTERVAL: idle}
+    )
+    await hass.async_block_till_done()
+    return result
+
+
+@pytest.mark.parametrize(
+    ("options", "shown"),
+    [
+        ({}, {CONF_ACTIVE_INTERVAL: 5, CONF_IDLE_INTERVAL: 15}),
+        (
+            {CONF_ACTIVE_INTERVAL: 2, CONF_IDLE_INTERVAL: 90},
+            {CONF_ACTIVE_INTERVAL: 2, CONF_IDLE_INTERVAL: 90},
+        ),
+    ],
+)
+async def test_options_form_shows_current_intervals(
+    hass: HomeAssistant, entry_data: dict[str, Any], options: dict[str, int], shown: dict[str, int]
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN, title=EMAIL, unique_id=EMAIL, data=entry_data, options=options
+    )
+    entry.add_to_hass(hass)
+
+    result = await open_options(hass, entry)
+
+    assert result["errors"] == {}
+    assert suggested_values(result) == shown
+
+
+@pytest.mark.parametrize(("active", "idle"), [(10.0, 60.0), (1.0, 5.0), (60.0, 240.0)])
+async def test_options_saved_as_whole_minutes_and_reloaded(
+    hass: HomeAssistant, init_integration: MockConfigEntry, active: float, idle: float
+) -> None:
+    old_coordinator = init_integration.runtime_data
+    result = await save_options(hass, await open_options(hass, init_integration), active, idle)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options == {
+        CONF_ACTIVE_INTERVAL: int(active),
+        CONF_IDLE_INTERVAL: int(idle),
+    }
+    assert all(type(value) is int for value in init_integration.options.values())
+    assert init_integration.state is ConfigEntryState.LOADED
+    coordinator = init_integration.runtime_data
+    assert coordinator is not old_coordinator
+    # The i3s is charging, so the account is polled at the active interval.
+    assert coordinator.update_interval == timedelta(minutes=active)
+
+
+@pytest.mark.parametrize(
+    ("active", "idle", "errors"),
+    [
+        (0, 15, {CONF_ACTIVE_INTERVAL: "active_interval_out_of_range"}),
+        (61, 15, {CONF_ACTIVE_INTERVAL: "active_interval_out_of_range"}),
+        (2.5, 15, {CONF_ACTIVE_INTERVAL: "active_interval_out_of_range"}),
+        (5, 4, {CONF_IDLE_INTERVAL: "idle_interval_out_of_range"}),
+        (5, 241, {CONF_IDLE_INTERVAL: "idle_interval_out_of_range"}),
+        (5, 20.5, {CONF_IDLE_INTERVAL: "idle_interval_out_of_range"}),
+        (
+            0,
+            241,
+            {
+                CONF_ACTIVE_INTERVAL: "active_interval_out_of_range",
+                CONF_IDLE_INTERVAL: "idle_interval_out_of_range",
+            },
+        ),
+    ],
+)
+async def test_options_out_of_range_then_fixed(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    active: float,
+    idle: float,
+    errors: dict[str, str],
+) -> None:
+    old_options = dict(init_integration.options)
+
+    result = await save_options(hass, await open_options(hass, init_integration), active, idle)
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    assert suggested_values(result) == {CONF_ACTIVE_INTERVAL: active, CONF_IDLE_INTERVAL: idle}
+    assert init_integration.options == old_options
+
+    result = await save_options(hass, result, 3, 30)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options == {CONF_ACTIVE_INTERVAL: 3, CONF_IDLE_INTERVAL: 30}
+
+
+# Translations of everything the tests above show
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize(
+    ("section", "kind", "key"),
+    [
+        *(
+            ("config", "error", key)
+            for key in (
+                "invalid_auth",
+                "cannot_connect",
+                "rate_limited",
+                "service_gone",
+                "invalid_response",
+                "forbidden",
+                "unknown",
+                "invalid_url",
+                "invalid_email",
+                "empty_password",
+            )
+        ),
+        *(
+            ("config", "abort", key)
+            for key in (
+                "already_configured",
+                "reauth_successful",
+                "reconfigure_successful",
+                "unique_id_mismatch",
+            )
+        ),
+        ("options", "error", "active_interval_out_of_range"),
+        ("options", "error", "idle_interval_out_of_range"),
+    ],
+)
+def test_message_is_translated(language: str, section: str, kind: str, key: str) -> None:
+    translations = json.loads((TRANSLATIONS / f"{language}.json").read_text(encoding="utf-8"))
+
+    assert translations[section][kind][key].strip()
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_reauth_description_shows_email(language: str) -> None:
+    translations = json.loads((TRANSLATIONS / f"{language}.json").read_text(encoding="utf-8"))
+
+    assert "{email}" in translations["config"]["step"]["reauth_confirm"]["description"]
+
+
+async def test_reauth_shows_an_error_about_a_stored_setting_on_the_form(
+    hass: HomeAssistant, simulator: Simulator, init_integration: MockConfigEntry
+) -> None:
+    # A stored address that today's rules refuse cannot be fixed in the password-only form.
+    hass.config_entries.async_update_entry(
+        init_integration, data={**init_integration.data, CONF_URL: "http://example.com"}
+    )
+    result = await init_integration.start_reauth_flow(hass)
+
+    result = await submit(hass, result, {CONF_PASSWORD: PASSWORD})
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_url"}
+
+
+async def test_reconfigure_success_shows_our_message_and_updates_the_title(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    result = await start_reconfigure(hass, init_integration)
+
+    result = await submit(
+        hass, result, {**suggested_values(result), CONF_EMAIL: "  Demo@Example.com "}
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert result.get("translation_domain") is None
+    assert init_integration.title == "Demo@Example.com"
