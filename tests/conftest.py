@@ -86,7 +86,7 @@ def mock_config_entry(entry_data: dict[str, Any]) -> MockConfigEntry:
     """Return a config entry for the demo account with default options."""
     return MockConfigEntry(
         domain=DOMAIN,
-        title=EMAIL,
+        title="d***@example.com",
         unique_id=EMAIL,
         data=entry_data,
         options={CONF_ACTIVE_INTERVAL: 5, CONF_IDLE_INTERVAL: 15},

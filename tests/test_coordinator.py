@@ -6,12 +6,17 @@ import asyncio
 from datetime import timedelta
 import logging
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.util import dt as dt_util
 import pytest
@@ -177,9 +182,7 @@ async def test_concurrent_refreshes_log_in_once(
     [
         ({"status": 500}, "server_error"),
         ({"status": 503}, "server_error"),
-        ({"status": 410}, "service_gone"),
         ({"status": 404}, "invalid_response"),
-        ({"status": 403}, "forbidden"),
         ({"body": "html"}, "invalid_response"),
         ({"drop": "before"}, "cannot_connect"),
     ],
@@ -402,3 +405,127 @@ async def test_setup_with_a_wrong_password_asks_for_it(
     assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+
+
+@pytest.fixture
+def no_jitter() -> Any:
+    """Take the random part out of the backoff so waits can be counted in minutes."""
+    with patch("custom_components.orangepower_bmw.coordinator.random.uniform", return_value=1.0):
+        yield
+
+
+async def polls_within(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: Simulator, minutes: int
+) -> int:
+    """Move the clock on minute by minute; return how many vehicles calls were made."""
+    before = simulator.counts["vehicles"]
+    for _ in range(minutes):
+        await advance(hass, freezer, timedelta(minutes=1))
+    return simulator.counts["vehicles"] - before
+
+
+async def minutes_to_next_poll(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: Simulator
+) -> int:
+    """Return after how many minutes the next vehicles call comes (two hours at most)."""
+    for minute in range(1, 121):
+        if await polls_within(hass, freezer, simulator, 1):
+            return minute
+    raise AssertionError("no poll within two hours")
+
+
+@pytest.mark.usefixtures("no_jitter")
+async def test_rate_limit_without_retry_after_backs_off_doubling_up_to_an_hour(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.inject_fault("vehicles", status=429, count=5)
+    await advance(hass, freezer, timedelta(minutes=5))  # first 429; interval was 5 minutes
+    waits = [await minutes_to_next_poll(hass, freezer, simulator) for _ in range(4)]
+    assert waits == [10, 20, 40, 60]
+
+    # After the fifth 429 the wait stays at an hour; then a good poll brings back 5 minutes.
+    assert await polls_within(hass, freezer, simulator, 59) == 0
+    assert await polls_within(hass, freezer, simulator, 1) == 1
+    assert hass.states.get(IX_BATTERY).state == "64"
+    assert await polls_within(hass, freezer, simulator, 5) == 1
+
+
+async def test_backoff_jitter_only_shortens_the_wait(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.inject_fault("vehicles", status=429)
+    with patch(
+        "custom_components.orangepower_bmw.coordinator.random.uniform", return_value=0.8
+    ) as uniform:
+        await advance(hass, freezer, timedelta(minutes=5))
+    uniform.assert_called_once_with(0.8, 1.0)
+    # 80% of the doubled 5-minute interval: the next poll comes after 8 minutes.
+    assert await polls_within(hass, freezer, simulator, 7) == 0
+    assert await polls_within(hass, freezer, simulator, 1) == 1
+
+
+@pytest.mark.usefixtures("no_jitter")
+async def test_forbidden_is_treated_as_a_quota_error(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.inject_fault("vehicles", status=403)
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert init_integration.runtime_data.last_exception.translation_key == "forbidden"
+    assert await polls_within(hass, freezer, simulator, 9) == 0
+    assert await polls_within(hass, freezer, simulator, 1) == 1
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+async def test_rate_limited_for_over_an_hour_raises_a_repair_until_recovery(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    issue_id = f"rate_limited_{init_integration.entry_id}"
+    simulator.inject_fault("vehicles", status=429, retry_after="1800", count=3)
+    await advance(hass, freezer, timedelta(minutes=5))
+    await advance(hass, freezer, timedelta(minutes=30))
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+    await advance(hass, freezer, timedelta(minutes=30))
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "rate_limited"
+    assert issue.severity is ir.IssueSeverity.WARNING
+
+    await advance(hass, freezer, timedelta(minutes=30))
+    assert hass.states.get(IX_BATTERY).state == "64"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_retired_api_raises_a_repair_and_polls_hourly_until_it_is_back(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    issue_id = f"service_gone_{init_integration.entry_id}"
+    simulator.inject_fault("vehicles", status=410, count=2)
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert issue_registry.async_get_issue(DOMAIN, issue_id).translation_key == "service_gone"
+    assert hass.states.get(IX_BATTERY).state == STATE_UNAVAILABLE
+    assert await polls_within(hass, freezer, simulator, 59) == 0
+    assert await polls_within(hass, freezer, simulator, 1) == 1
+    assert await polls_within(hass, freezer, simulator, 60) == 1
+
+    assert hass.states.get(IX_BATTERY).state == "64"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

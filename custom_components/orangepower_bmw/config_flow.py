@@ -108,6 +108,15 @@ def account_id(email: str) -> str:
     return email.strip().lower()
 
 
+def account_title(email: str) -> str:
+    """Return the entry's title: the e-mail with its local part masked.
+
+    Home Assistant writes entry titles into its log, where the account e-mail must not appear.
+    """
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 def _is_local_host(host: str) -> bool:
     """Return whether the host is a loopback or private-network address or a local name."""
     try:
@@ -210,7 +219,8 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
             errors, token = await self._validate(data)
             if token is not None:
                 return self.async_create_entry(
-                    title=data[CONF_EMAIL], data={**data, CONF_TOKEN: token.as_dict()}
+                    title=account_title(data[CONF_EMAIL]),
+                    data={**data, CONF_TOKEN: token.as_dict()},
                 )
         return self.async_show_form(
             step_id="user",
@@ -265,7 +275,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
                 if token is not None:
                     return self.async_update_reload_and_abort(
                         entry,
-                        title=data[CONF_EMAIL],
+                        title=account_title(data[CONF_EMAIL]),
                         data_updates={**data, CONF_TOKEN: token.as_dict()},
                         reason="reconfigure_successful",
                     )

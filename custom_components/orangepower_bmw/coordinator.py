@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
+import random
 from typing import override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.update_coordinator import TimestampDataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -47,6 +48,13 @@ type OrangePowerConfigEntry = ConfigEntry[OrangePowerCoordinator]
 ACTIVE_STATES = frozenset({"CHARGING", "PLUGGED_IN", "WAITING_FOR_CHARGING"})
 CHARGING_TYPES = frozenset({"CONDUCTIVE", "INDUCTIVE", "NOT_AVAILABLE"})
 
+# Without a Retry-After, a rate-limited poll waits twice as long each time, up to this.
+MAX_BACKOFF = timedelta(hours=1)
+# Rate limited for this long without a good poll in between: tell the user in a repair.
+RATE_LIMIT_REPAIR_AFTER = timedelta(hours=1)
+# While the service says the API is gone, ask no more than this often whether it is back.
+GONE_POLL_INTERVAL = timedelta(hours=1)
+
 
 def is_active(vehicle: Vehicle) -> bool:
     """Return whether the car is charging or plugged in."""
@@ -73,6 +81,8 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self._token = Token.from_dict(entry.data.get(CONF_TOKEN) or {})
         self._token_lock = asyncio.Lock()
         self._unknown_values_seen: set[str] = set()
+        self._backoff: timedelta | None = None
+        self._limited_since: datetime | None = None
         self.login_calls = 0
         self.vehicle_calls = 0
 
@@ -94,18 +104,14 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="invalid_auth"
             ) from err
-        except RateLimitedError as err:
-            raise UpdateFailed(
-                retry_after=err.retry_after,
-                translation_domain=DOMAIN,
-                translation_key="rate_limited",
-            ) from err
         except OrangePowerError as err:
             raise UpdateFailed(
+                retry_after=self._wait_after(err),
                 translation_domain=DOMAIN,
                 translation_key=_error_key(err),
                 translation_placeholders={"status": str(err.status)},
             ) from err
+        self._recovered()
         data = {vehicle.vin: vehicle for vehicle in vehicles}
         self._warn_unknown_values(vehicles)
         if self.data is None or data.keys() != self.data.keys():
@@ -161,6 +167,43 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             entry, data={**entry.data, CONF_TOKEN: token.as_dict()}
         )
         return token
+
+    def _wait_after(self, err: OrangePowerError) -> float | None:
+        """Return how long to wait before the next poll after a failed one; None: as usual."""
+        if isinstance(err, ServiceGoneError):
+            self._raise_issue("service_gone")
+            return GONE_POLL_INTERVAL.total_seconds()
+        # A 403 is how quota errors often arrive, so it is treated as rate limiting.
+        if not isinstance(err, RateLimitedError) and err.status != 403:
+            return None
+        now = dt_util.utcnow()
+        self._limited_since = self._limited_since or now
+        if now - self._limited_since >= RATE_LIMIT_REPAIR_AFTER:
+            self._raise_issue("rate_limited")
+        if isinstance(err, RateLimitedError) and err.retry_after is not None:
+            return err.retry_after
+        interval = self.update_interval or MAX_BACKOFF
+        self._backoff = min((self._backoff or interval) * 2, MAX_BACKOFF)
+        # Jitter (not security-relevant) keeps many installations from retrying in step.
+        return self._backoff.total_seconds() * random.uniform(0.8, 1.0)  # noqa: S311
+
+    def _recovered(self) -> None:
+        """Forget the backoff and withdraw the repairs after a good poll."""
+        self._backoff = None
+        self._limited_since = None
+        for key in ("rate_limited", "service_gone"):
+            ir.async_delete_issue(self.hass, DOMAIN, f"{key}_{self.config_entry.entry_id}")
+
+    def _raise_issue(self, key: str) -> None:
+        """Show a repair for this account; raising it again changes nothing."""
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{key}_{self.config_entry.entry_id}",
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=key,
+        )
 
     def _warn_unknown_values(self, vehicles: list[Vehicle]) -> None:
         """Warn once per charging state or type this integration does not know yet."""
