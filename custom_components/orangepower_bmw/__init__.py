@@ -8,7 +8,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceEntry
 
 from .api import OrangePowerClient
-from .const import DOMAIN
+from .const import DOMAIN, REQUEST_TIMEOUT
 from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
@@ -16,7 +16,9 @@ PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
 async def async_setup_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) -> bool:
     """Set up the account's cars from a config entry."""
-    client = OrangePowerClient(async_get_clientsession(hass), entry.data[CONF_URL])
+    client = OrangePowerClient(
+        async_get_clientsession(hass), entry.data[CONF_URL], timeout=REQUEST_TIMEOUT
+    )
     coordinator = OrangePowerCoordinator(hass, entry, client)
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator

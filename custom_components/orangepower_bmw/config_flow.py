@@ -51,6 +51,7 @@ from .const import (
     MAX_IDLE_INTERVAL,
     MIN_ACTIVE_INTERVAL,
     MIN_IDLE_INTERVAL,
+    REQUEST_TIMEOUT,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -188,7 +189,9 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         """Check the input, then log in and list the cars; return the form errors or the token."""
         if errors := _input_errors(data):
             return errors, None
-        client = OrangePowerClient(async_get_clientsession(self.hass), data[CONF_URL])
+        client = OrangePowerClient(
+            async_get_clientsession(self.hass), data[CONF_URL], timeout=REQUEST_TIMEOUT
+        )
         try:
             token = await client.login(
                 data[CONF_EMAIL], data[CONF_PASSWORD], data[CONF_ACCOUNT_EMAIL]

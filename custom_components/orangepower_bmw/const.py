@@ -20,3 +20,6 @@ MAX_IDLE_INTERVAL: Final = 240
 
 # A token with less than this left is renewed before the poll rather than risked.
 TOKEN_RENEW_MARGIN: Final = timedelta(minutes=5)
+
+# Seconds before a request to the service is given up.
+REQUEST_TIMEOUT: Final = 30.0

@@ -238,6 +238,8 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
 def _error_key(err: OrangePowerError) -> str:
     """Return the translation key of the message for a failed poll."""
     match err:
+        case RateLimitedError():
+            return "rate_limited"
         case ConnectionFailedError():
             return "cannot_connect"
         case ServerError():
