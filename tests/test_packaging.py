@@ -1,0 +1,532 @@
+"""What hassfest, HACS and Home Assistant check of the package, checked offline.
+
+The manifest and hacs.json, every translation the code uses (and none it does not), icons, brand
+images, and the release workflow's zip.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping
+import inspect
+import json
+from pathlib import Path
+import shutil
+import string
+import subprocess
+import sys
+from typing import Any, get_args, get_type_hints
+from urllib.parse import urlparse
+import zipfile
+
+from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
+from homeassistant.components.brands.const import ALLOWED_IMAGES
+from homeassistant.config_entries import ConfigFlow
+from homeassistant.const import __version__ as ha_version
+from homeassistant.core import HomeAssistant
+import homeassistant.loader
+from homeassistant.loader import Manifest, async_get_integration
+from PIL import Image
+import probatio
+import pytest
+import yaml
+
+from custom_components.orangepower_bmw import binary_sensor, config_flow, sensor
+from custom_components.orangepower_bmw.const import DOMAIN
+
+ROOT = Path(__file__).parent.parent
+INTEGRATION = ROOT / "custom_components" / DOMAIN
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+# hassfest's list (script/hassfest/manifest.py).
+IOT_CLASSES = {
+    "assumed_state",
+    "calculated",
+    "cloud_polling",
+    "cloud_push",
+    "local_polling",
+    "local_push",
+}
+# HACS's schema for hacs.json (custom_components/hacs/utils/validate.py), which refuses other keys.
+HACS_KEYS: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "content_in_root": bool,
+    "country": (str, list),
+    "filename": str,
+    "hacs": str,
+    "hide_default_branch": bool,
+    "homeassistant": str,
+    "persistent_directory": str,
+    "render_readme": bool,
+    "zip_release": bool,
+}
+# The version schemes Home Assistant accepts for a custom integration (homeassistant/loader.py).
+VERSION_STRATEGIES = [
+    AwesomeVersionStrategy.CALVER,
+    AwesomeVersionStrategy.SEMVER,
+    AwesomeVersionStrategy.SIMPLEVER,
+    AwesomeVersionStrategy.BUILDVER,
+    AwesomeVersionStrategy.PEP440,
+]
+BRAND_SIZES = {
+    "icon.png": (256, 256),
+    "icon@2x.png": (512, 512),
+    "logo.png": (640, 256),
+    "logo@2x.png": (1280, 512),
+    "dark_logo.png": (640, 256),
+    "dark_logo@2x.png": (1280, 512),
+}
+
+# A translation's path of keys, e.g. ("config", "error", "invalid_auth").
+type Key = tuple[str, ...]
+
+
+def load_json(path: Path) -> Any:
+    """Return a JSON file's content, keeping the order of its keys."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+MANIFEST: dict[str, Any] = load_json(INTEGRATION / "manifest.json")
+HACS: dict[str, Any] = load_json(ROOT / "hacs.json")
+EN: dict[str, Any] = load_json(INTEGRATION / "translations" / "en.json")
+DE: dict[str, Any] = load_json(INTEGRATION / "translations" / "de.json")
+ICONS: dict[str, Any] = load_json(INTEGRATION / "icons.json")
+
+
+def leaves(tree: Mapping[str, Any], prefix: Key = ()) -> dict[Key, str]:
+    """Return every string of a translation tree by its path of keys."""
+    found: dict[Key, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            found.update(leaves(value, (*prefix, key)))
+        else:
+            found[(*prefix, key)] = value
+    return found
+
+
+def placeholders(text: str) -> set[str]:
+    """Return the names of a translation's {placeholders}."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+# The manifest
+
+
+def test_manifest_keys_are_in_hassfest_order() -> None:
+    """hassfest wants domain and name first, then the other keys sorted."""
+    keys = list(MANIFEST)
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+
+
+def test_manifest_values() -> None:
+    """Every key hassfest and HACS require is there, of the right type and value."""
+    assert MANIFEST["domain"] == INTEGRATION.name == DOMAIN
+    assert not (Path(homeassistant.loader.__file__).parent / "components" / DOMAIN).exists()
+    assert isinstance(MANIFEST["name"], str)
+    assert MANIFEST["name"]
+    assert MANIFEST["codeowners"]
+    assert all(owner.startswith("@") for owner in MANIFEST["codeowners"])
+    assert MANIFEST["config_flow"] is True
+    for key in ("documentation", "issue_tracker"):
+        url = urlparse(MANIFEST[key])
+        assert (url.scheme, bool(url.netloc)) == ("https", True), key
+    integration_types = get_args(get_type_hints(Manifest)["integration_type"])
+    assert MANIFEST["integration_type"] in integration_types
+    assert MANIFEST["iot_class"] in IOT_CLASSES
+    assert MANIFEST["requirements"] == []
+    assert all(isinstance(logger, str) for logger in MANIFEST.get("loggers", []))
+    # Raises when Home Assistant would refuse to load the integration for its version.
+    AwesomeVersion(MANIFEST["version"], ensure_strategy=VERSION_STRATEGIES)
+
+
+async def test_home_assistant_loads_the_integration(hass: HomeAssistant) -> None:
+    """Home Assistant's loader takes the manifest and finds the translations and brand images."""
+    integration = await async_get_integration(hass, DOMAIN)
+
+    assert not integration.is_built_in
+    assert integration.version == AwesomeVersion(MANIFEST["version"])
+    assert integration.config_flow
+    assert integration.has_translations
+    assert integration.has_branding
+
+
+# hacs.json
+
+
+def test_hacs_json() -> None:
+    """Only keys HACS knows, of the types it wants; a minimum version this Home Assistant meets."""
+    assert "name" in HACS
+    assert HACS.keys() <= HACS_KEYS.keys()
+    for key, value in HACS.items():
+        assert isinstance(value, HACS_KEYS[key]), key
+    minimum = AwesomeVersion(HACS["homeassistant"])
+    assert minimum.valid
+    assert minimum <= AwesomeVersion(ha_version)
+    if HACS.get("zip_release"):
+        assert HACS["filename"].endswith(".zip")
+
+
+# What the code asks of the translations
+
+
+def entity_translation_paths() -> set[Key]:
+    """Return the name of every entity and the state names of every enum sensor."""
+    paths: set[Key] = set()
+    for platform, descriptions in (
+        ("sensor", sensor.SENSORS),
+        ("binary_sensor", binary_sensor.BINARY_SENSORS),
+    ):
+        for description in descriptions:
+            key = description.translation_key
+            assert key is not None, description.key
+            paths.add(("entity", platform, key, "name"))
+            for option in getattr(description, "options", None) or ():
+                paths.add(("entity", platform, key, "state", option))
+    return paths
+
+
+def _string_constants(node: ast.AST) -> list[str]:
+    """Return the strings a `"x"` or `"x" if ... else "y"` expression can have."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return _string_constants(node.body) + _string_constants(node.orelse)
+    return []
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    """Return the value of a call's keyword argument, if given."""
+    return next((kw.value for kw in call.keywords if kw.arg == name), None)
+
+
+def _dict_keys(node: ast.expr | None) -> set[str]:
+    """Return the constant keys of a dict display."""
+    if not isinstance(node, ast.Dict):
+        return set()
+    return {key.value for key in node.keys if isinstance(key, ast.Constant)}
+
+
+def _expand(node: ast.expr, function: ast.AST) -> list[str]:
+    """Return the strings an error-key expression can have, f-strings over the dicts it loops on."""
+    if not isinstance(node, ast.JoinedStr):
+        return _string_constants(node)
+    # f"{key}_out_of_range": `key` runs over the keys of a module-level dict the function uses.
+    dicts = [
+        getattr(config_flow, name.id)
+        for name in ast.walk(function)
+        if isinstance(name, ast.Name) and isinstance(getattr(config_flow, name.id, None), dict)
+    ]
+    assert dicts, f"cannot tell which keys {ast.unparse(node)} stands for"
+    template = "".join(
+        part.value if isinstance(part, ast.Constant) else "{}" for part in node.values
+    )
+    return [template.format(key) for mapping in dicts for key in mapping]
+
+
+def _walk(node: ast.AST, section: str, function: ast.AST) -> Iterator[tuple[str, ast.AST, ast.AST]]:
+    """Yield every node below `node` with its flow section (options in an options flow) and function."""
+    for child in ast.iter_child_nodes(node):
+        child_section = section
+        if isinstance(child, ast.ClassDef):
+            bases = {ast.unparse(base) for base in child.bases}
+            child_section = "options" if any("OptionsFlow" in base for base in bases) else "config"
+        child_function = (
+            child if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else function
+        )
+        yield child_section, child_function, child
+        yield from _walk(child, child_section, child_function)
+
+
+def _implied_abort(method: str) -> str | None:
+    """Return the abort reason a ConfigFlow helper uses when the call gives none."""
+    helper = getattr(ConfigFlow, method, None)
+    if helper is None or not method.startswith("_abort_if"):
+        return None
+    parameters = inspect.signature(helper).parameters
+    for name in ("reason", "error"):
+        if name in parameters and isinstance(parameters[name].default, str):
+            return parameters[name].default
+    return None
+
+
+def flow_translations() -> tuple[set[Key], dict[Key, set[str]]]:
+    """Return the translation paths config_flow.py uses, and the placeholders each form passes."""
+    paths: set[Key] = set()
+    given: dict[Key, set[str]] = {}
+    tree = ast.parse(Path(config_flow.__file__).read_text(encoding="utf-8"))
+    for section, function, node in _walk(tree, "config", tree):
+        if isinstance(node, ast.Assign):
+            # errors[field] = "key"
+            for target in node.targets:
+                if isinstance(target, ast.Subscript) and ast.unparse(target.value) == "errors":
+                    paths.update((section, "error", key) for key in _expand(node.value, function))
+        elif isinstance(node, ast.Dict) and "base" in _dict_keys(node):
+            # {"base": "key"}
+            value = node.values[[getattr(k, "value", None) for k in node.keys].index("base")]
+            paths.update((section, "error", key) for key in _string_constants(value))
+        elif isinstance(node, ast.Call):
+            if (reason := _keyword(node, "reason")) is not None:
+                paths.update((section, "abort", key) for key in _string_constants(reason))
+            elif isinstance(node.func, ast.Attribute) and (
+                implied := _implied_abort(node.func.attr)
+            ):
+                paths.add((section, "abort", implied))
+            if (step := _keyword(node, "step_id")) is not None:
+                (step_id,) = _string_constants(step)
+                prefix = (section, "step", step_id)
+                paths.update({(*prefix, "title"), (*prefix, "description")})
+                for name in ast.walk(_keyword(node, "data_schema") or ast.Constant(None)):
+                    schema = getattr(config_flow, getattr(name, "id", ""), None)
+                    if isinstance(schema, probatio.Schema):
+                        for field in schema.schema:
+                            paths.add((*prefix, "data", str(field)))
+                            paths.add((*prefix, "data_description", str(field)))
+                given[(*prefix, "description")] = _dict_keys(
+                    _keyword(node, "description_placeholders")
+                )
+    return paths, given
+
+
+def _functions(tree: ast.AST) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Return a module's functions and methods by name."""
+    return {
+        node.name: node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+def _called_name(call: ast.Call) -> str:
+    """Return the name of the called function: `f(...)`, `self.f(...)` or `ir.f(...)`."""
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def _key_values(node: ast.expr, function: ast.AST, tree: ast.AST) -> list[str]:
+    """Return the keys an expression can be: strings, a helper's returns, or a parameter's arguments."""
+    functions = _functions(tree)
+    if isinstance(node, ast.Call) and _called_name(node) in functions:
+        # translation_key=_error_key(err): every key that function returns.
+        helper = functions[_called_name(node)]
+        return [
+            value
+            for returned in ast.walk(helper)
+            if isinstance(returned, ast.Return) and returned.value is not None
+            for value in _string_constants(returned.value)
+        ]
+    if isinstance(node, ast.Name) and isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+        # translation_key=key, a parameter: every string the function is called with.
+        parameters = [arg.arg for arg in function.args.args]
+        if node.id in parameters:
+            index = parameters.index(node.id) - (parameters[0] == "self")
+            return [
+                value
+                for call in ast.walk(tree)
+                if isinstance(call, ast.Call) and _called_name(call) == function.name
+                for value in _string_constants(
+                    call.args[index]
+                    if index < len(call.args)
+                    else _keyword(call, node.id) or ast.Constant(None)
+                )
+            ]
+    return _string_constants(node)
+
+
+def raised_translations() -> tuple[set[Key], dict[Key, set[str]]]:
+    """Return the exception messages and repairs the integration raises, and their placeholders."""
+    paths: set[Key] = set()
+    given: dict[Key, set[str]] = {}
+    for module in INTEGRATION.glob("*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for _, function, node in _walk(tree, "", tree):
+            if not isinstance(node, ast.Call):
+                continue
+            if _called_name(node) == "async_create_issue":
+                leaf_names: tuple[str, ...] = ("title", "description")
+                section = "issues"
+            elif _keyword(node, "translation_domain") is not None:
+                leaf_names, section = ("message",), "exceptions"
+            else:
+                continue
+            key = _keyword(node, "translation_key")
+            assert key is not None, ast.unparse(node)
+            keys = _key_values(key, function, tree)
+            assert keys, f"cannot tell the keys of {ast.unparse(key)} in {module.name}"
+            passed = _dict_keys(_keyword(node, "translation_placeholders"))
+            for value in keys:
+                for leaf in leaf_names:
+                    path = (section, value, leaf)
+                    paths.add(path)
+                    given[path] = given.get(path, passed) & passed
+    return paths, given
+
+
+def used_translations() -> tuple[set[Key], dict[Key, set[str]]]:
+    """Return every translation path the code uses, and the placeholders given where it says."""
+    flow_paths, flow_given = flow_translations()
+    raised_paths, raised_given = raised_translations()
+    return entity_translation_paths() | flow_paths | raised_paths, flow_given | raised_given
+
+
+def test_code_finds_its_translations() -> None:
+    """Every form, field, error, abort, entity, state and exception the code uses has an English text."""
+    used, _ = used_translations()
+    missing = sorted(path for path in used if path not in leaves(EN))
+    assert missing == []
+
+
+def test_no_orphan_translations() -> None:
+    """Every English text is used by the code, so none is left over from a removed feature."""
+    used, _ = used_translations()
+    orphans = sorted(path for path in leaves(EN) if path not in used)
+    assert orphans == []
+
+
+def test_placeholders_are_given() -> None:
+    """A text's {placeholders} are ones the code fills in, so users never see braces."""
+    _, given = used_translations()
+    for language in (EN, DE):
+        for path, text in leaves(language).items():
+            assert placeholders(text) <= given.get(path, set()), path
+
+
+def test_german_matches_english() -> None:
+    """German has exactly the English texts, with the same placeholders."""
+    english, german = leaves(EN), leaves(DE)
+    assert sorted(german) == sorted(english)
+    for path, text in english.items():
+        assert placeholders(german[path]) == placeholders(text), path
+
+
+def test_icons_match_entities() -> None:
+    """Every entity has an icon entry, and icon states are states the entity can have."""
+    entities = EN["entity"]
+    assert {platform: set(keys) for platform, keys in ICONS["entity"].items()} == {
+        platform: set(keys) for platform, keys in entities.items()
+    }
+    for platform, keys in ICONS["entity"].items():
+        for key, icons in keys.items():
+            possible = set(entities[platform][key].get("state", {}))
+            if platform == "binary_sensor":
+                possible = {"on", "off"}
+            assert set(icons.get("state", {})) <= possible, (platform, key)
+            assert all(float(level) >= 0 for level in icons.get("range", {})), (platform, key)
+            assert all(icon.startswith("mdi:") for icon in leaves(icons).values()), (platform, key)
+
+
+# Brand images
+
+
+def test_brand_images_are_the_ones_home_assistant_serves() -> None:
+    """Every file in brand/ has a name Home Assistant serves; none is silently ignored."""
+    names = {path.name for path in (INTEGRATION / "brand").iterdir()}
+    assert names == BRAND_SIZES.keys()
+    assert names <= ALLOWED_IMAGES
+
+
+@pytest.mark.parametrize(("name", "size"), BRAND_SIZES.items())
+def test_brand_image(name: str, size: tuple[int, int]) -> None:
+    """The image has the brands size, a transparent background, and no empty margin."""
+    with Image.open(INTEGRATION / "brand" / name) as image:
+        assert image.format == "PNG"
+        assert image.size == size
+        assert image.mode == "RGBA"
+        alpha = image.getchannel("A")
+        assert alpha.getpixel((0, 0)) == 0
+        assert alpha.getbbox() == (0, 0, *size)
+
+
+def test_dark_logo_differs() -> None:
+    """The dark-theme logo is its own drawing (the light one's outline vanishes on dark)."""
+    with (
+        Image.open(INTEGRATION / "brand" / "logo.png") as light,
+        Image.open(INTEGRATION / "brand" / "dark_logo.png") as dark,
+    ):
+        assert light.tobytes() != dark.tobytes()
+
+
+# Workflows
+
+
+def load_workflow(name: str) -> dict[Any, Any]:
+    """Return a workflow; YAML reads its `on:` key as True, so it is put back as "on"."""
+    workflow: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    workflow["on"] = workflow.pop(True)
+    return workflow
+
+
+def steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
+    """Return the steps of every job."""
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+
+
+def run_release_steps(workdir: Path, tag: str) -> subprocess.CompletedProcess[str]:
+    """Run the release workflow's Python steps in `workdir` for a release tagged `tag`."""
+    result = subprocess.CompletedProcess[str]([], 0, "", "")
+    for step in steps(load_workflow("release.yml")):
+        if step.get("shell") == "python":
+            result = subprocess.run(  # noqa: S603 (the workflow's own code)
+                [sys.executable, "-c", step["run"]],
+                cwd=workdir,
+                env={"TAG": tag},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode:
+                break
+    return result
+
+
+def copy_integration(workdir: Path) -> Path:
+    """Copy the integration into a scratch checkout, with a byte-code cache to leave out."""
+    target = workdir / "custom_components" / DOMAIN
+    shutil.copytree(INTEGRATION, target, ignore=shutil.ignore_patterns("__pycache__"))
+    (target / "__pycache__").mkdir()
+    (target / "__pycache__" / "api.cpython-314.pyc").write_bytes(b"")
+    return target
+
+
+def test_release_zip(tmp_path: Path) -> None:
+    """A release's zip is the one hacs.json names, with the integration at its root at the tag's version."""
+    copy_integration(tmp_path)
+
+    result = run_release_steps(tmp_path, "v1.2.3")
+
+    assert result.returncode == 0, result.stderr
+    assert HACS["zip_release"] is True
+    with zipfile.ZipFile(tmp_path / HACS["filename"]) as archive:
+        names = set(archive.namelist())
+        manifest = json.loads(archive.read("manifest.json"))
+    assert {"__init__.py", "translations/en.json", "icons.json", "brand/icon.png"} <= names
+    assert not any("__pycache__" in name for name in names)
+    assert manifest["version"] == "1.2.3"
+    assert manifest == {**MANIFEST, "version": "1.2.3"}
+    assert list(manifest) == list(MANIFEST)
+
+
+def test_release_refuses_a_tag_that_is_not_a_version(tmp_path: Path) -> None:
+    """A release tagged with something that is not a version gets no zip rather than a broken one."""
+    target = copy_integration(tmp_path)
+
+    result = run_release_steps(tmp_path, "latest")
+
+    assert result.returncode != 0
+    assert "'latest' is not a version" in result.stderr
+    assert load_json(target / "manifest.json") == MANIFEST
+    assert not (tmp_path / HACS["filename"]).exists()
+
+
+def test_ci_workflows() -> None:
+    """Tests run scripts/test on Python 3.14; validation runs hassfest and HACS's integration checks."""
+    tests = load_workflow("tests.yml")
+    assert {"push", "pull_request"} <= tests["on"].keys()
+    assert {"run": "scripts/test"} in steps(tests)
+    python = next(step for step in steps(tests) if "setup-python" in step.get("uses", ""))
+    assert python["with"]["python-version"] == "3.14"
+
+    validate = steps(load_workflow("validate.yml"))
+    uses = {step.get("uses", "").split("@")[0]: step for step in validate}
+    assert "home-assistant/actions/hassfest" in uses
+    assert uses["hacs/action"]["with"]["category"] == "integration"
