@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 import logging
 import random
@@ -79,7 +78,6 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         )
         self.client = client
         self._token = Token.from_dict(entry.data.get(CONF_TOKEN) or {})
-        self._token_lock = asyncio.Lock()
         self._unknown_values_seen: set[str] = set()
         self._backoff: timedelta | None = None
         self._limited_since: datetime | None = None
@@ -139,22 +137,20 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         )
 
     async def _valid_token(self, refused: Token | None = None) -> Token:
-        """Return a token with time left, logging in once however many callers wait for it."""
-        before = self._token
-        async with self._token_lock:
-            token = self._token
-            # A token another caller got while this one waited is fresh, even a short-lived one.
-            if (
-                token is not None
-                and token is not refused
-                and (
-                    token is not before
-                    or not token.expires_within(TOKEN_RENEW_MARGIN, dt_util.utcnow())
-                )
-            ):
-                return token
-            self._token = await self._login()
-            return self._token
+        """Return a token with more than the margin left (not the refused one), logging in if needed.
+
+        Home Assistant runs this coordinator's refreshes one at a time, so however many
+        refreshes are asked for at once, one login renews the token for all of them.
+        """
+        token = self._token
+        if (
+            token is not None
+            and token is not refused
+            and not token.expires_within(TOKEN_RENEW_MARGIN, dt_util.utcnow())
+        ):
+            return token
+        self._token = await self._login()
+        return self._token
 
     async def _login(self) -> Token:
         """Log in and keep the new token in the entry, without reloading it."""

@@ -1,0 +1,170 @@
+"""Tokens and time: odd lifetimes, clocks that disagree, concurrent refreshes, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.orangepower_bmw.const import CONF_TOKEN, DOMAIN
+from simulator import Simulator
+from tests.helpers import advance
+
+BATTERY = "sensor.bmw_ix_xdrive50_battery"
+MISSING = object()
+
+
+def state_lifetime(monkeypatch: pytest.MonkeyPatch, simulator: Simulator, expires_in: Any) -> None:
+    """Make the service state this expires_in (or none) while its tokens still last 8 hours."""
+    issue = simulator.issue_token
+
+    def issue_token(*args: str) -> dict[str, object]:
+        answer = issue(*args)
+        if expires_in is MISSING:
+            del answer["expires_in"]
+        else:
+            answer["expires_in"] = expires_in
+        return answer
+
+    monkeypatch.setattr(simulator, "issue_token", issue_token)
+
+
+@pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
+@pytest.mark.parametrize(
+    ("expires_in", "logins", "refused"),
+    [
+        # Short-lived: used for the poll it was got for, renewed at the next (one login a poll):
+        # the setup's login and one for each of the day's 288 polls.
+        (0, 289, 0),
+        (-3600, 289, 0),
+        (MISSING, 289, 0),
+        ("soon", 289, 0),
+        # Absurdly long: believed for a day at most, so the service's real 8 hours end in a
+        # refused call, a renewal and a retry at 8:00, 16:00 and 24:00.
+        (10**9, 4, 3),
+        # As stated: renewed 5 minutes before it runs out, at 7:55, 15:50 and 23:45.
+        (28800, 4, 0),
+    ],
+)
+async def test_a_day_of_polls_with_an_odd_stated_lifetime_never_loops(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    expires_in: Any,
+    logins: int,
+    refused: int,
+) -> None:
+    state_lifetime(monkeypatch, simulator, expires_in)
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    # The i3s stays plugged in, so the account is polled every 5 minutes all day.
+    for _ in range(24 * 12):
+        await advance(hass, freezer, timedelta(minutes=5))
+
+    assert simulator.counts["token"] == logins
+    assert simulator.status_counts["vehicles"].get("401", 0) == refused
+    assert hass.states.get(BATTERY).state == "64"
+
+
+async def test_service_clock_ahead_costs_one_refused_call_and_one_renewal(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    # The service thinks 9 hours have passed: our token, fresh to us, has expired there.
+    simulator.clock.advance(9 * 3600)
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert simulator.counts == {"token": 2, "vehicles": 3}
+    assert simulator.status_counts["vehicles"].get("401") == 1
+    assert hass.states.get(BATTERY).state == "64"
+
+
+async def test_our_clock_jumping_forward_renews_once_before_the_poll(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    freezer.move_to(freezer() + timedelta(days=2))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert simulator.counts["token"] == 2
+    assert "401" not in simulator.status_counts["vehicles"]
+    assert hass.states.get(BATTERY).state == "64"
+
+
+async def test_scheduled_poll_manual_update_and_diagnostics_together_log_in_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_client: ClientSessionGenerator,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    simulator.expire_tokens()
+    coordinator = init_integration.runtime_data
+    freezer.tick(timedelta(minutes=5))
+    async_fire_time_changed(hass)
+    await asyncio.gather(
+        hass.services.async_call(
+            "homeassistant", "update_entity", {"entity_id": BATTERY}, blocking=True
+        ),
+        coordinator.async_refresh(),
+        get_diagnostics_for_config_entry(hass, hass_client, init_integration),
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert simulator.counts["token"] == 2
+    assert coordinator.last_update_success
+
+
+async def test_a_renewed_token_is_stored_even_when_the_poll_then_fails(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    old_token = init_integration.data[CONF_TOKEN]["access_token"]
+    # Eight hours on, the token is renewed before the poll; then the poll itself fails.
+    freezer.tick(timedelta(hours=8))
+    simulator.inject_fault("vehicles", drop="before")
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert hass.states.get(BATTERY).state == STATE_UNAVAILABLE
+    issued = init_integration.data[CONF_TOKEN]["access_token"]
+    assert issued != old_token
+
+    # Home Assistant writes the entry out shortly after; then it restarts.
+    await advance(hass, freezer, timedelta(seconds=30))
+    stored = hass_storage["core.config_entries"]["data"]["entries"]
+    (entry,) = [entry for entry in stored if entry["domain"] == DOMAIN]
+    assert entry["data"][CONF_TOKEN]["access_token"] == issued
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert simulator.counts["token"] == 2
+    assert hass.states.get(BATTERY).state == "64"
