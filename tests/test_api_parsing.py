@@ -314,7 +314,7 @@ VEHICLE_JSON = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(VEHICLE_JSON, max_size=3) | VEHICLE_JSON | JSON)
 def test_any_json_gives_models_or_the_unexpected_response_error(body: Any) -> None:
     try:
@@ -330,7 +330,7 @@ def test_any_json_gives_models_or_the_unexpected_response_error(body: Any) -> No
         assert vehicle.electric_range is None or vehicle.electric_range >= 0
 
 
-@settings(max_examples=300)
+@settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(
     JSON
     | st.fixed_dictionaries({"access_token": FIELD_VALUES}, optional={"expires_in": FIELD_VALUES})
