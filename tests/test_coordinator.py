@@ -529,3 +529,22 @@ async def test_retired_api_raises_a_repair_and_polls_hourly_until_it_is_back(
 
     assert hass.states.get(IX_BATTERY).state == "64"
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+@pytest.mark.parametrize("retry_after", ["0", "Mon, 23 Nov 2026 11:00:00 GMT"])
+async def test_a_retry_after_of_nothing_still_waits_a_minute(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    retry_after: str,
+) -> None:
+    simulator.inject_fault("vehicles", status=429, retry_after=retry_after, count=3)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert simulator.counts["vehicles"] == 2
+
+    # Without a floor this would be a tight loop against a service that is already overloaded.
+    await advance(hass, freezer, timedelta(seconds=30))
+    assert simulator.counts["vehicles"] == 2
+    await advance(hass, freezer, timedelta(seconds=31))
+    assert simulator.counts["vehicles"] == 3

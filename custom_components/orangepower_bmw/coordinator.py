@@ -49,6 +49,8 @@ CHARGING_TYPES = frozenset({"CONDUCTIVE", "INDUCTIVE", "NOT_AVAILABLE"})
 
 # Without a Retry-After, a rate-limited poll waits twice as long each time, up to this.
 MAX_BACKOFF = timedelta(hours=1)
+# A Retry-After of 0 or in the past would make the next poll immediate: wait at least this.
+MIN_RETRY_AFTER = timedelta(minutes=1)
 # Rate limited for this long without a good poll in between: tell the user in a repair.
 RATE_LIMIT_REPAIR_AFTER = timedelta(hours=1)
 # While the service says the API is gone, ask no more than this often whether it is back.
@@ -177,7 +179,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         if now - self._limited_since >= RATE_LIMIT_REPAIR_AFTER:
             self._raise_issue("rate_limited")
         if isinstance(err, RateLimitedError) and err.retry_after is not None:
-            return err.retry_after
+            return max(err.retry_after, MIN_RETRY_AFTER.total_seconds())
         interval = self.update_interval or MAX_BACKOFF
         self._backoff = min((self._backoff or interval) * 2, MAX_BACKOFF)
         # Jitter (not security-relevant) keeps many installations from retrying in step.
