@@ -230,7 +230,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             vins = {value for domain, value in device.identifiers if domain == DOMAIN}
             if vins and not vins & data.keys():
                 _LOGGER.info("A car left the account; removing its device %s", device.name)
-                registry.async_update_device(device.id, remove_config_entry_id=entry_id)
+                registry.async_remove_device(device.id)
 
 
 def _error_key(err: OrangePowerError) -> str:

@@ -1,0 +1,503 @@
+"""Set up a development Home Assistant over its own HTTP API: owner account, then this integration.
+
+Shared by scripts/develop and the end-to-end tests (tests/e2e). As a script:
+
+    python scripts/bootstrap_dev.py --ha-url http://127.0.0.1:8123 \
+        --simulator-url http://127.0.0.1:3000 --credentials config/dev-credentials.json
+
+The first run onboards an owner account through the onboarding API and adds Orange Power BMW through
+the config-flow API, pointed at the simulator; later runs log in, add the integration only when it is
+missing, and point it at the simulator again when its address changed. Every request has a timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+import contextlib
+from dataclasses import dataclass
+import json
+import os
+from pathlib import Path
+import shutil
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+DOMAIN = "orangepower_bmw"
+INTEGRATION_SOURCE = ROOT / "custom_components" / DOMAIN
+CONFIGURATION_YAML = ROOT / "config" / "configuration.yaml"
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password"
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+class BootstrapError(Exception):
+    """Home Assistant did not answer as expected."""
+
+
+def say(message: str) -> None:
+    """Print a line for the developer running scripts/develop."""
+    sys.stdout.write(f"{message}\n")
+    sys.stdout.flush()
+
+
+def prepare_config(config_dir: Path, *, port: int, copy_configuration: bool) -> None:
+    """Make a config directory that loads the integration from the working tree, not a copy.
+
+    The integration is a symlink (relative when the directory is inside the repository, so the
+    checkout can move). Home Assistant 2026.10 keeps its HTTP settings in .storage/http (an http:
+    section in YAML is imported once as an unconfirmed trial that reverts after five minutes), so
+    the address, 127.0.0.1 and the port, is written there before each start. Onboarding's
+    core-config step is marked done up front: configuration.yaml already sets the location and
+    units, and finishing that step through the API would start the onboarding integrations (met,
+    radio_browser, ...) that install packages and reach the internet.
+    """
+    config_dir.mkdir(parents=True, exist_ok=True)
+    if copy_configuration:
+        shutil.copyfile(CONFIGURATION_YAML, config_dir / "configuration.yaml")
+    link = config_dir / "custom_components" / DOMAIN
+    link.parent.mkdir(exist_ok=True)
+    inside = config_dir.resolve().is_relative_to(ROOT)
+    target = (
+        Path(os.path.relpath(INTEGRATION_SOURCE, link.parent.resolve()))
+        if inside
+        else INTEGRATION_SOURCE
+    )
+    if not (link.is_symlink() and link.readlink() == target):
+        if link.exists() and not link.is_symlink():
+            msg = f"{link} exists and is not a symlink to the working tree; move it away"
+            raise BootstrapError(msg)
+        link.unlink(missing_ok=True)
+        link.symlink_to(target, target_is_directory=True)
+    storage = config_dir / ".storage"
+    storage.mkdir(exist_ok=True)
+    # The formats of Home Assistant 2026.10 (http 2.2, onboarding 4); a later version migrates them.
+    _write_store(storage, "http", 2, 2, _http_settings(port))
+    if not (storage / "onboarding").exists():
+        _write_store(storage, "onboarding", 4, 1, {"done": ["core_config"]})
+
+
+def _http_settings(port: int) -> dict[str, Any]:
+    """Return the HTTP settings: Home Assistant's defaults, listening on 127.0.0.1 only."""
+    return {
+        "stable": {
+            "server_host": ["127.0.0.1"],
+            "server_port": port,
+            "cors_allowed_origins": ["https://cast.home-assistant.io"],
+            "login_attempts_threshold": -1,
+            "ip_ban_enabled": True,
+            "ssl_profile": "modern",
+            "use_x_frame_options": True,
+            "created_at": "2026-01-01T00:00:00+00:00",
+            "error": None,
+            "error_message": None,
+        },
+        "pending": None,
+        "yaml_migration_done": True,
+    }
+
+
+def _write_store(storage: Path, key: str, version: int, minor_version: int, data: Any) -> None:
+    """Write a file of Home Assistant's .storage, readable by its owner only."""
+    path = storage / key
+    path.write_text(
+        json.dumps({"version": version, "minor_version": minor_version, "key": key, "data": data}),
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+
+
+@dataclass
+class HomeAssistantApi:
+    """Home Assistant's REST and websocket APIs, as the owner account (once it has a token)."""
+
+    session: aiohttp.ClientSession
+    url: str
+    token: str | None = None
+
+    @property
+    def client_id(self) -> str:
+        """Return the OAuth client id the frontend would use: Home Assistant's own address."""
+        return f"{self.url}/"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: dict[str, str] | None = None,
+        expect: tuple[int, ...] = (200,),
+        auth: bool = True,
+    ) -> Any:
+        """Make a request and return its JSON body; raise BootstrapError on another status."""
+        headers = {"Authorization": f"Bearer {self.token}"} if auth and self.token else {}
+        async with self.session.request(
+            method,
+            f"{self.url}{path}",
+            json=json_body,
+            data=form,
+            headers=headers,
+            timeout=REQUEST_TIMEOUT,
+        ) as response:
+            text = await response.text()
+            if response.status not in expect:
+                msg = f"{method} {path}: HTTP {response.status}: {text[:300]}"
+                raise BootstrapError(msg)
+            if response.content_type == "application/json" and text:
+                return json.loads(text)
+            return text
+
+    async def get(self, path: str) -> Any:
+        """GET a path as the owner."""
+        return await self.request("GET", path)
+
+    async def post(self, path: str, body: Any = None) -> Any:
+        """POST JSON to a path as the owner."""
+        return await self.request("POST", path, json_body=body if body is not None else {})
+
+    async def ws(self, command: str, **fields: Any) -> Any:
+        """Send one websocket command and return its result."""
+        async with self.session.ws_connect(
+            f"{self.url}/api/websocket", timeout=aiohttp.ClientWSTimeout(ws_close=10)
+        ) as socket:
+            await asyncio.wait_for(socket.receive_json(), 10)  # auth_required
+            await socket.send_json({"type": "auth", "access_token": self.token})
+            reply = await asyncio.wait_for(socket.receive_json(), 10)
+            if reply.get("type") != "auth_ok":
+                msg = f"websocket authentication failed: {reply}"
+                raise BootstrapError(msg)
+            await socket.send_json({"id": 1, "type": command, **fields})
+            reply = await asyncio.wait_for(socket.receive_json(), 30)
+        if not reply.get("success"):
+            msg = f"websocket {command}: {reply.get('error')}"
+            raise BootstrapError(msg)
+        return reply["result"]
+
+    async def _token_from_code(self, code: str) -> None:
+        """Exchange an authorization code for an access token."""
+        tokens = await self.request(
+            "POST",
+            "/auth/token",
+            form={"grant_type": "authorization_code", "code": code, "client_id": self.client_id},
+            auth=False,
+        )
+        self.token = tokens["access_token"]
+
+    async def onboarding_steps(self) -> dict[str, bool]:
+        """Return onboarding's steps and whether each is done; empty once onboarding is over."""
+        steps = await self.request("GET", "/api/onboarding", expect=(200, 404), auth=False)
+        if not isinstance(steps, list):
+            return {}
+        return {step["step"]: step["done"] for step in steps}
+
+    async def onboard(self, username: str, password: str, name: str) -> None:
+        """Create the owner account, log in as it and finish the remaining onboarding steps."""
+        created = await self.request(
+            "POST",
+            "/api/onboarding/users",
+            json_body={
+                "name": name,
+                "username": username,
+                "password": password,
+                "client_id": self.client_id,
+                "language": "en",
+            },
+            auth=False,
+        )
+        await self._token_from_code(created["auth_code"])
+        await self.finish_onboarding()
+
+    async def finish_onboarding(self) -> None:
+        """Finish the onboarding steps after the owner account; the core-config one is done."""
+        steps = await self.onboarding_steps()
+        if steps.get("core_config") is False:
+            await self.post("/api/onboarding/core_config")
+        if steps.get("analytics") is False:
+            await self.post("/api/onboarding/analytics")
+        if steps.get("integration") is False:
+            await self.post(
+                "/api/onboarding/integration",
+                {"client_id": self.client_id, "redirect_uri": f"{self.url}/?auth_callback=1"},
+            )
+
+    async def login(self, username: str, password: str) -> None:
+        """Log in through the login flow, as the frontend does."""
+        flow = await self.request(
+            "POST",
+            "/auth/login_flow",
+            json_body={
+                "client_id": self.client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": f"{self.url}/?auth_callback=1",
+            },
+            auth=False,
+        )
+        result = await self.request(
+            "POST",
+            f"/auth/login_flow/{flow['flow_id']}",
+            json_body={"username": username, "password": password, "client_id": self.client_id},
+            auth=False,
+        )
+        if result.get("type") != "create_entry":
+            msg = f"could not log in as {username}: {result.get('errors')}"
+            raise BootstrapError(msg)
+        await self._token_from_code(result["result"])
+
+    async def entries(self) -> list[dict[str, Any]]:
+        """Return this integration's config entries."""
+        entries: list[dict[str, Any]] = await self.get(
+            f"/api/config/config_entries/entry?domain={DOMAIN}"
+        )
+        return entries
+
+    async def start_flow(self, **fields: Any) -> dict[str, Any]:
+        """Start a config flow of this integration (a reconfigure one with entry_id)."""
+        flow: dict[str, Any] = await self.post(
+            "/api/config/config_entries/flow", {"handler": DOMAIN, **fields}
+        )
+        return flow
+
+    async def submit_flow(self, flow_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Submit a config flow's form."""
+        result: dict[str, Any] = await self.post(f"/api/config/config_entries/flow/{flow_id}", data)
+        return result
+
+    async def add_integration(self, simulator_url: str) -> str:
+        """Add the demo account through the config flow; return the entry id."""
+        flow = await self.start_flow()
+        result = await self.submit_flow(
+            flow["flow_id"],
+            {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "url": simulator_url},
+        )
+        if result.get("type") != "create_entry":
+            msg = f"adding the integration failed: {result.get('errors') or result}"
+            raise BootstrapError(msg)
+        entry_id: str = result["result"]["entry_id"]
+        return entry_id
+
+    async def point_at(self, entry_id: str, simulator_url: str) -> bool:
+        """Point the entry at this simulator address when it has another; return whether it did."""
+        flow = await self.start_flow(entry_id=entry_id)
+        fields = {field["name"]: field for field in flow.get("data_schema", [])}
+        current = (fields.get("url", {}).get("description") or {}).get("suggested_value")
+        if current == simulator_url:
+            await self.request("DELETE", f"/api/config/config_entries/flow/{flow['flow_id']}")
+            return False
+        email = (fields.get("email", {}).get("description") or {}).get("suggested_value")
+        result = await self.submit_flow(
+            flow["flow_id"], {"email": email or DEMO_EMAIL, "url": simulator_url}
+        )
+        if result.get("reason") != "reconfigure_successful":
+            msg = f"pointing the integration at {simulator_url} failed: {result}"
+            raise BootstrapError(msg)
+        return True
+
+    async def states(self, prefix: str = "") -> dict[str, dict[str, Any]]:
+        """Return the state machine's states whose entity id starts with the prefix."""
+        states: list[dict[str, Any]] = await self.get("/api/states")
+        return {
+            state["entity_id"]: state for state in states if state["entity_id"].startswith(prefix)
+        }
+
+
+async def wait_until_up(
+    session: aiohttp.ClientSession,
+    url: str,
+    seconds: float,
+    *,
+    alive: Callable[[], bool] | None = None,
+) -> None:
+    """Wait until Home Assistant answers HTTP, failing early when its process has ended."""
+    try:
+        async with asyncio.timeout(seconds):
+            while not await _answers(session, url):
+                if alive is not None and not alive():
+                    msg = "Home Assistant exited while starting; see its log"
+                    raise BootstrapError(msg)
+                await asyncio.sleep(0.5)
+    except TimeoutError:
+        msg = f"Home Assistant did not answer at {url} within {seconds:.0f} s"
+        raise BootstrapError(msg) from None
+
+
+async def _answers(session: aiohttp.ClientSession, url: str) -> bool:
+    """Return whether Home Assistant's HTTP server answers (before or after onboarding)."""
+    try:
+        async with session.get(
+            f"{url}/api/onboarding", timeout=aiohttp.ClientTimeout(total=5)
+        ) as response:
+            return response.status in (200, 404)
+    except aiohttp.ClientError:
+        return False
+
+
+async def wait_for_cars(api: HomeAssistantApi, seconds: float) -> dict[str, dict[str, Any]]:
+    """Wait until every car's battery sensor has a value; return the battery states."""
+    batteries: dict[str, dict[str, Any]] = {}
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                batteries = {
+                    entity_id: state
+                    for entity_id, state in (await api.states("sensor.")).items()
+                    if entity_id.endswith("_battery")
+                    and state["attributes"].get("device_class") == "battery"
+                }
+                if batteries and all(
+                    state["state"] not in ("unknown", "unavailable") for state in batteries.values()
+                ):
+                    return batteries
+                await asyncio.sleep(0.5)
+    except TimeoutError:
+        msg = f"the cars' values did not arrive within {seconds:.0f} s: {batteries}"
+        raise BootstrapError(msg) from None
+
+
+def _pid_alive(pid: int | None) -> Callable[[], bool] | None:
+    """Return a check that the process is still running."""
+    if pid is None:
+        return None
+
+    def alive() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    return alive
+
+
+def _load_credentials(path: Path) -> dict[str, Any]:
+    """Return what an earlier run stored, or nothing."""
+    try:
+        stored: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError, ValueError:
+        return {}
+    return stored
+
+
+async def _long_lived_token(api: HomeAssistantApi, stored: str | None) -> str:
+    """Return the stored long-lived token while it still works, else a new one."""
+    if stored:
+        probe = HomeAssistantApi(api.session, api.url, stored)
+        with contextlib.suppress(BootstrapError):
+            await probe.get("/api/")
+            return stored
+    token: str = await api.ws(
+        "auth/long_lived_access_token",
+        client_name=f"scripts/develop {time.strftime('%Y-%m-%d %H:%M:%S')}",
+        lifespan=3650,
+    )
+    return token
+
+
+async def bootstrap(
+    args: argparse.Namespace, stored_token: str | None
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """Onboard when needed, make sure the integration is there; return a token and the batteries."""
+    async with aiohttp.ClientSession() as session:
+        await wait_until_up(session, args.ha_url, args.timeout, alive=_pid_alive(args.hass_pid))
+        api = HomeAssistantApi(session, args.ha_url)
+        steps = await api.onboarding_steps()
+        if steps.get("user") is False:
+            say("bootstrap: creating the owner account (onboarding)")
+            await api.onboard(args.username, args.password, "Developer")
+        else:
+            try:
+                await api.login(args.username, args.password)
+            except BootstrapError as err:
+                msg = (
+                    f"{err}. The owner account was made on the first run: use the same "
+                    "DEV_USERNAME and DEV_PASSWORD, or remove config/.storage to start afresh"
+                )
+                raise BootstrapError(msg) from None
+            if steps:
+                await api.finish_onboarding()
+        entries = await api.entries()
+        if not entries:
+            say(f"bootstrap: adding Orange Power BMW for {DEMO_EMAIL} at {args.simulator_url}")
+            await api.add_integration(args.simulator_url)
+        elif await api.point_at(entries[0]["entry_id"], args.simulator_url):
+            say(f"bootstrap: pointed Orange Power BMW at {args.simulator_url}")
+        token = await _long_lived_token(api, stored_token)
+        return token, await wait_for_cars(api, args.timeout)
+
+
+def _store_credentials(path: Path, args: argparse.Namespace, token: str) -> None:
+    """Keep the owner's credentials and token for the developer, readable by them only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    credentials = {
+        "url": args.ha_url,
+        "username": args.username,
+        "password": args.password,
+        "access_token": token,
+    }
+    path.write_text(json.dumps(credentials, indent=2), encoding="utf-8")
+
+
+def _print_access(args: argparse.Namespace, batteries: dict[str, dict[str, Any]]) -> None:
+    """Print where to log in, with what, and the cars' charge levels."""
+    say("")
+    say(f"Home Assistant   {args.ha_url}")
+    say(f"  user name      {args.username}")
+    say(f"  password       {args.password}")
+    say(f"  access token   in {args.credentials} (REST API: Authorization: Bearer <token>)")
+    say(f"  the cars       {args.ha_url}/config/integrations/integration/{DOMAIN}")
+    say(f"Simulator        {args.simulator_url}  (control API under /_simulator/)")
+    for entity_id, state in sorted(batteries.items()):
+        unit = state["attributes"].get("unit_of_measurement", "")
+        say(f"  {entity_id}: {state['state']} {unit}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ha-url", default="http://127.0.0.1:8123")
+    parser.add_argument("--simulator-url", default="http://127.0.0.1:3000")
+    parser.add_argument("--credentials", default=str(ROOT / "config" / "dev-credentials.json"))
+    parser.add_argument("--username", default="dev")
+    parser.add_argument("--password", default="dev-password")
+    parser.add_argument("--hass-pid", type=int, help="fail early when this process ends")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for start")
+    parser.add_argument(
+        "--prepare-config", metavar="DIR", help="only prepare this config directory, then exit"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8123, help="Home Assistant's port, with --prepare-config"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bootstrap; exit 1 with a one-line message when it fails."""
+    args = parse_args(argv)
+    try:
+        if args.prepare_config:
+            prepare_config(Path(args.prepare_config), port=args.port, copy_configuration=False)
+            return 0
+        credentials = Path(args.credentials)
+        token, batteries = asyncio.run(
+            bootstrap(args, _load_credentials(credentials).get("access_token"))
+        )
+        _store_credentials(credentials, args, token)
+        _print_access(args, batteries)
+    except (BootstrapError, aiohttp.ClientError, TimeoutError) as err:
+        sys.stderr.write(f"bootstrap: {err or type(err).__name__}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

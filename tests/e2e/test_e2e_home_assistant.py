@@ -1,0 +1,350 @@
+"""A real Home Assistant with the integration, driven over its HTTP and websocket APIs.
+
+The steps build on each other, as a user's day would: onboard, add the account (a wrong password
+first), read the cars, tune polling, watch the cars change, restart, and survive an expired token and
+a changed password. Polls are asked for with homeassistant.update_entity instead of waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+
+from scripts.bootstrap_dev import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    DOMAIN,
+    HomeAssistantApi,
+    wait_until_up,
+)
+from tests.e2e.conftest import OWNER_PASSWORD, OWNER_USERNAME, Simulator, Stack, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.incremental, pytest.mark.timeout(120)]
+
+I3S = "bmw_i3s_94_rex"
+I3S_VIN = "WBY7Z8C5XJV123456"
+IX = "bmw_ix_xdrive50"
+IX_VIN = "WBY21CF0XPC654321"
+NEW_CAR = {
+    "vin": "WBA21AW0X0FS12345",
+    "model": "i4 eDrive40",
+    "year": 2024,
+    "units": "KILOMETERS",
+    "percentage": 80,
+    "km_per_percent": 5.0,
+}
+NEW_CAR_ID = "bmw_i4_edrive40"
+NEW_PASSWORD = "a-new-password"
+LOG_LINE = re.compile(
+    r"^\S+ \S+ (?P<level>[A-Z]+) \([^)]*\) \[(?P<logger>[^\]]+)\] (?P<message>.*)$", re.MULTILINE
+)
+# Logged once by the password change step, when the stored password stops working.
+EXPECTED_ERROR = "Authentication failed while fetching orangepower_bmw data"
+
+
+async def states(api: HomeAssistantApi) -> dict[str, dict[str, Any]]:
+    """Return the states of the cars' entities."""
+    return {
+        entity_id: state
+        for entity_id, state in (await api.states()).items()
+        if entity_id.split(".", 1)[1].startswith("bmw_")
+    }
+
+
+def value(all_states: dict[str, dict[str, Any]], entity_id: str) -> str | None:
+    """Return an entity's state, or None when it has none."""
+    state = all_states.get(entity_id)
+    return None if state is None else state["state"]
+
+
+def poll_now(api: HomeAssistantApi, entity_id: str = f"sensor.{I3S}_battery") -> Any:
+    """Return a nudge that asks the coordinator for a poll through one of its entities."""
+
+    async def nudge() -> None:
+        await api.post("/api/services/homeassistant/update_entity", {"entity_id": entity_id})
+
+    return nudge
+
+
+async def devices(api: HomeAssistantApi, entry_id: str) -> dict[str, dict[str, Any]]:
+    """Return the entry's devices in the device registry, keyed by VIN."""
+    return {
+        value: device
+        for device in await api.ws("config/device_registry/list")
+        if entry_id in device["config_entries"]
+        for domain, value in device["identifiers"]
+        if domain == DOMAIN
+    }
+
+
+async def reauth_flows(api: HomeAssistantApi) -> list[dict[str, Any]]:
+    """Return the re-authentication flows waiting for the user."""
+    return [
+        flow
+        for flow in await api.ws("config_entries/flow/progress")
+        if flow["handler"] == DOMAIN and flow["context"]["source"] == "reauth"
+    ]
+
+
+async def test_onboarding_creates_the_owner_account(stack: Stack, api: HomeAssistantApi) -> None:
+    steps = await api.onboarding_steps()
+    # configuration.yaml sets the location and units, so that step is done before the first start.
+    assert steps == {"user": False, "core_config": True, "analytics": False, "integration": False}
+
+    await api.onboard(OWNER_USERNAME, OWNER_PASSWORD, "Owner")
+
+    assert all((await api.onboarding_steps()).values())
+    assert (await api.get("/api/"))["message"] == "API running."
+    stack.token = api.token
+    assert "Attempting install" not in stack.log_text(), "Home Assistant installed a package"
+
+
+async def test_config_flow_refuses_a_wrong_password_then_adds_the_cars(
+    stack: Stack, api: HomeAssistantApi
+) -> None:
+    flow = await api.start_flow()
+    assert flow["type"] == "form"
+    assert flow["step_id"] == "user"
+    assert [field["name"] for field in flow["data_schema"]] == [
+        "email",
+        "password",
+        "account_email",
+        "url",
+    ]
+
+    form = {"email": DEMO_EMAIL, "password": "not-the-password", "url": stack.simulator_url}
+    refused = await api.submit_flow(flow["flow_id"], form)
+    assert refused["type"] == "form"
+    assert refused["errors"] == {"base": "invalid_auth"}
+
+    created = await api.submit_flow(flow["flow_id"], {**form, "password": DEMO_PASSWORD})
+    assert created["type"] == "create_entry", created
+    stack.entry_id = created["result"]["entry_id"]
+    entries = await api.entries()
+    assert [(entry["entry_id"], entry["state"]) for entry in entries] == [
+        (stack.entry_id, "loaded")
+    ]
+    assert DEMO_PASSWORD not in str(entries)
+
+
+async def test_the_state_machine_has_both_cars_with_units_and_device_classes(
+    api: HomeAssistantApi,
+) -> None:
+    cars = await states(api)
+
+    i3s_battery = cars[f"sensor.{I3S}_battery"]
+    assert i3s_battery["state"] == "45"
+    assert i3s_battery["attributes"] == {
+        "device_class": "battery",
+        "friendly_name": "BMW i3s 94 REX Battery",
+        "state_class": "measurement",
+        "unit_of_measurement": "%",
+    }
+    assert cars[f"sensor.{I3S}_electric_range"]["attributes"]["unit_of_measurement"] == "km"
+    assert cars[f"sensor.{I3S}_electric_range"]["attributes"]["device_class"] == "distance"
+    assert value(cars, f"sensor.{I3S}_charging_status") == "charging"
+    assert "plugged_in" in cars[f"sensor.{I3S}_charging_status"]["attributes"]["options"]
+    assert cars[f"binary_sensor.{I3S}_charger_connected"]["attributes"]["device_class"] == "plug"
+    assert value(cars, f"binary_sensor.{I3S}_charger_connected") == "on"
+    assert value(cars, f"binary_sensor.{I3S}_charging") == "on"
+
+    # The iX reports miles; a metric Home Assistant shows kilometres.
+    assert value(cars, f"sensor.{IX}_battery") == "64"
+    ix_range = cars[f"sensor.{IX}_electric_range"]
+    assert ix_range["attributes"]["unit_of_measurement"] == "km"
+    assert float(ix_range["state"]) > 300
+    assert value(cars, f"sensor.{IX}_charging_status") == "not_charging"
+    assert value(cars, f"binary_sensor.{IX}_charger_connected") == "off"
+    assert value(cars, f"binary_sensor.{IX}_charging") == "off"
+
+    # Charging type and last update are disabled by default: no state.
+    assert f"sensor.{I3S}_charging_type" not in cars
+    assert f"sensor.{I3S}_last_update" not in cars
+    assert len(cars) == 10
+
+
+async def test_options_flow_shortens_the_polling_intervals(
+    stack: Stack, api: HomeAssistantApi
+) -> None:
+    flow = await api.post("/api/config/config_entries/options/flow", {"handler": stack.entry_id})
+    assert flow["step_id"] == "init"
+    suggested = {
+        field["name"]: field["description"]["suggested_value"] for field in flow["data_schema"]
+    }
+    assert suggested == {"active_interval": 5, "idle_interval": 15}
+
+    done = await api.post(
+        f"/api/config/config_entries/options/flow/{flow['flow_id']}",
+        {"active_interval": 1, "idle_interval": 5},
+    )
+
+    assert done["type"] == "create_entry"
+
+    async def reloaded() -> bool:
+        entries = await api.entries()
+        return entries[0]["state"] == "loaded" and value(
+            await states(api), f"sensor.{I3S}_battery"
+        ) not in (None, "unavailable")
+
+    await wait_for("the entry to reload with the new options", reloaded)
+
+
+async def test_states_follow_plugging_in_charging_and_unplugging(
+    api: HomeAssistantApi, simulator: Simulator
+) -> None:
+    async def ix_shows(connected: str, charging: str, status: str) -> bool:
+        cars = await states(api)
+        return (
+            value(cars, f"binary_sensor.{IX}_charger_connected"),
+            value(cars, f"binary_sensor.{IX}_charging"),
+            value(cars, f"sensor.{IX}_charging_status"),
+        ) == (connected, charging, status)
+
+    await simulator.call("POST", f"cars/{IX_VIN}/plug")
+    await wait_for(
+        "the iX to show plugged in",
+        lambda: ix_shows("on", "off", "plugged_in"),
+        nudge=poll_now(api),
+    )
+
+    await simulator.call("POST", f"cars/{IX_VIN}/start_charging")
+    await wait_for(
+        "the iX to show charging", lambda: ix_shows("on", "on", "charging"), nudge=poll_now(api)
+    )
+
+    await simulator.call("POST", f"cars/{IX_VIN}/unplug")
+    await wait_for(
+        "the iX to show unplugged",
+        lambda: ix_shows("off", "off", "not_charging"),
+        nudge=poll_now(api),
+    )
+
+
+async def test_devices_follow_cars_joining_and_leaving_the_account(
+    stack: Stack, api: HomeAssistantApi, simulator: Simulator
+) -> None:
+    assert stack.entry_id is not None
+    assert set(await devices(api, stack.entry_id)) == {I3S_VIN, IX_VIN}
+
+    await simulator.call("POST", f"accounts/{DEMO_EMAIL}/cars", NEW_CAR)
+
+    async def new_car_shown() -> bool:
+        return value(await states(api), f"sensor.{NEW_CAR_ID}_battery") == "80"
+
+    await wait_for("the new car's battery", new_car_shown, nudge=poll_now(api))
+    new_device = (await devices(api, stack.entry_id))[NEW_CAR["vin"]]
+    assert new_device["name"] == "BMW i4 eDrive40"
+    assert new_device["model"] == "i4 eDrive40 (2024)"
+    assert new_device["serial_number"] == NEW_CAR["vin"]
+
+    await simulator.call("DELETE", f"cars/{NEW_CAR['vin']}")
+
+    async def new_car_gone() -> bool:
+        return NEW_CAR["vin"] not in await devices(api, stack.entry_id or "")
+
+    await wait_for("the removed car's device to go", new_car_gone, nudge=poll_now(api))
+    assert set(await devices(api, stack.entry_id)) == {I3S_VIN, IX_VIN}
+    assert value(await states(api), f"sensor.{NEW_CAR_ID}_battery") in (None, "unavailable")
+
+
+async def test_a_restart_reuses_the_stored_token(
+    stack: Stack, api: HomeAssistantApi, simulator: Simulator
+) -> None:
+    before = await simulator.counters()
+
+    await asyncio.to_thread(stack.stop_hass)
+    stack.start_hass()
+
+    await wait_until_up(api.session, api.url, 90, alive=stack.hass_alive)
+
+    async def cars_back() -> bool:
+        cars = await states(api)
+        return (
+            value(cars, f"sensor.{I3S}_battery") == "45"
+            and value(cars, f"sensor.{IX}_battery") == "64"
+        )
+
+    await wait_for("the cars' states after the restart", cars_back)
+    after = await simulator.counters()
+    assert after["token"] == before["token"], "the restart logged in again"
+    assert after["vehicles"] > before["vehicles"]
+
+
+async def test_an_expired_token_costs_exactly_one_login_and_no_reauth(
+    api: HomeAssistantApi, simulator: Simulator
+) -> None:
+    await simulator.call("POST", "tokens/expire")
+    before = await simulator.counters()
+
+    async def polled_again() -> bool:
+        counters = await simulator.counters()
+        return counters["vehicles"] >= before["vehicles"] + 2
+
+    await wait_for("a poll with the expired token", polled_again, nudge=poll_now(api))
+    await wait_for(
+        "the cars to stay available",
+        lambda: _i3s_battery_is(api, "45"),
+    )
+    after = await simulator.counters()
+    assert after["token"] == before["token"] + 1
+    assert await reauth_flows(api) == []
+
+
+async def _i3s_battery_is(api: HomeAssistantApi, expected: str) -> bool:
+    return value(await states(api), f"sensor.{I3S}_battery") == expected
+
+
+async def test_a_changed_password_asks_the_user_to_sign_in_again(
+    stack: Stack, api: HomeAssistantApi, simulator: Simulator
+) -> None:
+    await simulator.call("POST", f"accounts/{DEMO_EMAIL}/password", {"password": NEW_PASSWORD})
+    await simulator.call("POST", "tokens/expire")
+
+    flows = await wait_for(
+        "a re-authentication flow", lambda: reauth_flows(api), nudge=poll_now(api)
+    )
+    assert len(flows) == 1
+    await wait_for("the cars to become unavailable", lambda: _i3s_battery_is(api, "unavailable"))
+
+    flow_id = flows[0]["flow_id"]
+    form = await api.get(f"/api/config/config_entries/flow/{flow_id}")
+    assert form["step_id"] == "reauth_confirm"
+    assert form["description_placeholders"]["email"] == DEMO_EMAIL
+    refused = await api.submit_flow(flow_id, {"password": DEMO_PASSWORD})
+    assert refused["errors"] == {"base": "invalid_auth"}
+    done = await api.submit_flow(flow_id, {"password": NEW_PASSWORD})
+    assert (done["type"], done["reason"]) == ("abort", "reauth_successful")
+
+    await wait_for("the cars to recover", lambda: _i3s_battery_is(api, "45"))
+    assert await reauth_flows(api) == []
+    assert NEW_PASSWORD not in stack.log_text()
+
+
+def _log_problems(log: str) -> list[str]:
+    """Return the log's errors, and its warnings about this integration."""
+    return [
+        line.group(0)
+        for line in LOG_LINE.finditer(log)
+        if line["level"] in ("ERROR", "CRITICAL")
+        or (
+            line["level"] == "WARNING"
+            and (DOMAIN in line["logger"] or f"'{DOMAIN}'" in line["message"])
+        )
+    ]
+
+
+def test_the_log_has_no_errors_but_the_expected_one(stack: Stack) -> None:
+    problems = [
+        line
+        for line in _log_problems(stack.log_text())
+        if " WARNING " not in line and EXPECTED_ERROR not in line
+    ]
+    assert problems == []
+
+
+def test_the_log_has_no_warnings_about_the_integration(stack: Stack) -> None:
+    warnings = [line for line in _log_problems(stack.log_text()) if " WARNING " in line]
+    assert warnings == []
