@@ -22,7 +22,7 @@ from scripts.bootstrap_dev import (
 )
 from tests.e2e.conftest import OWNER_PASSWORD, OWNER_USERNAME, Simulator, Stack, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.incremental, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.e2e, pytest.mark.incremental, pytest.mark.timeout(300)]
 
 I3S = "bmw_i3s_94_rex"
 I3S_VIN = "WBY7Z8C5XJV123456"
