@@ -17,7 +17,6 @@ from datetime import datetime
 import os
 from pathlib import Path
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from scripts.bootstrap_dev import (
     BootstrapError,
     HomeAssistantApi,
     prepare_config,
+    stop_process,
     wait_for_cars,
     wait_until_up,
 )
@@ -93,17 +93,6 @@ def start_hass(config_dir: Path, log: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def stop_hass(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(STOP_TIMEOUT)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -208,7 +197,7 @@ async def timed_start(
         initialized = await wait_for_log(log, INITIALIZED, process)
         timings = await api.ws("integration/setup_info")
     finally:
-        stop_hass(process)
+        stop_process(process, STOP_TIMEOUT)
     reported = {item["domain"]: item["seconds"] for item in timings}
     return {
         "first_state_s": min(written) - started,
@@ -247,7 +236,7 @@ async def test_startup(tmp_path: Path, socket_enabled: None) -> None:
         except BootstrapError as err:
             pytest.fail(f"setting up Home Assistant failed: {err}\n{tail(first_log)}")
         finally:
-            stop_hass(first)
+            stop_process(first, STOP_TIMEOUT)
         entity_ids = {
             entry["entity_id"]
             for entry in registry

@@ -21,6 +21,8 @@ import json
 import os
 from pathlib import Path
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from typing import Any
@@ -111,6 +113,18 @@ def _write_store(storage: Path, key: str, version: int, minor_version: int, data
         encoding="utf-8",
     )
     path.chmod(0o600)
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
+    """Stop a process with SIGTERM, and SIGKILL when it takes longer than the timeout."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
 
 
 @dataclass

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import os
 from pathlib import Path
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from typing import IO, Any
 import aiohttp
 import pytest
 
-from scripts.bootstrap_dev import HomeAssistantApi, prepare_config, wait_until_up
+from scripts.bootstrap_dev import HomeAssistantApi, prepare_config, stop_process, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNER_USERNAME = "owner"
@@ -66,18 +65,6 @@ def free_port() -> int:
         timeout=30,
     )
     return int(found.stdout)
-
-
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    """Stop a process with SIGTERM, and SIGKILL when it takes too long."""
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(STOP_TIMEOUT)
 
 
 @dataclass
@@ -136,7 +123,7 @@ class Stack:
 
     def stop_hass(self) -> None:
         """Stop Home Assistant the way a user's Ctrl-C or a service manager does."""
-        _stop(self.hass)
+        stop_process(self.hass, STOP_TIMEOUT)
 
     def hass_alive(self) -> bool:
         """Return whether Home Assistant is still running."""
@@ -144,8 +131,8 @@ class Stack:
 
     def stop(self) -> None:
         """Stop both processes and close their logs."""
-        _stop(self.hass)
-        _stop(self.simulator)
+        stop_process(self.hass, STOP_TIMEOUT)
+        stop_process(self.simulator, STOP_TIMEOUT)
         for log in self._logs:
             log.close()
 
