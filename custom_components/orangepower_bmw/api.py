@@ -45,6 +45,9 @@ CHARGING_STATES = frozenset(
     }
 )
 
+# Charging types seen so far; likewise, a new one is kept as its raw string.
+CHARGING_TYPES = frozenset({"CONDUCTIVE", "INDUCTIVE", "NOT_AVAILABLE"})
+
 # A body larger than this is not a vehicle list; refuse it rather than hold it in memory.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 # Of an error answer only the start is read: enough for an excerpt, and the status still counts.

@@ -17,6 +17,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import (
     CHARGING_STATES,
+    CHARGING_TYPES,
     ConnectionFailedError,
     InvalidCredentialsError,
     OrangePowerClient,
@@ -45,7 +46,6 @@ type OrangePowerConfigEntry = ConfigEntry[OrangePowerCoordinator]
 
 # States in which a car is plugged in, so its values change and polling speeds up.
 ACTIVE_STATES = frozenset({"CHARGING", "PLUGGED_IN", "WAITING_FOR_CHARGING"})
-CHARGING_TYPES = frozenset({"CONDUCTIVE", "INDUCTIVE", "NOT_AVAILABLE"})
 
 # Without a Retry-After, a rate-limited poll waits twice as long each time, up to this.
 MAX_BACKOFF = timedelta(hours=1)

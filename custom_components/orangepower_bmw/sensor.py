@@ -18,8 +18,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .api import CHARGING_STATES, Vehicle
-from .coordinator import CHARGING_TYPES, OrangePowerConfigEntry
+from .api import CHARGING_STATES, CHARGING_TYPES, Vehicle
+from .coordinator import OrangePowerConfigEntry
 from .entity import OrangePowerEntity, add_entities_for_new_cars
 
 PARALLEL_UPDATES = 0
@@ -36,7 +36,7 @@ class VehicleSensorDescription(SensorEntityDescription):
 
 
 # BMW's own "UNKNOWN" is Home Assistant's unknown state, not an option of its own.
-STATUS_OPTIONS = frozenset(CHARGING_STATES - {"UNKNOWN"})
+STATUS_OPTIONS = CHARGING_STATES - {"UNKNOWN"}
 
 
 def _known(value: str | None, known: frozenset[str]) -> str | None:
