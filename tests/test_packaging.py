@@ -31,7 +31,7 @@ import probatio
 import pytest
 import yaml
 
-from custom_components.orangepower_bmw import binary_sensor, config_flow, sensor
+from custom_components.orangepower_bmw import binary_sensor, config_flow, coordinator, sensor
 from custom_components.orangepower_bmw.const import DOMAIN
 
 ROOT = Path(__file__).parent.parent
@@ -187,12 +187,26 @@ def entity_translation_paths() -> set[Key]:
 
 
 def _string_constants(node: ast.AST) -> list[str]:
-    """Return the strings a `"x"` or `"x" if ... else "y"` expression can have."""
+    """Return the strings a `"x"`, `"x" if ... else "y"` or `error_key(err)` expression can have."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
     if isinstance(node, ast.IfExp):
         return _string_constants(node.body) + _string_constants(node.orelse)
+    if isinstance(node, ast.Call) and ast.unparse(node.func) == "error_key":
+        return _error_keys()
     return []
+
+
+def _error_keys() -> list[str]:
+    """Return every translation key the shared error_key function can give."""
+    tree = ast.parse(Path(coordinator.__file__).read_text(encoding="utf-8"))
+    function = _functions(tree)["error_key"]
+    return [
+        key
+        for node in ast.walk(function)
+        if isinstance(node, ast.Return) and node.value is not None
+        for key in _string_constants(node.value)
+    ]
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:
