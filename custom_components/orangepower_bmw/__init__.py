@@ -60,8 +60,7 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     1.2: the stored token keeps only the access token and its expiry (no refresh token, type or
     scopes, which nothing uses).
     """
-    if entry.version > 1:
-        return False
+    # Home Assistant itself refuses an entry from a newer major version, without calling this.
     if entry.minor_version < 2:
         data = dict(entry.data)
         token = Token.from_dict(data.get(CONF_TOKEN) or {})

@@ -316,9 +316,8 @@ def _decode_json(raw: bytes, status: int, secrets: Iterable[str] | None) -> Any:
 
 def _redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every secret in the text, as written or JSON-escaped, with a placeholder."""
-    for secret in secrets:
-        if not secret:
-            continue
+    # An empty secret would match everywhere.
+    for secret in filter(None, secrets):
         for form in {
             secret,
             json.dumps(secret)[1:-1],
@@ -376,24 +375,22 @@ def parse_vehicles(data: Any) -> VehicleList:
         data = [data]
     vehicles = VehicleList()
     for item in data:
-        if not isinstance(item, dict) or _text_or_number(item.get("device_id")) is None:
+        vin = _text_or_number(item.get("device_id")) if isinstance(item, dict) else None
+        if vin is None:
             vehicles.skipped += 1
         # The endpoint lists all of the user's devices; only BMW ones (BMW and MINI cars) are cars here.
         elif (_text(item.get("device_type")) or "bmw").lower() == "bmw":
-            vehicles.append(parse_vehicle(item))
+            vehicles.append(_parse_vehicle(item, vin))
     return vehicles
 
 
-def parse_vehicle(item: Mapping[str, Any]) -> Vehicle:
+def _parse_vehicle(item: Mapping[str, Any], vin: str) -> Vehicle:
     """Build one Vehicle from an item with a VIN; any other missing or odd field becomes None."""
     charging = _mapping(item.get("charging_state"))
     distance = _mapping(_mapping(item.get("electric_range")).get("distance"))
     percentage = _number(charging.get("charge_percentage"))
     electric_range = _number(distance.get("value"))
     year = _number(item.get("year"))
-    vin = _text_or_number(item.get("device_id"))
-    if vin is None:
-        raise UnexpectedResponseError("A vehicle in the response has no device_id", status=200)
     return Vehicle(
         vin=vin,
         vehicle_id=_text_or_number(item.get("id")),

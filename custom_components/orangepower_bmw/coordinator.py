@@ -9,7 +9,7 @@ from typing import Any, TypedDict, override
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import (
     device_registry as dr,
@@ -286,7 +286,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         """Show each listed car that no other entry shows; take over one another entry let go."""
         for vin in sorted(data.keys() - self.shown):
             owner = self._other_owner(vin)
-            if owner is not None and _shows(owner, vin):
+            if owner is not None and _shows(self.hass, owner, vin):
                 if vin not in self._left_to_others:
                     self._left_to_others.add(vin)
                     _LOGGER.info(
@@ -424,13 +424,20 @@ def device_fields(vehicle: Vehicle) -> DeviceFields:
     }
 
 
-def _shows(entry: ConfigEntry, vin: str) -> bool:
+def _shows(hass: HomeAssistant, entry: ConfigEntry, vin: str) -> bool:
     """Return whether another entry shows the car, or is (re)loading and will."""
     coordinator = getattr(entry, "runtime_data", None)
     if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS):
         return isinstance(coordinator, OrangePowerCoordinator) and (
             vin in coordinator.shown or coordinator.data is None
         )
+    if (
+        entry.state is ConfigEntryState.NOT_LOADED
+        and not entry.disabled_by
+        and hass.state is not CoreState.running
+    ):
+        # Home Assistant is starting and has not come to that entry yet.
+        return True
     # A reload holds the lock between unloading and setting up again.
     return entry.setup_lock.locked()
 
