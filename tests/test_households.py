@@ -530,3 +530,184 @@ async def test_deleting_a_missing_cars_device_stops_showing_it(
 
     assert IX_VIN not in init_integration.runtime_data.shown
     assert hass.states.get(IX_BATTERY) is None
+
+
+# Found by a review that tried to break the above.
+
+
+async def test_a_deleted_device_comes_back_when_its_car_returns(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    simulator.remove_car(IX_VIN)
+    await advance(hass, freezer, timedelta(minutes=5))
+    device = device_of(device_registry, IX_VIN, init_integration)
+    assert await async_remove_config_entry_device(hass, init_integration, device)
+    device_registry.async_remove_device(device.id)
+    await hass.async_block_till_done()
+
+    simulator.add_car(
+        EMAIL, {"vin": IX_VIN, "model": "iX xDrive50", "year": 2023, "percentage": 70}
+    )
+    await advance_by_polls(hass, freezer, 15)
+
+    assert device_of(device_registry, IX_VIN, init_integration) is not None
+    assert hass.states.get(IX_BATTERY).state == "70"
+
+
+async def test_a_showing_entry_that_fails_to_start_keeps_its_shared_car(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    await set_up(hass, partner_entry)
+    demo_device = device_of(device_registry, I3S_VIN, mock_config_entry)
+    for entry in (partner_entry, mock_config_entry):
+        await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    hass.set_state(CoreState.not_running)
+    simulator.inject_fault("vehicles", status=503)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    await hass.config_entries.async_setup(partner_entry.entry_id)
+    await hass.async_block_till_done()
+    hass.set_state(CoreState.running)
+    assert owner(entity_registry, I3S_BATTERY) == mock_config_entry.entry_id
+
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await advance(hass, freezer, timedelta(minutes=15))
+    assert owner(entity_registry, I3S_BATTERY) == mock_config_entry.entry_id
+    assert device_of(device_registry, I3S_VIN, mock_config_entry) == demo_device
+
+
+async def test_one_empty_answer_to_the_showing_entry_does_not_move_a_shared_car(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    await set_up(hass, partner_entry)
+    before = device_of(device_registry, I3S_VIN, mock_config_entry)
+
+    simulator.inject_fault("vehicles", body="[]")
+    await mock_config_entry.runtime_data.async_refresh()
+    await advance(hass, freezer, timedelta(minutes=15))
+
+    assert device_of(device_registry, I3S_VIN, mock_config_entry) == before
+    assert device_of(device_registry, I3S_VIN, partner_entry) is None
+
+
+async def test_a_glitch_does_not_slow_polling_of_a_charging_car(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.inject_fault("vehicles", body="[]")
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert init_integration.runtime_data.update_interval == timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("first", "glitch"),
+    [
+        ({"model": "iX M60", "year": 2024}, {"model": "iX M60", "year": None}),
+        ({"brand": "MINI", "model": "Cooper SE", "year": 2024}, {"brand": None}),
+    ],
+    ids=["year_left_out", "brand_left_out"],
+)
+async def test_a_field_left_out_once_does_not_change_the_device(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    first: dict[str, Any],
+    glitch: dict[str, Any],
+) -> None:
+    simulator.update_car(IX_VIN, overrides=first)
+    await advance(hass, freezer, timedelta(minutes=5))
+    before = device_of(device_registry, IX_VIN, init_integration)
+    simulator.update_car(IX_VIN, overrides={**first, **glitch})
+    await advance(hass, freezer, timedelta(minutes=5))
+    after = device_of(device_registry, IX_VIN, init_integration)
+    assert (after.name, after.manufacturer, after.model) == (
+        before.name,
+        before.manufacturer,
+        before.model,
+    )
+
+
+async def test_a_car_the_user_disabled_stays_disabled_after_a_takeover(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    await set_up(hass, partner_entry)
+    device = device_of(device_registry, I3S_VIN, mock_config_entry)
+    device_registry.async_update_device(device.id, disabled_by=dr.DeviceEntryDisabler.USER)
+    await hass.async_block_till_done()
+
+    await hass.config_entries.async_set_disabled_by(
+        mock_config_entry.entry_id, ConfigEntryDisabler.USER
+    )
+    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(minutes=15))
+
+    entity = entity_registry.async_get(I3S_BATTERY)
+    assert entity.config_entry_id == partner_entry.entry_id
+    # Still disabled, and in a way the user can undo: by the user, not by a device that is gone.
+    assert entity.disabled_by is er.RegistryEntryDisabler.USER
+
+
+async def test_removing_the_entry_right_after_a_car_went_missing_leaves_no_store(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    simulator.remove_car(IX_VIN)
+    await init_integration.runtime_data.async_refresh()
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(seconds=5))
+    assert f"{DOMAIN}.{init_integration.entry_id}" not in hass_storage
+
+
+async def test_a_field_left_out_at_the_first_poll_after_a_restart_does_not_change_the_device(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    before = device_of(device_registry, IX_VIN, init_integration)
+    simulator.update_car(IX_VIN, overrides={"year": None})
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+
+    after = device_of(device_registry, IX_VIN, init_integration)
+    assert (
+        (after.name, after.model)
+        == (before.name, before.model)
+        == (
+            "BMW iX xDrive50",
+            "iX xDrive50 (2023)",
+        )
+    )

@@ -83,4 +83,6 @@ async def async_remove_config_entry_device(
         return False
     for vin in vins:
         coordinator.forget(vin)
+    # The platforms drop the car's entities, so that a car that comes back gets them again.
+    coordinator.async_update_listeners()
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 import logging
 import random
@@ -78,13 +79,6 @@ class DeviceFields(TypedDict, total=False):
     model: str | None
 
 
-class MissingCar(TypedDict):
-    """When a car was first missing from a good poll, and in how many good polls since."""
-
-    since: str
-    polls: int
-
-
 def storage_key(entry_id: str) -> str:
     """Return the key of the entry's store, which keeps what must survive a restart."""
     return f"{DOMAIN}.{entry_id}"
@@ -116,7 +110,11 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         # The cars whose entities this entry shows; a car another entry shows is left to it.
         self.shown: set[str] = set()
         self._left_to_others: set[str] = set()
-        self._missing: dict[str, MissingCar] = {}
+        # When each missing car was first missing (stored), and from how many good polls since.
+        self._missing: dict[str, str] = {}
+        self._missing_polls: dict[str, int] = {}
+        # Each shown car's brand, model and year as last known, for its device.
+        self._described: dict[str, Vehicle] = {}
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, storage_key(entry.entry_id)
         )
@@ -140,7 +138,9 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
     async def _async_setup(self) -> None:
         """Load what survives a restart: when each missing car went missing."""
         stored = await self._store.async_load() or {}
-        self._missing = stored.get("missing", {})
+        self._missing = {
+            vin: since for vin, since in stored.get("missing", {}).items() if isinstance(since, str)
+        }
 
     @override
     async def _async_update_data(self) -> dict[str, Vehicle]:
@@ -165,11 +165,19 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self._show_listed_cars(data)
         self._track_missing_cars(data)
         self._update_devices(data)
+        # A car missing from this answer counts as it was last seen: a glitch does not slow polling.
+        last_seen = {**(self.data or {}), **data}
         self.update_interval = self._interval(
-            active=any(is_active(data[vin]) for vin in self.shown & data.keys()),
+            active=any(is_active(last_seen[vin]) for vin in self.shown & last_seen.keys()),
             entry=self.config_entry,
         )
         return data
+
+    @override
+    async def async_shutdown(self) -> None:
+        """Write the store now, so that a reload reads it and a removal leaves nothing behind."""
+        await super().async_shutdown()
+        await self._store.async_save({"missing": self._missing})
 
     async def _fetch_vehicles(self) -> VehicleList:
         """Make the vehicles call; on a refused token renew once and retry once."""
@@ -327,10 +335,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
                     entity.entity_id,
                     config_entry_id=self.config_entry.entry_id,
                     device_id=None,
-                    # Entities disabled with their old entry are enabled with the new one.
-                    disabled_by=None
-                    if entity.disabled_by is er.RegistryEntryDisabler.CONFIG_ENTRY
-                    else entity.disabled_by,
+                    disabled_by=_disabled_after_takeover(entity.disabled_by),
                 )
         devices = dr.async_get(self.hass)
         if device := devices.async_get_device_by_identifier((DOMAIN, vin), owner_id):
@@ -340,30 +345,32 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
     def _track_missing_cars(self, data: dict[str, Vehicle]) -> None:
         """Let go at once of a car another entry lists; remove a car missing for long enough."""
         now = dt_util.utcnow()
-        before = {vin: dict(missing) for vin, missing in self._missing.items()}
+        before = dict(self._missing)
         absent = (self.shown | self._device_vins()) - data.keys()
         self._missing = {vin: self._missing[vin] for vin in absent & self._missing.keys()}
+        self._missing_polls = {vin: self._missing_polls.get(vin, 0) for vin in absent}
         for vin in sorted(absent):
-            if self._listed_elsewhere(vin):
+            # An answer without any car is a glitch, not the car moving to another account.
+            if data and self._listed_elsewhere(vin):
                 # The other entry takes the car over at its next poll.
                 self.forget(vin)
                 continue
-            missing = self._missing.setdefault(vin, {"since": now.isoformat(), "polls": 0})
-            missing["polls"] += 1
-            since = dt_util.parse_datetime(missing["since"]) or now
-            if now - since >= MISSING_GRACE and missing["polls"] >= MISSING_GRACE_POLLS:
+            since = dt_util.parse_datetime(self._missing.setdefault(vin, now.isoformat())) or now
+            self._missing_polls[vin] += 1
+            if now - since >= MISSING_GRACE and self._missing_polls[vin] >= MISSING_GRACE_POLLS:
                 self._remove_device(vin)
                 self.forget(vin)
         if self._missing != before:
             self._store.async_delay_save(lambda: {"missing": self._missing}, 1)
 
     def _listed_elsewhere(self, vin: str) -> bool:
-        """Return whether another loaded entry's last good poll listed this car."""
+        """Return whether another loaded entry's last poll worked and listed this car."""
         for other in self.hass.config_entries.async_loaded_entries(DOMAIN):
             coordinator = getattr(other, "runtime_data", None)
             if (
                 other.entry_id != self.config_entry.entry_id
                 and isinstance(coordinator, OrangePowerCoordinator)
+                and coordinator.last_update_success
                 and vin in (coordinator.data or {})
             ):
                 return True
@@ -392,20 +399,30 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         """Stop showing a car; its entities go at the next update of the listeners."""
         self.shown.discard(vin)
         self._missing.pop(vin, None)
+        self._missing_polls.pop(vin, None)
+        self._described.pop(vin, None)
 
     def _update_devices(self, data: dict[str, Vehicle]) -> None:
         """Bring each shown car's device up to date when its brand, model or year changed."""
         registry = dr.async_get(self.hass)
         for vin in self.shown & data.keys():
+            vehicle, known = data[vin], self._described.get(vin)
+            if known is not None:
+                # A field the service left out this time is unknown, not a change.
+                vehicle = replace(
+                    vehicle,
+                    brand=vehicle.brand or known.brand,
+                    model=vehicle.model or known.model,
+                    year=vehicle.year or known.year,
+                )
+            self._described[vin] = vehicle
+            if known is None and None in (vehicle.brand, vehicle.model, vehicle.year):
+                # First seen since start-up with a field left out: nothing to compare it with.
+                continue
+            fields = device_fields(vehicle)
             device = registry.async_get_device_by_identifier(
                 (DOMAIN, vin), self.config_entry.entry_id
             )
-            fields = device_fields(data[vin])
-            # A field the service left out this time is unknown, not a change.
-            if data[vin].model is None:
-                del fields["name"], fields["model"]
-            if data[vin].brand is None:
-                del fields["manufacturer"]
             if device is not None and any(
                 getattr(device, key) != value for key, value in fields.items()
             ):
@@ -424,9 +441,27 @@ def device_fields(vehicle: Vehicle) -> DeviceFields:
     }
 
 
+def _disabled_after_takeover(
+    disabled_by: er.RegistryEntryDisabler | None,
+) -> er.RegistryEntryDisabler | None:
+    """Return how a car's entity is disabled once it moves to another entry and a new device.
+
+    Disabled with its old entry: enabled with the new one. Disabled with its old device, which
+    goes: disabled by the user, who disabled that device.
+    """
+    if disabled_by is er.RegistryEntryDisabler.CONFIG_ENTRY:
+        return None
+    if disabled_by is er.RegistryEntryDisabler.DEVICE:
+        return er.RegistryEntryDisabler.USER
+    return disabled_by
+
+
 def _shows(hass: HomeAssistant, entry: ConfigEntry, vin: str) -> bool:
     """Return whether another entry shows the car, or is (re)loading and will."""
     coordinator = getattr(entry, "runtime_data", None)
+    if entry.state is ConfigEntryState.SETUP_RETRY:
+        # It failed to start (the service was down); it shows its cars when the service answers.
+        return True
     if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS):
         return isinstance(coordinator, OrangePowerCoordinator) and (
             vin in coordinator.shown or coordinator.data is None

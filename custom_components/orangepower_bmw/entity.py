@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import override
 
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -28,14 +29,16 @@ class OrangePowerEntity(CoordinatorEntity[OrangePowerCoordinator]):
         self.entity_description = description
         self.vin = vin
         self._attr_unique_id = f"{vin}_{description.key}"
-        fields = device_fields(coordinator.data[vin])
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, vin)},
-            manufacturer=fields["manufacturer"],
-            model=fields["model"],
-            name=fields["name"],
-            serial_number=vin,
-        )
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, vin)}, serial_number=vin)
+        # A device that exists already is kept up to date by the coordinator, which does not
+        # take one answer that leaves a field out for a change; only a new device is described here.
+        if not dr.async_get(coordinator.hass).async_get_device_by_identifier(
+            (DOMAIN, vin), coordinator.config_entry.entry_id
+        ):
+            fields = device_fields(coordinator.data[vin])
+            self._attr_device_info["name"] = fields["name"]
+            self._attr_device_info["manufacturer"] = fields["manufacturer"]
+            self._attr_device_info["model"] = fields["model"]
 
     @property
     @override
@@ -64,7 +67,7 @@ def add_entities_for_new_cars(
     def sync_with_shown_cars() -> None:
         for vin in added.keys() - coordinator.shown:
             for entity in added.pop(vin):
-                # Entities that went with their device are already removed (and have no hass).
+                # An entity whose adding was aborted has no hass; removing one twice is harmless.
                 if entity.hass is not None:
                     entry.async_create_task(coordinator.hass, entity.async_remove())
         new = [
