@@ -29,6 +29,7 @@ from .api import (
     TokenRejectedError,
     Vehicle,
 )
+from .charging import ChargingInsight
 from .const import (
     CONF_ACCOUNT_EMAIL,
     CONF_ACTIVE_INTERVAL,
@@ -85,6 +86,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self._limited_since: datetime | None = None
         self.login_calls = 0
         self.vehicle_calls = 0
+        self.charging = ChargingInsight(hass, entry.entry_id)
 
     @staticmethod
     def _interval(*, active: bool, entry: ConfigEntry) -> timedelta:
@@ -113,6 +115,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             ) from err
         self._recovered()
         data = {vehicle.vin: vehicle for vehicle in vehicles}
+        self.charging.observe(data, dt_util.utcnow())
         self._warn_unknown_values(vehicles)
         if self.data is None or data.keys() != self.data.keys():
             self._remove_stale_devices(data)
