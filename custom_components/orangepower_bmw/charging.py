@@ -146,7 +146,8 @@ class CarCharging:
     # Set by the number entities; not stored here, they restore themselves.
     target: float | None = None
     capacity: float | None = None
-    end: datetime | None = None
+    # The end last shown, stored too, so that neither a restart nor a reload moves it by a little.
+    shown_end: datetime | None = None
     stalled: bool = False
 
     def observe(self, vehicle: Vehicle, now: datetime) -> None:
@@ -187,17 +188,24 @@ class CarCharging:
             return None
         return max(self.target - level, 0) / 100 * self.capacity
 
+    @property
+    def end(self) -> datetime | None:
+        """Return when the target will be reached at the session's rate, when known."""
+        return self.shown_end if self.target is not None else None
+
     def _update(self) -> None:
         """Work out the end time and the stall flag again after a poll or a new target."""
-        end = self._estimate_end()
-        if end is None or self.end is None or abs(end - self.end) >= END_HYSTERESIS:
-            self.end = end
+        # Until the target is restored after a restart, the end shown before is kept for it.
+        if self.target is not None:
+            end = self._estimate_end(self.target)
+            if end is None or self.shown_end is None or abs(end - self.shown_end) >= END_HYSTERESIS:
+                self.shown_end = end
         self.stalled = self._is_stalled()
 
-    def _estimate_end(self) -> datetime | None:
+    def _estimate_end(self, target: float) -> datetime | None:
         """Return when the target will be reached at the session's rate, when known."""
-        session, target, now = self.session, self.target, self.polled_at
-        if session is None or target is None or now is None or session.level >= target:
+        session, now = self.session, self.polled_at
+        if session is None or now is None or session.level >= target:
             return None
         fit = session.fit()
         if fit is None:
@@ -226,17 +234,18 @@ class CarCharging:
             "level": self.level,
             "level_since": self.level_since.isoformat() if self.level_since else None,
             "session": self.session.as_dict() if self.session else None,
+            "shown_end": self.shown_end.isoformat() if self.shown_end else None,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CarCharging:
         """Return a car stored by as_dict."""
-        level_since = data["level_since"]
-        session = data["session"]
+        level_since, session, shown_end = data["level_since"], data["session"], data["shown_end"]
         return cls(
             level=data["level"],
             level_since=datetime.fromisoformat(level_since) if level_since else None,
             session=Session.from_dict(session) if session else None,
+            shown_end=datetime.fromisoformat(shown_end) if shown_end else None,
         )
 
 
