@@ -158,12 +158,12 @@ class CarCharging:
             self.level = level
         if vehicle.charging.state != "CHARGING" or vehicle.charging.charger_connected is False:
             self.session = None
-        elif level is None:
-            pass  # a poll without a level neither ends the session nor adds to it
-        elif self.session is None or level < self.session.level:
-            self.session = Session(started_at=now, level=level, level_since=now, last_poll=now)
-        else:
-            self.session.observe(level, now)
+        # A poll without a level neither ends the session nor adds to it.
+        elif level is not None:
+            if self.session is None or level < self.session.level:
+                self.session = Session(started_at=now, level=level, level_since=now, last_poll=now)
+            else:
+                self.session.observe(level, now)
         self.polled_at = now
         self._update()
 
