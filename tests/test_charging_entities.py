@@ -261,3 +261,21 @@ async def test_new_entities_mid_charge(
     await set_number(hass, CAPACITY, 37.9)
     await minutes(hass, freezer, 60)
     assert [hass.states.get(entity_id) for entity_id in NEW_ENTITIES] == snapshot
+
+
+async def test_unreadable_sessions_are_started_afresh(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, object],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A damaged store costs the estimates for a while, not the integration."""
+    key = f"{DOMAIN}.{mock_config_entry.entry_id}.charging"
+    hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": {I3S_VIN: {}}}
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert state(hass, CHARGER) == "charging"
+    assert state(hass, RATE) == STATE_UNKNOWN
+    assert "cannot be read; starting afresh" in caplog.text

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+import logging
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -18,6 +19,8 @@ from homeassistant.helpers.storage import Store
 
 from .api import CHARGING_STATES, Vehicle
 from .const import DOMAIN
+
+_LOGGER = logging.getLogger(__name__)
 
 STORAGE_VERSION = 1
 # Seconds to gather the writes of several polls; pending writes are flushed on unload and at stop.
@@ -270,7 +273,12 @@ class ChargingInsight:
     async def async_load(self) -> None:
         """Load the stored sessions."""
         stored = await self._store.async_load() or {}
-        self.cars = {vin: CarCharging.from_dict(car) for vin, car in stored.items()}
+        try:
+            self.cars = {vin: CarCharging.from_dict(car) for vin, car in stored.items()}
+        except KeyError, TypeError, ValueError, AttributeError:
+            # Losing the sessions costs an estimate for a while; refusing to start costs everything.
+            _LOGGER.warning("The stored charging sessions cannot be read; starting afresh")
+            self.cars = {}
 
     async def async_save(self) -> None:
         """Save now, so that a reload reads what this instance saw."""
