@@ -89,6 +89,7 @@ def create_app(simulator: Simulator) -> web.Application:
             web.post(f"{control}/cars/{{vin}}", control_update_car),
             web.delete(f"{control}/cars/{{vin}}", control_remove_car),
             web.post(f"{control}/accounts/{{email}}/cars", control_add_car),
+            web.post(f"{control}/accounts/{{email}}/shared_cars", control_share_car),
             web.post(f"{control}/accounts/{{email}}/password", control_set_password),
             web.post(f"{control}/tokens/expire", control_expire_tokens),
             web.get(f"{control}/faults", control_faults),
@@ -337,10 +338,20 @@ async def control_update_car(request: web.Request) -> web.StreamResponse:
 
 
 async def control_remove_car(request: web.Request) -> web.StreamResponse:
-    """Remove a car."""
+    """Remove a car from every account, or from the one given as ?account=."""
     vin = request.match_info["vin"]
-    request.app[SIMULATOR_KEY].remove_car(vin)
+    request.app[SIMULATOR_KEY].remove_car(vin, request.query.get("account"))
     return web.json_response({"removed": vin})
+
+
+async def control_share_car(request: web.Request) -> web.StreamResponse:
+    """Serve a car of another account to this one too."""
+    simulator = request.app[SIMULATOR_KEY]
+    reader = FieldReader(await _read_control_object(request), "")
+    vin = reader.string("vin")
+    reader.finish()
+    simulator.share_car(vin, request.match_info["email"])
+    return web.json_response(simulator.car_json(vin), status=201)
 
 
 async def control_add_car(request: web.Request) -> web.StreamResponse:

@@ -52,6 +52,8 @@ class AccountSpec:
     password: str
     account_email: str
     cars: tuple[CarSpec, ...] = ()
+    # VINs of cars another account lists, which this account serves too (a secondary driver's).
+    shared_cars: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,6 +140,12 @@ def parse_scenario(data: object) -> Scenario:
     cars = [car for account in accounts for car in account.cars]
     _check_unique([car.vin for car in cars], "car vin")
     _check_unique([car.vehicle_id for car in cars], "car vehicle_id")
+    for account in accounts:
+        # VINs are unique within an account; a shared car is one another account lists.
+        _check_unique([car.vin for car in account.cars] + list(account.shared_cars), "car vin")
+        for vin in account.shared_cars:
+            if not any(car.vin == vin for other in accounts for car in other.cars):
+                raise ScenarioError(f"{account.email}: shared car {vin!r} is not on any account")
     return Scenario(accounts=accounts, token_lifetime=token_lifetime)
 
 
@@ -151,8 +159,15 @@ def parse_account(data: Mapping[str, object], where: str) -> AccountSpec:
         parse_car(item, f"{where}.cars[{index}]")
         for index, item in enumerate(reader.objects("cars", required=False))
     )
+    shared_cars = tuple(reader.strings("shared_cars"))
     reader.finish()
-    return AccountSpec(email=email, password=password, account_email=account_email, cars=cars)
+    return AccountSpec(
+        email=email,
+        password=password,
+        account_email=account_email,
+        cars=cars,
+        shared_cars=shared_cars,
+    )
 
 
 def parse_car(data: Mapping[str, object], where: str = "car") -> CarSpec:
@@ -335,6 +350,15 @@ class FieldReader:
     def mapping(self, key: str, default: Mapping[str, object]) -> dict[str, object]:
         """Read an object."""
         return as_mapping(self._get(key, default), self._name(key))
+
+    def strings(self, key: str) -> list[str]:
+        """Read an optional list of non-empty strings."""
+        value = self._get(key, [])
+        if not isinstance(value, list) or not all(
+            isinstance(item, str) and item.strip() for item in value
+        ):
+            raise self._fail(key, "a list of strings", value)
+        return [item.strip() for item in value]
 
     def objects(self, key: str, *, required: bool = True) -> list[dict[str, object]]:
         """Read a list of objects."""

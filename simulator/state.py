@@ -268,6 +268,9 @@ class Simulator:
         self.clock.reset()
         self.token_lifetime = self.scenario.token_lifetime
         self.accounts = [self._new_account(spec) for spec in self.scenario.accounts]
+        for spec in self.scenario.accounts:
+            for vin in spec.shared_cars:
+                self.share_car(vin, spec.email)
         self._tokens.clear()
         self.clear_faults()
         self._requests.clear()
@@ -424,10 +427,24 @@ class Simulator:
         account.cars.append(new_car)
         return new_car
 
-    def remove_car(self, vin: str) -> None:
-        """Remove a car from its account."""
-        account, car = self._find_car(vin)
-        account.cars.remove(car)
+    def remove_car(self, vin: str, email: str | None = None) -> None:
+        """Remove a car from one account, or from every account that lists it."""
+        _, car = self._find_car(vin)
+        accounts = self.accounts if email is None else [self.account(email)]
+        listed = [account for account in accounts if car in account.cars]
+        if not listed:
+            raise SimulatorError(404, f"account {email!r} has no car with vin {vin!r}")
+        for account in listed:
+            account.cars.remove(car)
+
+    def share_car(self, vin: str, email: str) -> Car:
+        """Serve a car of one account to another too, as for a secondary driver."""
+        _, car = self._find_car(vin)
+        account = self.account(email)
+        if any(other.vin == vin for other in account.cars):
+            raise SimulatorError(409, f"account {email!r} already has a car with vin {vin!r}")
+        account.cars.append(car)
+        return car
 
     def _all_cars(self) -> list[tuple[Account, Car]]:
         """Return every car with its account."""

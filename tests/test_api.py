@@ -35,19 +35,6 @@ I3S_VIN = "WBY7Z8C5XJV123456"
 IX_VIN = "WBY21CF0XPC654321"
 # The fixed clock every client here reads.
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-CONTRACT_SCOPES = (
-    "smacc",
-    "vehicle_data",
-    "vehicle_list",
-    "perseus",
-    "svds",
-    "dlm",
-    "cesim",
-    "mini_connected",
-    "remote_services",
-    "authenticate_user",
-    "fupo",
-)
 ENDPOINTS = ("token", "vehicles")
 
 
@@ -81,8 +68,7 @@ def secrets_of(endpoint: str, token: Token) -> tuple[str, ...]:
     """Return the secrets a call to the endpoint sends."""
     if endpoint == "token":
         return (EMAIL, PASSWORD)
-    assert token.refresh_token is not None
-    return (EMAIL, PASSWORD, token.access_token, token.refresh_token)
+    return (EMAIL, PASSWORD, token.access_token)
 
 
 def echo_body(secrets: tuple[str, ...]) -> str:
@@ -105,12 +91,10 @@ async def test_login_returns_the_token_with_expiry_from_the_clock_at_the_respons
 ) -> None:
     token = await client.login(EMAIL, PASSWORD, EMAIL)
 
-    assert token.token_type == "Bearer"
-    assert token.scopes == CONTRACT_SCOPES
     assert token.expires_at == NOW + timedelta(seconds=28800)
     assert token.access_token
-    assert token.refresh_token
-    assert token.refresh_token != token.access_token
+    # Nothing uses the refresh token or the scopes, so the token does not keep them.
+    assert "refresh" not in repr(token.as_dict())
     # The simulator issued this very token, to the demo account.
     assert simulator.check_token(token.access_token).email == EMAIL
     assert simulator.counts == {"token": 1, "vehicles": 0}
@@ -247,9 +231,6 @@ async def test_expired_token_is_rejected_and_a_new_login_recovers(
 async def test_unknown_token_is_rejected(client: OrangePowerClient) -> None:
     unknown = Token(
         access_token="never-issued-token-0123456789",
-        refresh_token=None,
-        token_type="Bearer",
-        scopes=(),
         expires_at=NOW + timedelta(hours=8),
     )
 
@@ -421,9 +402,6 @@ async def test_connection_refused(
     client = OrangePowerClient(session, f"http://127.0.0.1:{closed_port}", clock=lambda: NOW)
     token = Token(
         access_token="access-token-0123456789",
-        refresh_token="refresh-token-0123456789",
-        token_type="Bearer",
-        scopes=(),
         expires_at=NOW + timedelta(hours=1),
     )
 
@@ -599,8 +577,7 @@ async def test_logs_hold_no_secret(
         if record.name == "custom_components.orangepower_bmw.api"
     ]
     assert any("/api/get-user-devices: 500" in message for message in client_messages)
-    assert token.refresh_token is not None
-    for secret in (EMAIL, PASSWORD, token.access_token, token.refresh_token):
+    for secret in (EMAIL, PASSWORD, token.access_token):
         assert secret.lower() not in caplog.text.lower()
         for record in caplog.records:
             assert secret.lower() not in record.getMessage().lower()

@@ -166,14 +166,55 @@ def test_devices_of_other_kinds_are_not_cars() -> None:
     assert parse_vehicles([charger, REFERENCE_VEHICLE]) == [REFERENCE_MODEL]
 
 
-@pytest.mark.parametrize("missing", ["user_id", "device_type", "device_id", "id"])
-def test_a_car_without_a_required_field_fails_the_whole_answer(missing: str) -> None:
-    broken = {key: value for key, value in REFERENCE_VEHICLE.items() if key != missing}
-    with pytest.raises(UnexpectedResponseError):
-        parse_vehicles([REFERENCE_VEHICLE, broken])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {key: value for key, value in REFERENCE_VEHICLE.items() if key != "device_id"},
+        {**REFERENCE_VEHICLE, "device_id": "  "},
+        {**REFERENCE_VEHICLE, "device_id": None},
+        "a string",
+        None,
+        [REFERENCE_VEHICLE],
+    ],
+)
+def test_an_item_without_a_vin_is_skipped_and_counted_the_others_are_shown(broken: Any) -> None:
+    vehicles = parse_vehicles([broken, REFERENCE_VEHICLE, broken])
+    assert vehicles == [REFERENCE_MODEL]
+    assert vehicles.skipped == 2
 
 
-@pytest.mark.parametrize("body", ["a string", 42, None, True, [1, 2], [REFERENCE_VEHICLE, "x"]])
+def test_a_clean_list_skips_nothing() -> None:
+    assert parse_vehicles([REFERENCE_VEHICLE]).skipped == 0
+
+
+@pytest.mark.parametrize("missing", ["user_id", "device_type", "id"])
+def test_a_car_without_another_required_field_is_still_a_car(missing: str) -> None:
+    partial = {key: value for key, value in REFERENCE_VEHICLE.items() if key != missing}
+    (vehicle,) = parse_vehicles([partial])
+    assert vehicle.vin == REFERENCE_MODEL.vin
+    assert vehicle.charging == REFERENCE_MODEL.charging
+
+
+@pytest.mark.parametrize("charging_state", ["CHARGING", 82, [1, 2], None, True])
+def test_a_charging_state_that_is_not_an_object_makes_only_its_values_unknown(
+    charging_state: Any,
+) -> None:
+    (vehicle,) = parse_vehicles([{**REFERENCE_VEHICLE, "charging_state": charging_state}])
+    assert vehicle.charging == ChargingStatus(None, None, None, None)
+    assert vehicle.electric_range == REFERENCE_MODEL.electric_range
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "a string",
+        42,
+        None,
+        True,
+        {key: value for key, value in REFERENCE_VEHICLE.items() if key != "device_id"},
+        {"message": "ok"},
+    ],
+)
 def test_wrong_shapes_are_unexpected(body: Any) -> None:
     with pytest.raises(UnexpectedResponseError):
         parse_vehicles(body)
@@ -191,11 +232,13 @@ def test_token_from_the_reference_example() -> None:
         NOW,
     )
     assert token.access_token == "YKJUUwmBXcQThWx7XzU7ddd4pyMZkd3tgWM"
-    assert token.refresh_token == "mRlcF34pWz"
-    assert token.scopes == ("smacc", "vehicle_data", "vehicle_list")
     assert token.expires_at == NOW + timedelta(hours=8)
     assert "YKJU" not in repr(token)
-    assert "mRlcF" not in repr(token)
+    # Nothing uses the refresh token, type or scopes: none of them is kept to be stored.
+    assert token.as_dict() == {
+        "access_token": "YKJUUwmBXcQThWx7XzU7ddd4pyMZkd3tgWM",
+        "expires_at": (NOW + timedelta(hours=8)).isoformat(),
+    }
 
 
 @pytest.mark.parametrize(
@@ -214,9 +257,6 @@ def test_token_lifetime_odd_values_are_short_lived_or_capped(
 ) -> None:
     token = parse_token({"access_token": "a", "expires_in": expires_in}, NOW)
     assert token.expires_at == NOW + lifetime
-    assert token.token_type == "Bearer"
-    assert token.refresh_token is None
-    assert token.scopes == ()
 
 
 @pytest.mark.parametrize("body", [[], "token", {"access_token": ""}, {"access_token": 5}, {}])
@@ -323,8 +363,6 @@ def test_any_json_gives_models_or_the_unexpected_response_error(body: Any) -> No
         return
     for vehicle in vehicles:
         assert vehicle.vin
-        assert vehicle.vehicle_id
-        assert vehicle.user_id
         percentage = vehicle.charging.percentage
         assert percentage is None or 0 <= percentage <= 100
         assert vehicle.electric_range is None or vehicle.electric_range >= 0

@@ -106,7 +106,7 @@ def assert_new_token(entry: MockConfigEntry, old_access_token: str | None) -> No
     """Assert the entry holds a fresh token of about eight hours, different from the old one."""
     token = entry.data[CONF_TOKEN]
     assert token["access_token"] != old_access_token
-    assert token["refresh_token"]
+    assert set(token) == {"access_token", "expires_at"}
     expires_at = datetime.fromisoformat(token["expires_at"])
     assert timedelta(hours=7) < expires_at - datetime.now(UTC) <= timedelta(hours=8)
 
@@ -116,9 +116,6 @@ def patched_client() -> Iterator[MagicMock]:
     """Replace the client in the config flow with one that accepts any login, and skip setup."""
     token = Token(
         access_token="access",
-        refresh_token="refresh",
-        token_type="Bearer",
-        scopes=(),
         expires_at=datetime(2030, 1, 1, tzinfo=UTC),
     )
     with (
@@ -185,16 +182,16 @@ async def test_user_creates_entry_and_setup_reuses_token(
     [
         ("token", {"status": 429, "retry_after": "30"}, "rate_limited"),
         ("vehicles", {"status": 429}, "rate_limited"),
-        ("token", {"status": 500}, "cannot_connect"),
-        ("token", {"status": 503}, "cannot_connect"),
-        ("vehicles", {"status": 503}, "cannot_connect"),
+        ("token", {"status": 500}, "server_error"),
+        ("token", {"status": 503}, "server_error"),
+        ("vehicles", {"status": 503}, "server_error"),
         ("token", {"drop": "before"}, "cannot_connect"),
         ("token", {"status": 410}, "service_gone"),
         ("vehicles", {"status": 403}, "forbidden"),
         ("token", {"status": 404}, "invalid_response"),
         ("token", {"body": "html"}, "invalid_response"),
         ("vehicles", {"body": "wrong_shape"}, "invalid_response"),
-        ("vehicles", {"status": 401}, "invalid_auth"),
+        ("vehicles", {"status": 401}, "token_rejected"),
     ],
 )
 async def test_user_service_error_then_retry(
@@ -389,7 +386,7 @@ async def test_reauth_form_names_the_account(
         (PASSWORD, None, {"base": "invalid_auth"}),
         ("   ", None, {CONF_PASSWORD: "empty_password"}),
         (NEW_PASSWORD, {"status": 429}, {"base": "rate_limited"}),
-        (NEW_PASSWORD, {"status": 503}, {"base": "cannot_connect"}),
+        (NEW_PASSWORD, {"status": 503}, {"base": "server_error"}),
     ],
 )
 async def test_reauth_error_then_new_password(
@@ -731,7 +728,9 @@ async def test_options_out_of_range_then_fixed(
             ("config", "error", key)
             for key in (
                 "invalid_auth",
+                "token_rejected",
                 "cannot_connect",
+                "server_error",
                 "rate_limited",
                 "service_gone",
                 "invalid_response",

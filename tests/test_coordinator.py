@@ -10,7 +10,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
     device_registry as dr,
@@ -281,7 +281,7 @@ async def test_a_new_car_gets_its_device_and_entities_at_the_next_poll(
     assert simulator.counts == {"token": 1, "vehicles": 2}
 
 
-async def test_a_car_that_leaves_loses_its_device_and_entities(
+async def test_a_car_that_leaves_is_unavailable_at_once_and_loses_its_device_after_an_hour(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
@@ -290,6 +290,15 @@ async def test_a_car_that_leaves_loses_its_device_and_entities(
     entity_registry: er.EntityRegistry,
 ) -> None:
     simulator.remove_car(I3S_VIN)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert hass.states.get(I3S_BATTERY).state == STATE_UNAVAILABLE
+
+    # Still missing after three polls, but not yet an hour: the device stays.
+    for _ in range(11):
+        await advance(hass, freezer, timedelta(minutes=5))
+    assert device_registry.async_get_device_by_identifier(
+        (DOMAIN, I3S_VIN), init_integration.entry_id
+    )
     await advance(hass, freezer, timedelta(minutes=5))
 
     assert (
@@ -317,8 +326,11 @@ async def test_a_device_can_be_deleted_only_once_its_car_left(
     assert await async_remove_config_entry_device(hass, init_integration, gone)
 
 
-async def test_device_of_a_car_sold_while_home_assistant_was_off_is_removed_at_setup(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry, device_registry: dr.DeviceRegistry
+async def test_device_of_a_car_sold_while_home_assistant_was_off_goes_after_the_grace_period(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
 ) -> None:
     mock_config_entry.add_to_hass(hass)
     device_registry.async_get_or_create(
@@ -327,12 +339,16 @@ async def test_device_of_a_car_sold_while_home_assistant_was_off_is_removed_at_s
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
 
-    assert (
-        device_registry.async_get_device_by_identifier(
+    def sold() -> dr.DeviceEntry | None:
+        return device_registry.async_get_device_by_identifier(
             (DOMAIN, "WBASOLD0000000000"), mock_config_entry.entry_id
         )
-        is None
-    )
+
+    assert sold() is not None
+    await advance(hass, freezer, timedelta(minutes=55))
+    assert sold() is not None
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert sold() is None
     assert (
         device_registry.async_get_device_by_identifier((DOMAIN, IX_VIN), mock_config_entry.entry_id)
         is not None
@@ -366,7 +382,8 @@ async def test_bmw_unknown_state_is_home_assistant_unknown(
     simulator.update_car(I3S_VIN, state="UNKNOWN")
     await advance(hass, freezer, timedelta(minutes=5))
     assert hass.states.get(I3S_STATUS).state == STATE_UNKNOWN
-    assert hass.states.get(I3S_CHARGING).state == STATE_OFF
+    # Not "not charging": BMW does not know, and neither does the user.
+    assert hass.states.get(I3S_CHARGING).state == STATE_UNKNOWN
 
 
 async def test_null_fields_are_unknown_not_zero_or_off(

@@ -31,7 +31,6 @@ def secrets_of(entry: MockConfigEntry) -> list[str]:
         EMAIL.split("@")[0],
         PASSWORD,
         token["access_token"],
-        token["refresh_token"],
         I3S_VIN,
         IX_VIN,
         *(vehicle.vehicle_id for vehicle in vehicles),

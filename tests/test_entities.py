@@ -47,9 +47,9 @@ async def test_range_is_converted_to_the_users_units(
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
 
-    # The iX reports 240 miles: no conversion. The i3s reports 67 km: about 41.6 miles.
+    # The iX reports 240 miles, kept in km and shown in miles again. The i3s reports 67 km.
     ix_range = hass.states.get("sensor.bmw_ix_xdrive50_electric_range")
-    assert float(ix_range.state) == 240
+    assert float(ix_range.state) == pytest.approx(240)
     assert ix_range.attributes["unit_of_measurement"] == "mi"
     i3s_range = hass.states.get("sensor.bmw_i3s_94_rex_electric_range")
     assert i3s_range.attributes["unit_of_measurement"] == "mi"

@@ -111,7 +111,7 @@ def simulator_url(server: StoppableServer) -> str:
 
 def secrets_of(entry: MockConfigEntry, simulator: Simulator) -> list[str]:
     """Return every secret that must stay out of the log: credentials and every token issued."""
-    return [PASSWORD, EMAIL, *simulator._tokens, entry.data[CONF_TOKEN]["refresh_token"]]
+    return [PASSWORD, EMAIL, *simulator._tokens]
 
 
 def log_text(records: list[logging.LogRecord]) -> str:

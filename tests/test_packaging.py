@@ -1,7 +1,7 @@
 """What hassfest, HACS and Home Assistant check of the package, checked offline.
 
-The manifest and hacs.json, every translation the code uses (and none it does not), icons, brand
-images, and the release workflow's zip.
+The manifest, hacs.json and quality_scale.yaml, every translation the code uses (and none it does
+not), icons, brand images, the release workflow's zip and the CI workflows.
 """
 
 from __future__ import annotations
@@ -26,12 +26,19 @@ from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant
 import homeassistant.loader
 from homeassistant.loader import Manifest, async_get_integration
+from homeassistant.util.yaml import load_yaml
 from PIL import Image
 import probatio
 import pytest
 import yaml
 
-from custom_components.orangepower_bmw import binary_sensor, config_flow, number, sensor
+from custom_components.orangepower_bmw import (
+    binary_sensor,
+    config_flow,
+    coordinator,
+    number,
+    sensor,
+)
 from custom_components.orangepower_bmw.const import DOMAIN
 
 ROOT = Path(__file__).parent.parent
@@ -76,6 +83,70 @@ BRAND_SIZES = {
     "dark_logo.png": (640, 256),
     "dark_logo@2x.png": (1280, 512),
 }
+# The quality scale's rules, as hassfest knows them (script/hassfest/quality_scale.py, which the
+# package does not ship); every core integration's quality_scale.yaml lists exactly these.
+QUALITY_SCALE_RULES = frozenset(
+    {
+        # Bronze
+        "action-setup",
+        "appropriate-polling",
+        "brands",
+        "common-modules",
+        "config-flow",
+        "config-flow-test-coverage",
+        "dependency-transparency",
+        "docs-actions",
+        "docs-conditions",
+        "docs-high-level-description",
+        "docs-installation-instructions",
+        "docs-removal-instructions",
+        "docs-triggers",
+        "entity-event-setup",
+        "entity-unique-id",
+        "has-entity-name",
+        "runtime-data",
+        "test-before-configure",
+        "test-before-setup",
+        "unique-config-entry",
+        # Silver
+        "action-exceptions",
+        "config-entry-unloading",
+        "docs-configuration-parameters",
+        "docs-installation-parameters",
+        "entity-unavailable",
+        "integration-owner",
+        "log-when-unavailable",
+        "parallel-updates",
+        "reauthentication-flow",
+        "test-coverage",
+        # Gold
+        "devices",
+        "diagnostics",
+        "discovery",
+        "discovery-update-info",
+        "docs-data-update",
+        "docs-examples",
+        "docs-known-limitations",
+        "docs-supported-devices",
+        "docs-supported-functions",
+        "docs-troubleshooting",
+        "docs-use-cases",
+        "dynamic-devices",
+        "entity-category",
+        "entity-device-class",
+        "entity-disabled-by-default",
+        "entity-translations",
+        "exception-translations",
+        "icon-translations",
+        "reconfiguration-flow",
+        "repair-issues",
+        "stale-devices",
+        # Platinum
+        "async-dependency",
+        "inject-websession",
+        "strict-typing",
+    }
+)
 
 # A translation's path of keys, e.g. ("config", "error", "invalid_auth").
 type Key = tuple[str, ...]
@@ -167,6 +238,28 @@ def test_hacs_json() -> None:
         assert HACS["filename"].endswith(".zip")
 
 
+# quality_scale.yaml
+
+
+def test_quality_scale() -> None:
+    """Home Assistant's own YAML loader reads it: every rule once, each done, todo or exempt with a reason."""
+    quality_scale = load_yaml(INTEGRATION / "quality_scale.yaml")
+
+    assert isinstance(quality_scale, dict)
+    assert quality_scale.keys() == {"rules"}
+    rules = quality_scale["rules"]
+    assert len(QUALITY_SCALE_RULES) == 54
+    assert rules.keys() == QUALITY_SCALE_RULES
+    for name, rule in rules.items():
+        assert isinstance(rule, dict), name
+        assert rule.keys() <= {"status", "comment"}, name
+        assert rule["status"] in {"done", "todo", "exempt"}, name
+        comment = rule.get("comment")
+        assert comment is None or isinstance(comment, str), name
+        if rule["status"] != "done":
+            assert comment, f"{name} is {rule['status']} without a comment"
+
+
 # What the code asks of the translations
 
 
@@ -190,12 +283,26 @@ def entity_translation_paths() -> set[Key]:
 
 
 def _string_constants(node: ast.AST) -> list[str]:
-    """Return the strings a `"x"` or `"x" if ... else "y"` expression can have."""
+    """Return the strings a `"x"`, `"x" if ... else "y"` or `error_key(err)` expression can have."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
     if isinstance(node, ast.IfExp):
         return _string_constants(node.body) + _string_constants(node.orelse)
+    if isinstance(node, ast.Call) and ast.unparse(node.func) == "error_key":
+        return _error_keys()
     return []
+
+
+def _error_keys() -> list[str]:
+    """Return every translation key the shared error_key function can give."""
+    tree = ast.parse(Path(coordinator.__file__).read_text(encoding="utf-8"))
+    function = _functions(tree)["error_key"]
+    return [
+        key
+        for node in ast.walk(function)
+        if isinstance(node, ast.Return) and node.value is not None
+        for key in _string_constants(node.value)
+    ]
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:
@@ -522,12 +629,37 @@ def test_release_refuses_a_tag_that_is_not_a_version(tmp_path: Path) -> None:
 
 
 def test_ci_workflows() -> None:
-    """Tests run scripts/test on Python 3.14; validation runs hassfest and HACS's integration checks."""
+    """Tests run scripts/test on Python 3.14 with Playwright's Chromium; validation runs hassfest and HACS.
+
+    A GitHub runner is not root and its apt chromium is a snap shim, so scripts/setup installs no
+    browser there: after it has made .venv, the venv's Playwright installs Chromium with its system
+    libraries, and a step puts Playwright's executable path into CHROMIUM through $GITHUB_ENV, which
+    the browser tests read before looking for a system Chromium. They run rather than skip.
+    """
     tests = load_workflow("tests.yml")
     assert {"push", "pull_request"} <= tests["on"].keys()
     assert {"run": "scripts/test"} in steps(tests)
     python = next(step for step in steps(tests) if "setup-python" in step.get("uses", ""))
     assert python["with"]["python-version"] == "3.14"
+
+    runs = [step.get("run", "") for step in steps(tests)]
+
+    def first(what: str) -> int:
+        """Return the index of the first step whose command holds `what`."""
+        found = [i for i, run in enumerate(runs) if what in run]
+        assert found, f"no step runs {what!r}"
+        return found[0]
+
+    setup = runs.index("scripts/setup")
+    install = first(".venv/bin/python -m playwright install --with-deps chromium")
+    set_env = first('>> "$GITHUB_ENV"')
+    assert "CHROMIUM=" in runs[set_env]
+    assert "chromium.executable_path" in runs[set_env]
+    assert setup < install < set_env < runs.index("scripts/test")
+    browser_tests = (ROOT / "tests" / "e2e" / "test_browser_frontend.py").read_text(
+        encoding="utf-8"
+    )
+    assert 'os.environ.get("CHROMIUM")' in browser_tests
 
     validate = steps(load_workflow("validate.yml"))
     uses = {step.get("uses", "").split("@")[0]: step for step in validate}

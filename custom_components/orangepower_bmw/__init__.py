@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_URL, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceEntry
+from homeassistant.helpers.storage import Store
 
-from .api import OrangePowerClient
+from .api import OrangePowerClient, Token
 from .charging import charging_store
-from .const import DOMAIN, REQUEST_TIMEOUT
-from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator
+from .const import CONF_TOKEN, DOMAIN, REQUEST_TIMEOUT
+from .coordinator import (
+    ISSUE_KEYS,
+    STORAGE_VERSION,
+    OrangePowerConfigEntry,
+    OrangePowerCoordinator,
+    storage_key,
+)
+
+_LOGGER = logging.getLogger(__name__)
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR]
 
@@ -22,9 +35,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) 
     )
     coordinator = OrangePowerCoordinator(hass, entry, client)
     await coordinator.charging.async_load()
+    # Set before the first poll, so that other entries sharing a car see which cars this one shows.
+    entry.runtime_data = coordinator
     await coordinator.async_config_entry_first_refresh()
     entry.async_on_unload(coordinator.charging.async_save)
-    entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -34,15 +48,43 @@ async def async_unload_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry)
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
+async def async_remove_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) -> None:
+    """Withdraw the entry's repairs and delete what it stored."""
+    for key in ISSUE_KEYS:
+        ir.async_delete_issue(hass, DOMAIN, f"{key}_{entry.entry_id}")
+    await Store[dict[str, object]](
+        hass, STORAGE_VERSION, storage_key(entry.entry_id)
+    ).async_remove()
+    await charging_store(hass, entry.entry_id).async_remove()
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Bring an entry from an older version up to date.
+
+    1.2: the stored token keeps only the access token and its expiry (no refresh token, type or
+    scopes, which nothing uses).
+    """
+    # Home Assistant itself refuses an entry from a newer major version, without calling this.
+    if entry.minor_version < 2:
+        data = dict(entry.data)
+        token = Token.from_dict(data.get(CONF_TOKEN) or {})
+        data[CONF_TOKEN] = token.as_dict() if token is not None else None
+        hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
+        _LOGGER.debug("Migrated the entry to version 1.2")
+    return True
+
+
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: OrangePowerConfigEntry, device: DeviceEntry
 ) -> bool:
-    """Let the user delete the device of a car that is no longer on the account, and no other."""
-    return not any(
-        domain == DOMAIN and vin in entry.runtime_data.data for domain, vin in device.identifiers
-    )
-
-
-async def async_remove_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) -> None:
-    """Delete the stored charging sessions of a removed entry."""
-    await charging_store(hass, entry.entry_id).async_remove()
+    """Let the user delete the device of a car that is not on the account now, and no other."""
+    if entry.state is not ConfigEntryState.LOADED:
+        # Nothing is known of the account now: a car still on it gets its device back when it loads.
+        return True
+    coordinator = entry.runtime_data
+    vins = {value for domain, value in device.identifiers if domain == DOMAIN}
+    if any(vin in (coordinator.data or {}) for vin in vins):
+        return False
+    for vin in vins:
+        coordinator.forget(vin)
+    return True

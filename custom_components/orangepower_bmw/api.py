@@ -114,12 +114,12 @@ class UnexpectedResponseError(OrangePowerError):
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """An access token and when it stops working."""
+    """An access token and when it stops working.
+
+    The token answer's refresh token, type and scopes are not kept: no endpoint takes them.
+    """
 
     access_token: str = field(repr=False)
-    refresh_token: str | None = field(repr=False)
-    token_type: str
-    scopes: tuple[str, ...]
     expires_at: datetime
 
     def expires_within(self, margin: timedelta, now: datetime) -> bool:
@@ -128,13 +128,7 @@ class Token:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the token as JSON-ready data, for storage."""
-        return {
-            "access_token": self.access_token,
-            "refresh_token": self.refresh_token,
-            "token_type": self.token_type,
-            "scopes": list(self.scopes),
-            "expires_at": self.expires_at.isoformat(),
-        }
+        return {"access_token": self.access_token, "expires_at": self.expires_at.isoformat()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Token | None:
@@ -146,15 +140,7 @@ class Token:
             return None
         if not isinstance(access_token, str) or not access_token or expires_at.tzinfo is None:
             return None
-        refresh = data.get("refresh_token")
-        scopes = data.get("scopes")
-        return cls(
-            access_token=access_token,
-            refresh_token=refresh if isinstance(refresh, str) else None,
-            token_type=str(data.get("token_type") or "Bearer"),
-            scopes=tuple(str(scope) for scope in scopes) if isinstance(scopes, list) else (),
-            expires_at=expires_at,
-        )
+        return cls(access_token=access_token, expires_at=expires_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,14 +158,20 @@ class Vehicle:
     """One car of the account; any optional part the service left out is None."""
 
     vin: str
-    vehicle_id: str
-    user_id: str
+    vehicle_id: str | None
+    user_id: str | None
     brand: str | None
     model: str | None
     year: int | None
     charging: ChargingStatus
     electric_range: float | None
     electric_range_unit: str | None
+
+
+class VehicleList(list[Vehicle]):
+    """The cars of one answer, and how many of its items were skipped for having no VIN."""
+
+    skipped: int = 0
 
 
 class OrangePowerClient:
@@ -214,9 +206,9 @@ class OrangePowerClient:
         # A token answer that is not JSON may still hold a token: it gets no excerpt.
         return parse_token(_decode_json(raw, status, None), self._clock())
 
-    async def get_vehicles(self, token: Token, email: str, password: str) -> list[Vehicle]:
+    async def get_vehicles(self, token: Token, email: str, password: str) -> VehicleList:
         """Return the account's BMW cars (an empty list when it has none)."""
-        secrets = (email, password, token.access_token, token.refresh_token or "")
+        secrets = (email, password, token.access_token)
         status, headers, raw = await self._post(
             VEHICLES_PATH,
             {"email": email, "password": password},
@@ -324,9 +316,8 @@ def _decode_json(raw: bytes, status: int, secrets: Iterable[str] | None) -> Any:
 
 def _redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every secret in the text, as written or JSON-escaped, with a placeholder."""
-    for secret in secrets:
-        if not secret:
-            continue
+    # An empty secret would match everywhere.
+    for secret in filter(None, secrets):
         for form in {
             secret,
             json.dumps(secret)[1:-1],
@@ -369,45 +360,41 @@ def parse_token(data: Any, now: datetime) -> Token:
     # A missing, negative or unreadable lifetime means "use it now, renew next time".
     lifetime = _number(data.get("expires_in"))
     seconds = min(max(lifetime or 0.0, 0.0), MAX_TOKEN_LIFETIME.total_seconds())
-    refresh = data.get("refresh_token")
-    token_type = data.get("token_type")
-    scope = data.get("scope")
-    return Token(
-        access_token=access_token,
-        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-        token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
-        scopes=tuple(scope.split()) if isinstance(scope, str) else (),
-        expires_at=now + timedelta(seconds=seconds),
-    )
+    return Token(access_token=access_token, expires_at=now + timedelta(seconds=seconds))
 
 
-def parse_vehicles(data: Any) -> list[Vehicle]:
-    """Build the BMW cars from the vehicles endpoint's JSON: a list, one bare object, or []."""
-    items = data if isinstance(data, list) else [data]
-    vehicles: list[Vehicle] = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise UnexpectedResponseError(
-                "A vehicle in the response is not a JSON object", status=200
-            )
-        device_type = _required_text(item, "device_type")
+def parse_vehicles(data: Any) -> VehicleList:
+    """Build the BMW cars from the vehicles endpoint's JSON: a list, one bare object, or [].
+
+    An item of a list without a VIN is skipped (and counted); one bare object without a VIN is not
+    a vehicle list at all.
+    """
+    if not isinstance(data, list):
+        if not isinstance(data, dict) or _text_or_number(data.get("device_id")) is None:
+            raise UnexpectedResponseError("The response is not a vehicle list", status=200)
+        data = [data]
+    vehicles = VehicleList()
+    for item in data:
+        vin = _text_or_number(item.get("device_id")) if isinstance(item, dict) else None
+        if vin is None:
+            vehicles.skipped += 1
         # The endpoint lists all of the user's devices; only BMW ones (BMW and MINI cars) are cars here.
-        if device_type.lower() == "bmw":
-            vehicles.append(parse_vehicle(item))
+        elif (_text(item.get("device_type")) or "bmw").lower() == "bmw":
+            vehicles.append(_parse_vehicle(item, vin))
     return vehicles
 
 
-def parse_vehicle(item: Mapping[str, Any]) -> Vehicle:
-    """Build one Vehicle; a missing required field raises, a missing optional one becomes None."""
+def _parse_vehicle(item: Mapping[str, Any], vin: str) -> Vehicle:
+    """Build one Vehicle from an item with a VIN; any other missing or odd field becomes None."""
     charging = _mapping(item.get("charging_state"))
     distance = _mapping(_mapping(item.get("electric_range")).get("distance"))
     percentage = _number(charging.get("charge_percentage"))
     electric_range = _number(distance.get("value"))
     year = _number(item.get("year"))
     return Vehicle(
-        vin=_required_text(item, "device_id"),
-        vehicle_id=_required_text(item, "id"),
-        user_id=_required_text(item, "user_id"),
+        vin=vin,
+        vehicle_id=_text_or_number(item.get("id")),
+        user_id=_text_or_number(item.get("user_id")),
         brand=_text(item.get("brand")),
         model=_text(item.get("model")),
         year=int(year) if year is not None and year.is_integer() and 1900 <= year <= 2200 else None,
@@ -431,14 +418,11 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _required_text(item: Mapping[str, Any], key: str) -> str:
-    """Return a required non-empty string field, or raise UnexpectedResponseError."""
-    value = item.get(key)
+def _text_or_number(value: Any) -> str | None:
+    """Return an identifier given as a non-empty string or a number, else None."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise UnexpectedResponseError(f"A vehicle in the response has no {key}", status=200)
-    return value.strip()
+    return _text(value)
 
 
 def _text(value: Any) -> str | None:

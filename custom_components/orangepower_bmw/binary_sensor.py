@@ -30,9 +30,9 @@ class VehicleBinarySensorDescription(BinarySensorEntityDescription):
 
 
 def _is_charging(vehicle: Vehicle) -> bool | None:
-    """Return whether the car charges; unknown for a state this integration does not know."""
+    """Return whether the car charges; unknown for BMW's UNKNOWN and for a state we don't know."""
     state = vehicle.charging.state
-    if state not in CHARGING_STATES:
+    if state not in CHARGING_STATES or state == "UNKNOWN":
         return None
     return state == "CHARGING"
 

@@ -27,18 +27,7 @@ from homeassistant.helpers.selector import (
 import probatio
 from yarl import URL
 
-from .api import (
-    DEFAULT_BASE_URL,
-    ConnectionFailedError,
-    InvalidCredentialsError,
-    OrangePowerClient,
-    RateLimitedError,
-    ServerError,
-    ServiceGoneError,
-    Token,
-    TokenRejectedError,
-    UnexpectedResponseError,
-)
+from .api import DEFAULT_BASE_URL, OrangePowerClient, OrangePowerError, Token
 from .const import (
     CONF_ACCOUNT_EMAIL,
     CONF_ACTIVE_INTERVAL,
@@ -53,6 +42,7 @@ from .const import (
     MIN_IDLE_INTERVAL,
     REQUEST_TIMEOUT,
 )
+from .coordinator import error_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -178,6 +168,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add an Orange Power BMW account."""
 
     VERSION = 1
+    MINOR_VERSION = 2
 
     @staticmethod
     @callback
@@ -197,16 +188,8 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
                 data[CONF_EMAIL], data[CONF_PASSWORD], data[CONF_ACCOUNT_EMAIL]
             )
             await client.get_vehicles(token, data[CONF_EMAIL], data[CONF_PASSWORD])
-        except InvalidCredentialsError, TokenRejectedError:
-            return {"base": "invalid_auth"}, None
-        except RateLimitedError:
-            return {"base": "rate_limited"}, None
-        except ConnectionFailedError, ServerError:
-            return {"base": "cannot_connect"}, None
-        except ServiceGoneError:
-            return {"base": "service_gone"}, None
-        except UnexpectedResponseError as err:
-            return {"base": "forbidden" if err.status == 403 else "invalid_response"}, None
+        except OrangePowerError as err:
+            return {"base": error_key(err)}, None
         except Exception:
             _LOGGER.exception("Unexpected error while checking the account")
             return {"base": "unknown"}, None

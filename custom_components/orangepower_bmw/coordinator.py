@@ -1,17 +1,22 @@
-"""The coordinator: token lifecycle, polling, and mapping the client's errors to Home Assistant's."""
+"""The coordinator: token lifecycle, polling, which cars this entry shows, and error mapping."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 import logging
 import random
-from typing import override
+from typing import Any, TypedDict, override
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD
-from homeassistant.core import HomeAssistant
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, Platform
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import TimestampDataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -28,6 +33,7 @@ from .api import (
     Token,
     TokenRejectedError,
     Vehicle,
+    VehicleList,
 )
 from .charging import ChargingInsight
 from .const import (
@@ -56,6 +62,33 @@ MIN_RETRY_AFTER = timedelta(minutes=1)
 RATE_LIMIT_REPAIR_AFTER = timedelta(hours=1)
 # While the service says the API is gone, ask no more than this often whether it is back.
 GONE_POLL_INTERVAL = timedelta(hours=1)
+# A car missing from good polls keeps its device until it has been missing this long and this often,
+# so that one empty or partial answer does not remove every car.
+MISSING_GRACE = timedelta(hours=1)
+MISSING_GRACE_POLLS = 3
+# The repairs this integration raises for an entry, as f"{key}_{entry_id}".
+ISSUE_KEYS = ("rate_limited", "service_gone")
+STORAGE_VERSION = 1
+
+
+class DeviceFields(TypedDict, total=False):
+    """What a car's device shows of it."""
+
+    name: str | None
+    manufacturer: str | None
+    model: str | None
+
+
+class MissingCar(TypedDict):
+    """When a car was first missing from a good poll, and in how many good polls since."""
+
+    since: str
+    polls: int
+
+
+def storage_key(entry_id: str) -> str:
+    """Return the key of the entry's store, which keeps what must survive a restart."""
+    return f"{DOMAIN}.{entry_id}"
 
 
 def is_active(vehicle: Vehicle) -> bool:
@@ -81,6 +114,14 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         )
         self.client = client
         self._token = Token.from_dict(entry.data.get(CONF_TOKEN) or {})
+        # The cars whose entities this entry shows; a car another entry shows is left to it.
+        self.shown: set[str] = set()
+        self._left_to_others: set[str] = set()
+        self._missing: dict[str, MissingCar] = {}
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, storage_key(entry.entry_id)
+        )
+        self._warned_skipped = False
         self._unknown_values_seen: set[str] = set()
         self._backoff: timedelta | None = None
         self._limited_since: datetime | None = None
@@ -98,6 +139,12 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         return timedelta(minutes=entry.options.get(CONF_IDLE_INTERVAL, DEFAULT_IDLE_INTERVAL))
 
     @override
+    async def _async_setup(self) -> None:
+        """Load what survives a restart: when each missing car went missing."""
+        stored = await self._store.async_load() or {}
+        self._missing = stored.get("missing", {})
+
+    @override
     async def _async_update_data(self) -> dict[str, Vehicle]:
         """Fetch the cars, renewing the token when it is due or was refused."""
         try:
@@ -110,21 +157,24 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             raise UpdateFailed(
                 retry_after=self._wait_after(err),
                 translation_domain=DOMAIN,
-                translation_key=_error_key(err),
+                translation_key=error_key(err),
                 translation_placeholders={"status": str(err.status)},
             ) from err
         self._recovered()
         data = {vehicle.vin: vehicle for vehicle in vehicles}
         self.charging.observe(data, dt_util.utcnow())
+        self._warn_skipped(vehicles)
         self._warn_unknown_values(vehicles)
-        if self.data is None or data.keys() != self.data.keys():
-            self._remove_stale_devices(data)
+        self._show_listed_cars(data)
+        self._track_missing_cars(data)
+        self._update_devices(data)
         self.update_interval = self._interval(
-            active=any(is_active(vehicle) for vehicle in vehicles), entry=self.config_entry
+            active=any(is_active(data[vin]) for vin in self.shown & data.keys()),
+            entry=self.config_entry,
         )
         return data
 
-    async def _fetch_vehicles(self) -> list[Vehicle]:
+    async def _fetch_vehicles(self) -> VehicleList:
         """Make the vehicles call; on a refused token renew once and retry once."""
         token = await self._valid_token()
         try:
@@ -133,7 +183,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             _LOGGER.debug("The access token was refused; renewing it and retrying once")
         return await self._count_vehicle_call(await self._valid_token(refused=token))
 
-    async def _count_vehicle_call(self, token: Token) -> list[Vehicle]:
+    async def _count_vehicle_call(self, token: Token) -> VehicleList:
         """Make one vehicles call, counted for diagnostics."""
         self.vehicle_calls += 1
         entry = self.config_entry
@@ -192,7 +242,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         """Forget the backoff and withdraw the repairs after a good poll."""
         self._backoff = None
         self._limited_since = None
-        for key in ("rate_limited", "service_gone"):
+        for key in ISSUE_KEYS:
             ir.async_delete_issue(self.hass, DOMAIN, f"{key}_{self.config_entry.entry_id}")
 
     def _raise_issue(self, key: str) -> None:
@@ -225,20 +275,183 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
                         value,
                     )
 
-    def _remove_stale_devices(self, data: dict[str, Vehicle]) -> None:
-        """Remove the devices of cars that are no longer on the account."""
+    def _warn_skipped(self, vehicles: VehicleList) -> None:
+        """Warn once about list items without a VIN, and again only after a clean poll."""
+        if vehicles.skipped and not self._warned_skipped:
+            _LOGGER.warning(
+                "The service listed %d item(s) without a VIN; they are skipped, the other cars "
+                "are shown",
+                vehicles.skipped,
+            )
+        self._warned_skipped = vehicles.skipped > 0
+
+    def _show_listed_cars(self, data: dict[str, Vehicle]) -> None:
+        """Show each listed car that no other entry shows; take over one another entry let go."""
+        for vin in sorted(data.keys() - self.shown):
+            owner = self._other_owner(vin)
+            if owner is not None and _shows(self.hass, owner, vin):
+                if vin not in self._left_to_others:
+                    self._left_to_others.add(vin)
+                    _LOGGER.info(
+                        "The %s is shown by the entry %s; this entry skips it",
+                        device_fields(data[vin])["name"],
+                        owner.title,
+                    )
+                continue
+            if owner is not None:
+                self._take_over(vin, owner.entry_id)
+            self._left_to_others.discard(vin)
+            self.shown.add(vin)
+
+    def _other_owner(self, vin: str) -> ConfigEntry | None:
+        """Return the other entry that shows this car or owns its entities, if any."""
+        for other in self.hass.config_entries.async_entries(DOMAIN):
+            coordinator = getattr(other, "runtime_data", None)
+            if (
+                other.entry_id != self.config_entry.entry_id
+                and isinstance(coordinator, OrangePowerCoordinator)
+                and vin in coordinator.shown
+                and other.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS)
+            ):
+                return other
+        registry = er.async_get(self.hass)
+        entity_id = registry.async_get_entity_id(Platform.SENSOR, DOMAIN, f"{vin}_battery")
+        entity = registry.async_get(entity_id) if entity_id else None
+        if entity is None or entity.config_entry_id in (None, self.config_entry.entry_id):
+            return None
+        return self.hass.config_entries.async_get_entry(entity.config_entry_id or "")
+
+    def _take_over(self, vin: str, owner_id: str) -> None:
+        """Move a car's entities from the entry that let it go to this one, and drop its device."""
+        registry = er.async_get(self.hass)
+        for entity in er.async_entries_for_config_entry(registry, owner_id):
+            if entity.platform == DOMAIN and entity.unique_id.startswith(f"{vin}_"):
+                registry.async_update_entity(
+                    entity.entity_id,
+                    config_entry_id=self.config_entry.entry_id,
+                    device_id=None,
+                    # Entities disabled with their old entry are enabled with the new one.
+                    disabled_by=None
+                    if entity.disabled_by is er.RegistryEntryDisabler.CONFIG_ENTRY
+                    else entity.disabled_by,
+                )
+        devices = dr.async_get(self.hass)
+        if device := devices.async_get_device_by_identifier((DOMAIN, vin), owner_id):
+            _LOGGER.info("The %s is now shown by this entry", device.name)
+            devices.async_remove_device(device.id)
+
+    def _track_missing_cars(self, data: dict[str, Vehicle]) -> None:
+        """Let go at once of a car another entry lists; remove a car missing for long enough."""
+        now = dt_util.utcnow()
+        before = {vin: dict(missing) for vin, missing in self._missing.items()}
+        absent = (self.shown | self._device_vins()) - data.keys()
+        self._missing = {vin: self._missing[vin] for vin in absent & self._missing.keys()}
+        for vin in sorted(absent):
+            if self._listed_elsewhere(vin):
+                # The other entry takes the car over at its next poll.
+                self.forget(vin)
+                continue
+            missing = self._missing.setdefault(vin, {"since": now.isoformat(), "polls": 0})
+            missing["polls"] += 1
+            since = dt_util.parse_datetime(missing["since"]) or now
+            if now - since >= MISSING_GRACE and missing["polls"] >= MISSING_GRACE_POLLS:
+                self._remove_device(vin)
+                self.forget(vin)
+        if self._missing != before:
+            self._store.async_delay_save(lambda: {"missing": self._missing}, 1)
+
+    def _listed_elsewhere(self, vin: str) -> bool:
+        """Return whether another loaded entry's last good poll listed this car."""
+        for other in self.hass.config_entries.async_loaded_entries(DOMAIN):
+            coordinator = getattr(other, "runtime_data", None)
+            if (
+                other.entry_id != self.config_entry.entry_id
+                and isinstance(coordinator, OrangePowerCoordinator)
+                and vin in (coordinator.data or {})
+            ):
+                return True
+        return False
+
+    def _device_vins(self) -> set[str]:
+        """Return the VINs of this entry's car devices."""
         registry = dr.async_get(self.hass)
-        entry_id = self.config_entry.entry_id
-        for device in dr.async_entries_for_config_entry(registry, entry_id):
-            vins = {value for domain, value in device.identifiers if domain == DOMAIN}
-            if vins and not vins & data.keys():
-                _LOGGER.info("A car left the account; removing its device %s", device.name)
-                registry.async_remove_device(device.id)
+        return {
+            value
+            for device in dr.async_entries_for_config_entry(registry, self.config_entry.entry_id)
+            for domain, value in device.identifiers
+            if domain == DOMAIN
+        }
+
+    def _remove_device(self, vin: str) -> None:
+        """Remove this entry's device of a car, and with it the car's entities."""
+        registry = dr.async_get(self.hass)
+        if device := registry.async_get_device_by_identifier(
+            (DOMAIN, vin), self.config_entry.entry_id
+        ):
+            _LOGGER.info("The %s left the account; removing its device", device.name)
+            registry.async_remove_device(device.id)
+
+    def forget(self, vin: str) -> None:
+        """Stop showing a car; its entities go at the next update of the listeners."""
+        self.shown.discard(vin)
+        self._missing.pop(vin, None)
+
+    def _update_devices(self, data: dict[str, Vehicle]) -> None:
+        """Bring each shown car's device up to date when its brand, model or year changed."""
+        registry = dr.async_get(self.hass)
+        for vin in self.shown & data.keys():
+            device = registry.async_get_device_by_identifier(
+                (DOMAIN, vin), self.config_entry.entry_id
+            )
+            fields = device_fields(data[vin])
+            # A field the service left out this time is unknown, not a change.
+            if data[vin].model is None:
+                del fields["name"], fields["model"]
+            if data[vin].brand is None:
+                del fields["manufacturer"]
+            if device is not None and any(
+                getattr(device, key) != value for key, value in fields.items()
+            ):
+                registry.async_update_device(device.id, **fields)
 
 
-def _error_key(err: OrangePowerError) -> str:
-    """Return the translation key of the message for a failed poll."""
+def device_fields(vehicle: Vehicle) -> DeviceFields:
+    """Return the name, manufacturer and model a car's device shows."""
+    model = vehicle.model
+    if model is not None and vehicle.year is not None:
+        model = f"{model} ({vehicle.year})"
+    return {
+        "name": " ".join(part for part in (vehicle.brand or "BMW", vehicle.model) if part),
+        "manufacturer": vehicle.brand,
+        "model": model,
+    }
+
+
+def _shows(hass: HomeAssistant, entry: ConfigEntry, vin: str) -> bool:
+    """Return whether another entry shows the car, or is (re)loading and will."""
+    coordinator = getattr(entry, "runtime_data", None)
+    if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS):
+        return isinstance(coordinator, OrangePowerCoordinator) and (
+            vin in coordinator.shown or coordinator.data is None
+        )
+    if (
+        entry.state is ConfigEntryState.NOT_LOADED
+        and not entry.disabled_by
+        and hass.state is not CoreState.running
+    ):
+        # Home Assistant is starting and has not come to that entry yet.
+        return True
+    # A reload holds the lock between unloading and setting up again.
+    return entry.setup_lock.locked()
+
+
+def error_key(err: OrangePowerError) -> str:
+    """Return the translation key of an error, for a form's error and a failed poll alike."""
     match err:
+        case InvalidCredentialsError():
+            return "invalid_auth"
+        case TokenRejectedError():
+            return "token_rejected"
         case RateLimitedError():
             return "rate_limited"
         case ConnectionFailedError():
@@ -247,8 +460,6 @@ def _error_key(err: OrangePowerError) -> str:
             return "server_error"
         case ServiceGoneError():
             return "service_gone"
-        case TokenRejectedError():
-            return "token_rejected"
         case _ if err.status == 403:
             return "forbidden"
         case _:

@@ -12,7 +12,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api import Vehicle
 from .const import DOMAIN
-from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator
+from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator, device_fields
 
 
 class OrangePowerEntity(CoordinatorEntity[OrangePowerCoordinator]):
@@ -28,15 +28,12 @@ class OrangePowerEntity(CoordinatorEntity[OrangePowerCoordinator]):
         self.entity_description = description
         self.vin = vin
         self._attr_unique_id = f"{vin}_{description.key}"
-        vehicle = coordinator.data[vin]
-        model = vehicle.model
-        if model is not None and vehicle.year is not None:
-            model = f"{model} ({vehicle.year})"
+        fields = device_fields(coordinator.data[vin])
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, vin)},
-            manufacturer=vehicle.brand,
-            model=model,
-            name=" ".join(part for part in (vehicle.brand or "BMW", vehicle.model) if part),
+            manufacturer=fields["manufacturer"],
+            model=fields["model"],
+            name=fields["name"],
             serial_number=vin,
         )
 
@@ -57,16 +54,28 @@ def add_entities_for_new_cars(
     async_add_entities: AddConfigEntryEntitiesCallback,
     make_entities: Callable[[str], Iterable[Entity]],
 ) -> None:
-    """Add a car's entities now and for every car that appears on the account later."""
-    coordinator = entry.runtime_data
-    known: set[str] = set()
+    """Add a car's entities when the entry starts showing it, and remove them when it stops.
 
-    def add_new_cars() -> None:
-        new = coordinator.data.keys() - known
-        known.update(new)
-        entities = [entity for vin in sorted(new) for entity in make_entities(vin)]
-        if entities:
+    A car that comes back after its device was removed gets its entities again.
+    """
+    coordinator = entry.runtime_data
+    added: dict[str, list[Entity]] = {}
+
+    def sync_with_shown_cars() -> None:
+        for vin in added.keys() - coordinator.shown:
+            for entity in added.pop(vin):
+                # Entities that went with their device are already removed (and have no hass).
+                if entity.hass is not None:
+                    entry.async_create_task(coordinator.hass, entity.async_remove())
+        new = [
+            vin
+            for vin in sorted(coordinator.shown - added.keys())
+            if vin in (coordinator.data or {})
+        ]
+        for vin in new:
+            added[vin] = list(make_entities(vin))
+        if entities := [entity for vin in new for entity in added[vin]]:
             async_add_entities(entities)
 
-    add_new_cars()
-    entry.async_on_unload(coordinator.async_add_listener(add_new_cars))
+    sync_with_shown_cars()
+    entry.async_on_unload(coordinator.async_add_listener(sync_with_shown_cars))

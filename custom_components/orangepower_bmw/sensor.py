@@ -25,7 +25,8 @@ from .entity import OrangePowerEntity, add_entities_for_new_cars
 
 PARALLEL_UPDATES = 0
 
-RANGE_UNITS = {"KILOMETERS": UnitOfLength.KILOMETERS, "MILES": UnitOfLength.MILES}
+# Kilometres per unit the service reports a range in.
+KM_PER_RANGE_UNIT = {"KILOMETERS": 1.0, "MILES": 1.609344}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +34,6 @@ class VehicleSensorDescription(SensorEntityDescription):
     """A car sensor: its value from the car's data and the time of the last good poll."""
 
     value_fn: Callable[[Vehicle, datetime | None], StateType | datetime]
-    unit_fn: Callable[[Vehicle], str | None] | None = None
 
 
 # BMW's own "UNKNOWN" is Home Assistant's unknown state, not an option of its own.
@@ -45,9 +45,16 @@ def _known(value: str | None, known: frozenset[str]) -> str | None:
     return value.lower() if value in known else None
 
 
-def _range_unit(vehicle: Vehicle) -> str | None:
-    """Return the unit the service reports the range in, when it is one we know."""
-    return RANGE_UNITS.get(vehicle.electric_range_unit or "")
+def _range_km(vehicle: Vehicle) -> float | None:
+    """Return the range in km, whatever unit the car reports it in; unknown for a unit we don't know.
+
+    One native unit keeps the entity's meaning when the car's unit setting changes; Home Assistant
+    converts it to the user's unit system for display.
+    """
+    factor = KM_PER_RANGE_UNIT.get(vehicle.electric_range_unit or "")
+    if factor is None or vehicle.electric_range is None:
+        return None
+    return vehicle.electric_range * factor
 
 
 SENSORS: tuple[VehicleSensorDescription, ...] = (
@@ -64,11 +71,10 @@ SENSORS: tuple[VehicleSensorDescription, ...] = (
         key="electric_range",
         translation_key="electric_range",
         device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.KILOMETERS,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
-        # A range in a unit we do not know cannot be shown as a distance.
-        value_fn=lambda vehicle, _: vehicle.electric_range if _range_unit(vehicle) else None,
-        unit_fn=_range_unit,
+        value_fn=lambda vehicle, _: _range_km(vehicle),
     ),
     VehicleSensorDescription(
         key="charging_status",
@@ -183,14 +189,6 @@ class VehicleSensor(OrangePowerEntity, SensorEntity):
         return self.entity_description.value_fn(
             self.vehicle, self.coordinator.last_update_success_time
         )
-
-    @property
-    @override
-    def native_unit_of_measurement(self) -> str | None:
-        """Return the unit, which for the range is the one the service reports."""
-        if self.entity_description.unit_fn is None:
-            return super().native_unit_of_measurement
-        return self.entity_description.unit_fn(self.vehicle) or UnitOfLength.KILOMETERS
 
 
 class ChargingSensor(OrangePowerEntity, SensorEntity):

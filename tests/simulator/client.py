@@ -59,9 +59,11 @@ class Client:
             **kwargs,
         )
 
-    async def cars(self) -> dict[str, dict[str, Any]]:
-        """Log in and return the demo account's served cars by VIN."""
-        response = await self.vehicles(await self.login())
+    async def cars(
+        self, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD
+    ) -> dict[str, dict[str, Any]]:
+        """Log in and return an account's (the demo one's by default) served cars by VIN."""
+        response = await self.vehicles(await self.login(email, password), email, password)
         assert response.status == 200
         return {car["device_id"]: car for car in await response.json()}
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import aiohttp
 from freezegun.api import FrozenDateTimeFactory
 import pytest
 
-from simulator import ScenarioError, Simulator, SimulatorError
+from simulator import ScenarioError, Simulator, SimulatorError, parse_scenario, run_simulator
+from simulator.scenario import AccountSpec
 from tests.simulator.client import DEMO_EMAIL, DEMO_PASSWORD, I3S_VIN, IX_VIN, Client
 
 
@@ -280,3 +282,81 @@ def test_reset_restores_the_scenario() -> None:
     assert [car.vin for car in simulator.accounts[0].cars] == [I3S_VIN, IX_VIN]
     assert simulator.car(I3S_VIN).charging is True
     assert simulator.car(I3S_VIN).percentage == pytest.approx(45)
+
+
+SHARED_SCENARIO = {
+    "accounts": [
+        {
+            "email": "primary@example.com",
+            "password": "primary-password",
+            "cars": [{"vin": "WBA00000000000007", "model": "i4 eDrive40", "year": 2022}],
+        },
+        {
+            "email": "secondary@example.com",
+            "password": "secondary-password",
+            "shared_cars": ["WBA00000000000007"],
+        },
+    ]
+}
+
+
+async def test_a_shared_car_is_one_car_served_to_both_accounts(socket_enabled: None) -> None:
+    simulator = Simulator(parse_scenario(SHARED_SCENARIO))
+    async with run_simulator(simulator) as url, aiohttp.ClientSession() as session:
+        shared = Client(session, url)
+        primary = await shared.cars("primary@example.com", "primary-password")
+        secondary = await shared.cars("secondary@example.com", "secondary-password")
+        assert list(primary) == list(secondary) == ["WBA00000000000007"]
+        # One car: a change shows on both accounts, each with its own user id.
+        simulator.plug("WBA00000000000007")
+        primary = await shared.cars("primary@example.com", "primary-password")
+        secondary = await shared.cars("secondary@example.com", "secondary-password")
+    assert primary["WBA00000000000007"]["charging_state"]["is_charger_connected"] is True
+    assert secondary["WBA00000000000007"]["charging_state"]["is_charger_connected"] is True
+    assert primary["WBA00000000000007"]["user_id"] != secondary["WBA00000000000007"]["user_id"]
+
+
+async def test_share_and_remove_a_car_per_account(simulator: Simulator, client: Client) -> None:
+    simulator.add_car("demo@example.com", {"vin": "X", "model": "i5", "year": 2024})
+    second = AccountSpec(email="second@example.com", password="pw", account_email="x@example.com")
+    simulator.accounts.append(simulator._new_account(second))
+
+    status, _ = await client.control(
+        "POST", "/accounts/second@example.com/shared_cars", {"vin": I3S_VIN}
+    )
+    assert status == 201
+    assert [car.vin for car in simulator.account("second@example.com").cars] == [I3S_VIN]
+    with pytest.raises(SimulatorError, match="already has a car") as twice:
+        simulator.share_car(I3S_VIN, "second@example.com")
+    assert twice.value.status == 409
+
+    status, _ = await client.control("DELETE", f"/cars/{I3S_VIN}?account=demo@example.com")
+    assert status == 200
+    assert I3S_VIN not in await client.cars()
+    assert [car.vin for car in simulator.account("second@example.com").cars] == [I3S_VIN]
+    with pytest.raises(SimulatorError, match="has no car") as gone:
+        simulator.remove_car(I3S_VIN, "demo@example.com")
+    assert gone.value.status == 404
+
+    simulator.remove_car(I3S_VIN)
+    assert simulator.account("second@example.com").cars == []
+
+
+@pytest.mark.parametrize(
+    ("shared", "error"),
+    [
+        (["WBANOWHERE0000000"], "shared car 'WBANOWHERE0000000' is not on any account"),
+        (["WBA00000000000007", "WBA00000000000007"], "duplicate car vin"),
+        ([""], "a list of strings"),
+        ("WBA00000000000007", "a list of strings"),
+    ],
+)
+def test_shared_cars_must_be_cars_of_another_account(shared: object, error: str) -> None:
+    scenario = {
+        "accounts": [
+            SHARED_SCENARIO["accounts"][0],
+            {**SHARED_SCENARIO["accounts"][1], "shared_cars": shared},
+        ]
+    }
+    with pytest.raises(ScenarioError, match=re.escape(error)):
+        parse_scenario(scenario)

@@ -1,0 +1,532 @@
+"""A household's week: a car on two accounts, a malformed item, glitches, cars leaving and coming back."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+import logging
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, STATE_UNAVAILABLE
+from homeassistant.core import CoreState, HomeAssistant
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from homeassistant.util.unit_system import METRIC_SYSTEM
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.orangepower_bmw import async_remove_config_entry_device
+from custom_components.orangepower_bmw.const import (
+    CONF_ACCOUNT_EMAIL,
+    CONF_ACTIVE_INTERVAL,
+    CONF_IDLE_INTERVAL,
+    CONF_TOKEN,
+    DOMAIN,
+)
+from simulator import Simulator, default_scenario
+from simulator.scenario import AccountSpec
+from tests.conftest import EMAIL, I3S_VIN, IX_VIN
+from tests.helpers import advance
+
+SECOND_EMAIL = "partner@example.com"
+SECOND_PASSWORD = "partner-password"
+I3S_BATTERY = "sensor.bmw_i3s_94_rex_battery"
+IX_BATTERY = "sensor.bmw_ix_xdrive50_battery"
+IX_RANGE = "sensor.bmw_ix_xdrive50_electric_range"
+
+
+@pytest.fixture
+def simulator() -> Simulator:
+    """Return the demo account, and a partner's account that shares the demo's i3s."""
+    scenario = default_scenario()
+    partner = AccountSpec(
+        email=SECOND_EMAIL,
+        password=SECOND_PASSWORD,
+        account_email=SECOND_EMAIL,
+        shared_cars=(I3S_VIN,),
+    )
+    return Simulator(replace(scenario, accounts=(*scenario.accounts, partner)))
+
+
+@pytest.fixture
+def partner_entry(entry_data: dict[str, Any]) -> MockConfigEntry:
+    """Return the config entry of the partner's account (the secondary driver of the i3s)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="p***@example.com",
+        unique_id=SECOND_EMAIL,
+        data={
+            **entry_data,
+            CONF_EMAIL: SECOND_EMAIL,
+            CONF_PASSWORD: SECOND_PASSWORD,
+            CONF_ACCOUNT_EMAIL: SECOND_EMAIL,
+        },
+        options={CONF_ACTIVE_INTERVAL: 5, CONF_IDLE_INTERVAL: 15},
+        minor_version=2,
+    )
+
+
+async def advance_by_polls(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: int, step: int = 5
+) -> None:
+    """Move the clock on a poll at a time."""
+    for _ in range(minutes // step):
+        await advance(hass, freezer, timedelta(minutes=step))
+
+
+async def set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Add an entry and set it up."""
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+def owner(entity_registry: er.EntityRegistry, entity_id: str) -> str | None:
+    """Return the config entry that owns an entity."""
+    entry = entity_registry.async_get(entity_id)
+    return entry.config_entry_id if entry else None
+
+
+def device_of(
+    device_registry: dr.DeviceRegistry, vin: str, entry: MockConfigEntry
+) -> dr.DeviceEntry | None:
+    """Return an entry's device of a car."""
+    return device_registry.async_get_device_by_identifier((DOMAIN, vin), entry.entry_id)
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Return the messages logged at ERROR or above."""
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+# 1. A car on two accounts.
+
+
+async def test_a_shared_car_is_shown_once_and_skipped_by_the_other_entry(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    with caplog.at_level(logging.INFO):
+        await set_up(hass, partner_entry)
+
+    assert partner_entry.state is ConfigEntryState.LOADED
+    assert owner(entity_registry, I3S_BATTERY) == mock_config_entry.entry_id
+    assert hass.states.get(I3S_BATTERY).state == "45"
+    assert device_of(device_registry, I3S_VIN, partner_entry) is None
+    assert errors(caplog) == []
+    skipped = [r for r in caplog.records if "this entry skips it" in r.getMessage()]
+    assert len(skipped) == 1
+    # The charging i3s is not the partner's to watch: its entry polls at the idle interval.
+    assert partner_entry.runtime_data.update_interval == timedelta(minutes=15)
+
+
+async def test_a_skipped_car_is_logged_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    with caplog.at_level(logging.INFO):
+        await set_up(hass, partner_entry)
+        await advance(hass, freezer, timedelta(minutes=15))
+        await advance(hass, freezer, timedelta(minutes=15))
+    assert sum("this entry skips it" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_removing_the_showing_entry_hands_the_car_to_the_other(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    await set_up(hass, partner_entry)
+
+    with caplog.at_level(logging.INFO):
+        await hass.config_entries.async_remove(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+        await advance(hass, freezer, timedelta(minutes=15))
+
+    assert owner(entity_registry, I3S_BATTERY) == partner_entry.entry_id
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
+    assert device_of(device_registry, I3S_VIN, partner_entry) is not None
+    assert errors(caplog) == []
+    # Now the partner's entry shows a charging car: it polls at the active interval.
+    assert partner_entry.runtime_data.update_interval == timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("how", ["unload", "disable"])
+async def test_unloading_the_showing_entry_hands_the_car_over_with_its_entity_ids(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    caplog: pytest.LogCaptureFixture,
+    how: str,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    await set_up(hass, partner_entry)
+    entity_registry.async_update_entity(I3S_BATTERY, name="Garage car")
+
+    with caplog.at_level(logging.INFO):
+        if how == "unload":
+            await hass.config_entries.async_unload(mock_config_entry.entry_id)
+        else:
+            await hass.config_entries.async_set_disabled_by(
+                mock_config_entry.entry_id, ConfigEntryDisabler.USER
+            )
+        await hass.async_block_till_done()
+        await advance(hass, freezer, timedelta(minutes=15))
+
+    entity = entity_registry.async_get(I3S_BATTERY)
+    assert entity is not None
+    assert entity.config_entry_id == partner_entry.entry_id
+    assert entity.name == "Garage car"
+    assert entity.disabled_by is None
+    assert hass.states.get(I3S_BATTERY).state == "47"
+    # The old entry's device is empty and goes; the car has a new one under the partner's entry.
+    assert device_of(device_registry, I3S_VIN, mock_config_entry) is None
+    assert entity.device_id == device_of(device_registry, I3S_VIN, partner_entry).id
+    assert errors(caplog) == []
+
+
+async def test_a_reload_keeps_the_car_where_it_is(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    await set_up(hass, partner_entry)
+
+    # The partner's entry polls while the demo's reload is in progress.
+    reload = hass.async_create_task(hass.config_entries.async_reload(mock_config_entry.entry_id))
+    await partner_entry.runtime_data.async_refresh()
+    await reload
+    await advance(hass, freezer, timedelta(minutes=15))
+
+    assert owner(entity_registry, I3S_BATTERY) == mock_config_entry.entry_id
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
+
+
+async def test_an_entry_that_stops_listing_the_car_hands_it_over_at_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    await set_up(hass, partner_entry)
+
+    simulator.remove_car(I3S_VIN, EMAIL)
+    with caplog.at_level(logging.INFO):
+        await advance(hass, freezer, timedelta(minutes=15))
+
+    # No hour of grace: the partner still lists the car, so it shows it from its next poll.
+    assert owner(entity_registry, I3S_BATTERY) == partner_entry.entry_id
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
+    assert device_of(device_registry, I3S_VIN, mock_config_entry) is None
+    assert errors(caplog) == []
+
+
+async def test_the_first_entry_back_after_a_restart_keeps_the_car(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    await set_up(hass, partner_entry)
+    for entry in (partner_entry, mock_config_entry):
+        await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    # After a restart the partner's entry happens to come back first: the car stays the demo's.
+    hass.set_state(CoreState.not_running)
+    await hass.config_entries.async_setup(partner_entry.entry_id)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    hass.set_state(CoreState.running)
+    await advance(hass, freezer, timedelta(minutes=15))
+
+    assert owner(entity_registry, I3S_BATTERY) == mock_config_entry.entry_id
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
+
+
+# 2. One malformed car does not blank the others.
+
+
+async def test_an_item_without_a_vin_is_skipped_and_the_others_stay(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    simulator.update_car(IX_VIN, overrides={"device_id": None, "id": None})
+    with caplog.at_level(logging.WARNING):
+        await advance(hass, freezer, timedelta(minutes=5))
+        await advance(hass, freezer, timedelta(minutes=5))
+
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
+    assert hass.states.get(IX_BATTERY).state == STATE_UNAVAILABLE
+    warnings = [r for r in caplog.records if "without a VIN" in r.getMessage()]
+    assert len(warnings) == 1
+
+    # A clean poll, then the same glitch again: warned again.
+    simulator.update_car(IX_VIN, overrides={})
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert hass.states.get(IX_BATTERY).state == "64"
+    simulator.update_car(IX_VIN, overrides={"device_id": ""})
+    with caplog.at_level(logging.WARNING):
+        await advance(hass, freezer, timedelta(minutes=5))
+    assert sum("without a VIN" in r.getMessage() for r in caplog.records) == 2
+
+
+async def test_an_item_with_odd_fields_shows_what_it_can(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.update_car(IX_VIN, overrides={"id": None, "user_id": 7, "charging_state": "odd"})
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert hass.states.get(IX_BATTERY).state == "unknown"
+    assert float(hass.states.get(IX_RANGE).state) == pytest.approx(240 * 1.609344)
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
+
+
+# 3. Glitches, and a car that comes back.
+
+
+async def test_an_empty_answer_keeps_every_device(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    simulator.inject_fault("vehicles", body="[]")
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert hass.states.get(I3S_BATTERY).state == STATE_UNAVAILABLE
+    assert hass.states.get(IX_BATTERY).state == STATE_UNAVAILABLE
+    for vin in (I3S_VIN, IX_VIN):
+        assert device_of(device_registry, vin, init_integration) is not None
+
+    await advance(hass, freezer, timedelta(minutes=15))
+    assert hass.states.get(IX_BATTERY).state == "64"
+
+
+async def test_a_car_that_leaves_and_returns_gets_its_device_and_entities_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    simulator.remove_car(IX_VIN)
+    await advance_by_polls(hass, freezer, 65)
+    assert device_of(device_registry, IX_VIN, init_integration) is None
+    assert hass.states.get(IX_BATTERY) is None
+
+    simulator.add_car(
+        EMAIL, {"vin": IX_VIN, "model": "iX xDrive50", "year": 2023, "percentage": 70}
+    )
+    await advance(hass, freezer, timedelta(minutes=15))
+
+    assert device_of(device_registry, IX_VIN, init_integration) is not None
+    assert hass.states.get(IX_BATTERY).state == "70"
+
+
+async def test_the_time_a_car_went_missing_survives_a_restart(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    simulator.remove_car(IX_VIN)
+    await advance_by_polls(hass, freezer, 40)
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert device_of(device_registry, IX_VIN, init_integration) is not None
+
+    # 40 minutes before the restart count: an hour after it went missing, the device goes.
+    await advance_by_polls(hass, freezer, 20)
+    assert device_of(device_registry, IX_VIN, init_integration) is not None
+    await advance_by_polls(hass, freezer, 5)
+    assert device_of(device_registry, IX_VIN, init_integration) is None
+
+
+async def test_a_changed_model_and_year_update_the_device(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    simulator.update_car(IX_VIN, overrides={"model": "iX M60", "year": 2024})
+    await advance(hass, freezer, timedelta(minutes=5))
+    device = device_of(device_registry, IX_VIN, init_integration)
+    assert (device.name, device.model) == ("BMW iX M60", "iX M60 (2024)")
+
+    # A poll that leaves the model out does not rename the device.
+    simulator.update_car(IX_VIN, overrides={"model": None, "year": None, "brand": None})
+    await advance(hass, freezer, timedelta(minutes=5))
+    device = device_of(device_registry, IX_VIN, init_integration)
+    assert (device.name, device.model, device.manufacturer) == (
+        "BMW iX M60",
+        "iX M60 (2024)",
+        "BMW",
+    )
+
+
+# 4. Values that mean one thing.
+
+
+async def test_a_car_switching_to_kilometres_keeps_the_range_entity_in_km(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    hass.config.units = METRIC_SYSTEM
+    before = hass.states.get(IX_RANGE)
+    assert before.attributes["unit_of_measurement"] == "km"
+
+    simulator.update_car(IX_VIN, units="KILOMETERS")
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    after = hass.states.get(IX_RANGE)
+    assert after.attributes["unit_of_measurement"] == "km"
+    assert float(after.state) == pytest.approx(float(before.state), abs=1)
+
+
+# 5. Store only what is used.
+
+
+async def test_an_old_entry_is_migrated_and_its_refresh_token_dropped(
+    hass: HomeAssistant, entry_data: dict[str, Any], simulator: Simulator
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=EMAIL,
+        minor_version=1,
+        data={
+            **entry_data,
+            CONF_TOKEN: {
+                "access_token": "stored-access-token",
+                "refresh_token": "stored-refresh-token",
+                "token_type": "Bearer",
+                "scopes": ["smacc"],
+                "expires_at": "2020-01-01T00:00:00+00:00",
+            },
+        },
+    )
+    await set_up(hass, entry)
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.minor_version == 2
+    assert set(entry.data[CONF_TOKEN]) == {"access_token", "expires_at"}
+    assert "stored-refresh-token" not in repr(entry.data)
+
+
+async def test_an_old_entry_with_an_unusable_token_is_migrated_and_logs_in(
+    hass: HomeAssistant, entry_data: dict[str, Any], simulator: Simulator
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=EMAIL,
+        minor_version=1,
+        data={**entry_data, CONF_TOKEN: {"refresh_token": "only-a-refresh-token"}},
+    )
+    await set_up(hass, entry)
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert simulator.counts["token"] == 1
+    assert "only-a-refresh-token" not in repr(entry.data)
+
+
+async def test_an_entry_from_a_newer_version_is_not_loaded(
+    hass: HomeAssistant, entry_data: dict[str, Any]
+) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=EMAIL, version=2, data=entry_data)
+    await set_up(hass, entry)
+    assert entry.state is ConfigEntryState.MIGRATION_ERROR
+
+
+# 6. Entry life cycle.
+
+
+async def test_removing_an_entry_withdraws_its_repairs(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    simulator.inject_fault("vehicles", status=410)
+    await advance(hass, freezer, timedelta(minutes=5))
+    issue_id = f"service_gone_{init_integration.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_a_device_can_be_deleted_while_the_entry_is_not_loaded(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    device = device_of(device_registry, IX_VIN, init_integration)
+    await hass.config_entries.async_unload(init_integration.entry_id)
+
+    assert await async_remove_config_entry_device(hass, init_integration, device)
+
+
+async def test_deleting_a_missing_cars_device_stops_showing_it(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    simulator.remove_car(IX_VIN)
+    await advance(hass, freezer, timedelta(minutes=5))
+    device = device_of(device_registry, IX_VIN, init_integration)
+
+    assert await async_remove_config_entry_device(hass, init_integration, device)
+    device_registry.async_remove_device(device.id)
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert IX_VIN not in init_integration.runtime_data.shown
+    assert hass.states.get(IX_BATTERY) is None
