@@ -25,6 +25,7 @@ BATTERY = "sensor.bmw_i3s_battery"
 PLUG = "binary_sensor.bmw_i3s_charger_connected"
 CHEAP = "binary_sensor.octopus_intelligent_dispatching"
 SWITCH = "switch.wallbox"
+TARGET = "number.bmw_i3s_charge_target"
 REMINDER_MESSAGE = "Cheap electricity now: plug in the BMW"
 
 TURN_ON = ("switch", "turn_on", SWITCH)
@@ -74,14 +75,22 @@ def _describe(event: Event[Any]) -> tuple[str, str, str]:
 
 
 def set_states(hass: HomeAssistant, **states: str) -> None:
-    """Set the inputs' states: battery, plug, cheap, switch."""
-    entities = {"battery": BATTERY, "plug": PLUG, "cheap": CHEAP, "switch": SWITCH}
+    """Set the inputs' states: battery, plug, cheap, switch, target."""
+    entities = {
+        "battery": BATTERY,
+        "plug": PLUG,
+        "cheap": CHEAP,
+        "switch": SWITCH,
+        "target": TARGET,
+    }
     for name, state in states.items():
         attributes = {"unit_of_measurement": "%"} if name == "battery" else {}
         hass.states.async_set(entities[name], state, attributes)
 
 
-async def setup_automation(hass: HomeAssistant, *, reminder: bool = True) -> None:
+async def setup_automation(
+    hass: HomeAssistant, *, reminder: bool = True, target_entity: bool = False
+) -> None:
     """Create an automation from the blueprint, as the UI does after an import."""
     inputs: dict[str, Any] = {
         "battery_sensor": BATTERY,
@@ -90,6 +99,8 @@ async def setup_automation(hass: HomeAssistant, *, reminder: bool = True) -> Non
         "charger_switch": SWITCH,
         "target_level": 80,
     }
+    if target_entity:
+        inputs["charge_target_entity"] = TARGET
     if reminder:
         inputs["plug_in_reminder"] = [
             {"action": "notify.mobile_app_phone", "data": {"message": REMINDER_MESSAGE}}
@@ -139,6 +150,11 @@ async def test_blueprint_offers_the_right_entities(hass: HomeAssistant) -> None:
     assert target["selector"]["number"]["max"] == 100
     assert target["selector"]["number"]["unit_of_measurement"] == "%"
     assert inputs["plug_in_reminder"]["default"] == []
+    charge_target = inputs["charge_target_entity"]
+    assert charge_target["default"] is None
+    assert charge_target["selector"]["entity"]["filter"] == [
+        {"integration": "orangepower_bmw", "domain": ["number"]}
+    ]
 
 
 async def test_cheap_period_starts_while_plugged_in_below_target(
@@ -272,7 +288,7 @@ async def test_battery_level_unknown(
         ({"battery": "50", "plug": "on", "cheap": "on", "switch": "off"}, [TURN_ON]),
         ({"battery": "50", "plug": "on", "cheap": "on", "switch": "on"}, []),
         ({"battery": "unknown", "plug": "on", "cheap": "on", "switch": "off"}, []),
-        ({"battery": "50", "plug": "on", "cheap": "off", "switch": "on"}, [TURN_OFF]),
+        ({"battery": "50", "plug": "on", "cheap": "off", "switch": "on"}, []),
         ({"battery": "50", "plug": "off", "cheap": "on", "switch": "on"}, [TURN_OFF]),
         ({"battery": "85", "plug": "on", "cheap": "on", "switch": "on"}, [TURN_OFF]),
         ({"battery": "50", "plug": "on", "cheap": "unavailable", "switch": "on"}, []),
@@ -281,7 +297,7 @@ async def test_battery_level_unknown(
         "should_charge",
         "already_charging",
         "level_unknown",
-        "cheap_ended_while_down",
+        "charging_by_hand_at_peak",
         "unplugged_while_down",
         "target_reached_while_down",
         "tariff_not_loaded_yet",
@@ -293,7 +309,11 @@ async def test_home_assistant_start(
     states: dict[str, str],
     expected: list[tuple[str, str, str]],
 ) -> None:
-    """At start the charger is brought to where it should be, from states that are known."""
+    """At start the charger is brought to where it should be, from states that are known.
+
+    A charge the user started by hand at peak rate is left alone: after a restart nothing tells it
+    from one whose cheap period ended while Home Assistant was down.
+    """
     hass.set_state(CoreState.not_running)
     set_states(hass, **states)
     await setup_automation(hass)
@@ -301,4 +321,109 @@ async def test_home_assistant_start(
 
     await hass.async_start()
     await hass.async_block_till_done()
+    assert actions() == expected
+
+
+@pytest.mark.parametrize(
+    "comes_back",
+    [{"plug": "on"}, {"battery": "52"}, {"cheap": "on"}],
+    ids=["plug", "battery", "tariff"],
+)
+async def test_a_switch_turned_off_in_a_cheap_period_stays_off(
+    hass: HomeAssistant,
+    actions: Callable[[], list[tuple[str, str, str]]],
+    comes_back: dict[str, str],
+) -> None:
+    """Reproduced: the user's switch-off was undone when a sensor came back from unavailable."""
+    set_states(hass, battery="50", plug="on", cheap="off", switch="off")
+    await setup_automation(hass)
+    await change(hass, cheap="on")
+    await change(hass, switch="on")
+    assert actions() == [TURN_ON]
+
+    await change(hass, switch="off")  # by the user
+    (name,) = comes_back
+    await change(hass, **{name: "unavailable"})
+    await change(hass, **comes_back)
+    assert actions() == [TURN_ON]
+
+
+async def test_a_switch_turned_off_in_a_cheap_period_is_on_again_for_real_changes(
+    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
+) -> None:
+    """Plugging in again, or the next cheap period, starts charging again."""
+    set_states(hass, battery="50", plug="on", cheap="on", switch="on")
+    await setup_automation(hass)
+    await change(hass, switch="off")  # by the user
+
+    await change(hass, plug="off")
+    await change(hass, plug="on")
+    assert actions() == [TURN_ON]
+
+    await change(hass, switch="off")  # by the user again
+    await change(hass, cheap="off")
+    await change(hass, cheap="on")
+    assert actions() == [TURN_ON, TURN_ON]
+
+
+@pytest.mark.parametrize("gone", ["unavailable", "unknown"])
+async def test_a_tariff_sensor_that_becomes_unavailable_ends_the_cheap_period(
+    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]], gone: str
+) -> None:
+    """Reproduced: a tariff sensor going unavailable instead of off never stopped the charge."""
+    set_states(hass, battery="50", plug="on", cheap="on", switch="on")
+    await setup_automation(hass)
+
+    await change(hass, cheap=gone)
+    assert actions() == [TURN_OFF]
+
+
+async def test_a_cheap_period_that_ended_while_down_and_is_reported_after_the_start(
+    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
+) -> None:
+    """A tariff sensor that restores "on" and then reports the end: the charge stops."""
+    hass.set_state(CoreState.not_running)
+    set_states(hass, battery="50", plug="on", cheap="on", switch="on")
+    await setup_automation(hass)
+    await hass.async_start()
+    await hass.async_block_till_done()
+    assert actions() == []
+
+    await change(hass, cheap="off")
+    assert actions() == [TURN_OFF]
+
+
+async def test_the_charge_target_entity_overrides_the_fixed_target(
+    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
+) -> None:
+    """Charging stops at the car's charge target, and at once when the user lowers it below the level."""
+    set_states(hass, battery="58", plug="on", cheap="on", switch="on", target="60")
+    await setup_automation(hass, target_entity=True)
+
+    await change(hass, battery="59")
+    assert actions() == []
+    await change(hass, battery="60")
+    assert actions() == [TURN_OFF]
+
+    await change(hass, battery="55", switch="on")
+    await change(hass, target="50")
+    assert actions() == [TURN_OFF, TURN_OFF]
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("70", [TURN_ON]), ("60", []), ("unknown", [TURN_ON]), ("unavailable", [TURN_ON])],
+    ids=["below_entity_target", "above_entity_target", "entity_unknown", "entity_unavailable"],
+)
+async def test_the_charge_target_entity_when_a_cheap_period_starts(
+    hass: HomeAssistant,
+    actions: Callable[[], list[tuple[str, str, str]]],
+    target: str,
+    expected: list[tuple[str, str, str]],
+) -> None:
+    """At 65 %: the entity's target decides; without a number, the fixed 80 % does."""
+    set_states(hass, battery="65", plug="on", cheap="off", switch="off", target=target)
+    await setup_automation(hass, target_entity=True)
+
+    await change(hass, cheap="on")
     assert actions() == expected

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
 @pytest.mark.parametrize(
     "units", [METRIC_SYSTEM, US_CUSTOMARY_SYSTEM], ids=["metric", "us_customary"]
 )
-@pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.BINARY_SENSOR])
+@pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.BINARY_SENSOR, Platform.NUMBER])
 async def test_entities(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
@@ -76,7 +76,7 @@ async def test_diagnostic_entities_are_disabled_by_default(
     hass: HomeAssistant, init_integration: MockConfigEntry, entity_registry: er.EntityRegistry
 ) -> None:
     entries = er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
-    assert len(entries) == 14
+    assert len(entries) == 30
     disabled = sorted(entry.entity_id for entry in entries if entry.disabled_by)
     assert disabled == [
         f"sensor.bmw_{car}_{key}"

@@ -32,7 +32,13 @@ import probatio
 import pytest
 import yaml
 
-from custom_components.orangepower_bmw import binary_sensor, config_flow, coordinator, sensor
+from custom_components.orangepower_bmw import (
+    binary_sensor,
+    config_flow,
+    coordinator,
+    number,
+    sensor,
+)
 from custom_components.orangepower_bmw.const import DOMAIN
 
 ROOT = Path(__file__).parent.parent
@@ -262,7 +268,10 @@ def entity_translation_paths() -> set[Key]:
     paths: set[Key] = set()
     for platform, descriptions in (
         ("sensor", sensor.SENSORS),
+        ("sensor", sensor.CHARGING_SENSORS),
         ("binary_sensor", binary_sensor.BINARY_SENSORS),
+        ("binary_sensor", binary_sensor.CHARGING_BINARY_SENSORS),
+        ("number", number.NUMBERS),
     ):
         for description in descriptions:
             key = description.translation_key

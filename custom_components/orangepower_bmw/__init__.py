@@ -13,6 +13,7 @@ from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.storage import Store
 
 from .api import OrangePowerClient, Token
+from .charging import charging_store
 from .const import CONF_TOKEN, DOMAIN, REQUEST_TIMEOUT
 from .coordinator import (
     ISSUE_KEYS,
@@ -24,7 +25,7 @@ from .coordinator import (
 
 _LOGGER = logging.getLogger(__name__)
 
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) -> bool:
@@ -33,9 +34,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) 
         async_get_clientsession(hass), entry.data[CONF_URL], timeout=REQUEST_TIMEOUT
     )
     coordinator = OrangePowerCoordinator(hass, entry, client)
+    await coordinator.charging.async_load()
     # Set before the first poll, so that other entries sharing a car see which cars this one shows.
     entry.runtime_data = coordinator
     await coordinator.async_config_entry_first_refresh()
+    entry.async_on_unload(coordinator.charging.async_save)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -52,6 +55,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry)
     await Store[dict[str, object]](
         hass, STORAGE_VERSION, storage_key(entry.entry_id)
     ).async_remove()
+    await charging_store(hass, entry.entry_id).async_remove()
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:

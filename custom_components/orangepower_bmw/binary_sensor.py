@@ -15,6 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import CHARGING_STATES, Vehicle
+from .charging import CarCharging
 from .coordinator import OrangePowerConfigEntry
 from .entity import OrangePowerEntity, add_entities_for_new_cars
 
@@ -52,6 +53,23 @@ BINARY_SENSORS: tuple[VehicleBinarySensorDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ChargingBinarySensorDescription(BinarySensorEntityDescription):
+    """A binary sensor of a car's charging, from what its polls showed."""
+
+    is_on_fn: Callable[[CarCharging], bool]
+
+
+CHARGING_BINARY_SENSORS: tuple[ChargingBinarySensorDescription, ...] = (
+    ChargingBinarySensorDescription(
+        key="charging_stalled",
+        translation_key="charging_stalled",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda charging: charging.stalled,
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: OrangePowerConfigEntry,
@@ -63,7 +81,11 @@ async def async_setup_entry(
         entry,
         async_add_entities,
         lambda vin: (
-            VehicleBinarySensor(coordinator, vin, description) for description in BINARY_SENSORS
+            *(VehicleBinarySensor(coordinator, vin, description) for description in BINARY_SENSORS),
+            *(
+                ChargingBinarySensor(coordinator, vin, description)
+                for description in CHARGING_BINARY_SENSORS
+            ),
         ),
     )
 
@@ -78,3 +100,23 @@ class VehicleBinarySensor(OrangePowerEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """Return the state from the latest poll."""
         return self.entity_description.is_on_fn(self.vehicle)
+
+
+class ChargingBinarySensor(OrangePowerEntity, BinarySensorEntity):
+    """A binary sensor of a car's charging: unknown, not unavailable, while polls fail."""
+
+    entity_description: ChargingBinarySensorDescription
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return whether the car is on the account."""
+        return self.vin in self.coordinator.data
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """Return the state from the latest poll; unknown while polls fail, as no level moves then."""
+        if not self.coordinator.last_update_success:
+            return None
+        return self.entity_description.is_on_fn(self.coordinator.charging.car(self.vin))

@@ -36,6 +36,7 @@ from .api import (
     Vehicle,
     VehicleList,
 )
+from .charging import ChargingInsight
 from .const import (
     CONF_ACCOUNT_EMAIL,
     CONF_ACTIVE_INTERVAL,
@@ -124,6 +125,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self._limited_since: datetime | None = None
         self.login_calls = 0
         self.vehicle_calls = 0
+        self.charging = ChargingInsight(hass, entry.entry_id)
 
     @staticmethod
     def _interval(*, active: bool, entry: ConfigEntry) -> timedelta:
@@ -160,6 +162,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             ) from err
         self._recovered()
         data = {vehicle.vin: vehicle for vehicle in vehicles}
+        self.charging.observe(data, dt_util.utcnow())
         self._warn_skipped(vehicles)
         self._warn_unknown_values(vehicles)
         self._show_listed_cars(data)

@@ -13,12 +13,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfLength
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfLength
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .api import CHARGING_STATES, CHARGING_TYPES, Vehicle
+from .charging import CarCharging, Charger, charger_state
 from .coordinator import OrangePowerConfigEntry
 from .entity import OrangePowerEntity, add_entities_for_new_cars
 
@@ -102,6 +103,63 @@ SENSORS: tuple[VehicleSensorDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ChargingSensorDescription(SensorEntityDescription):
+    """A sensor of a car's charging: its value from the car's data and what its polls showed."""
+
+    value_fn: Callable[[Vehicle, CarCharging], StateType | datetime]
+
+
+def _rate(charging: CarCharging) -> float | None:
+    """Return the charging rate in % per hour to one decimal, when known."""
+    rate = charging.rate
+    return round(rate, 1) if rate is not None else None
+
+
+CHARGING_SENSORS: tuple[ChargingSensorDescription, ...] = (
+    ChargingSensorDescription(
+        key="charging_rate",
+        translation_key="charging_rate",
+        native_unit_of_measurement=f"{PERCENTAGE}/h",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda _, charging: _rate(charging),
+    ),
+    ChargingSensorDescription(
+        key="charge_end",
+        translation_key="charge_end",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda _, charging: charging.end,
+    ),
+    ChargingSensorDescription(
+        key="energy_to_target",
+        translation_key="energy_to_target",
+        device_class=SensorDeviceClass.ENERGY_STORAGE,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda vehicle, charging: charging.energy_to_target(vehicle.charging.percentage),
+    ),
+    ChargingSensorDescription(
+        key="charger",
+        translation_key="charger",
+        device_class=SensorDeviceClass.ENUM,
+        options=[charger.value for charger in Charger],
+        value_fn=lambda vehicle, _: charger_state(vehicle),
+    ),
+    ChargingSensorDescription(
+        key="battery_last_changed",
+        translation_key="battery_last_changed",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        # Only while the level is known: it says since when the level shown has been shown.
+        value_fn=lambda vehicle, charging: (
+            charging.level_since if vehicle.charging.percentage is not None else None
+        ),
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: OrangePowerConfigEntry,
@@ -112,7 +170,10 @@ async def async_setup_entry(
     add_entities_for_new_cars(
         entry,
         async_add_entities,
-        lambda vin: (VehicleSensor(coordinator, vin, description) for description in SENSORS),
+        lambda vin: (
+            *(VehicleSensor(coordinator, vin, description) for description in SENSORS),
+            *(ChargingSensor(coordinator, vin, description) for description in CHARGING_SENSORS),
+        ),
     )
 
 
@@ -127,4 +188,18 @@ class VehicleSensor(OrangePowerEntity, SensorEntity):
         """Return the sensor's value from the latest poll."""
         return self.entity_description.value_fn(
             self.vehicle, self.coordinator.last_update_success_time
+        )
+
+
+class ChargingSensor(OrangePowerEntity, SensorEntity):
+    """A sensor of a car's charging."""
+
+    entity_description: ChargingSensorDescription
+
+    @property
+    @override
+    def native_value(self) -> StateType | datetime:
+        """Return the sensor's value from the latest poll and the charging session."""
+        return self.entity_description.value_fn(
+            self.vehicle, self.coordinator.charging.car(self.vin)
         )

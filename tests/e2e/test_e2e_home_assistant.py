@@ -160,10 +160,18 @@ async def test_the_state_machine_has_both_cars_with_units_and_device_classes(
     assert value(cars, f"binary_sensor.{IX}_charger_connected") == "off"
     assert value(cars, f"binary_sensor.{IX}_charging") == "off"
 
+    # Charging insight: the planners' words, the user's settings, no estimate before the levels allow.
+    assert value(cars, f"sensor.{I3S}_charger") == "charging"
+    assert value(cars, f"sensor.{IX}_charger") == "disconnected"
+    assert value(cars, f"number.{I3S}_charge_target") == "100"
+    assert value(cars, f"number.{I3S}_battery_capacity") == "unknown"
+    assert value(cars, f"sensor.{I3S}_charge_end") == "unknown"
+    assert value(cars, f"binary_sensor.{I3S}_charging_stalled") == "off"
+
     # Charging type and last update are disabled by default: no state.
     assert f"sensor.{I3S}_charging_type" not in cars
     assert f"sensor.{I3S}_last_update" not in cars
-    assert len(cars) == 10
+    assert len(cars) == 26
 
 
 async def test_options_flow_shortens_the_polling_intervals(
