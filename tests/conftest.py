@@ -8,6 +8,7 @@ from unittest.mock import PropertyMock, patch
 
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL
 from homeassistant.core import HomeAssistant
+from hypothesis import settings
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -22,6 +23,10 @@ from custom_components.orangepower_bmw.const import (
     DOMAIN,
 )
 from simulator import Simulator, run_simulator
+
+# The same examples on every run and machine: a property test fails for the code, not for the draw.
+settings.register_profile("reproducible", derandomize=True, database=None)
+settings.load_profile("reproducible")
 
 EMAIL = "demo@example.com"
 PASSWORD = "demo-password"
@@ -86,6 +91,8 @@ def mock_config_entry(entry_data: dict[str, Any]) -> MockConfigEntry:
     """Return a config entry for the demo account with default options."""
     return MockConfigEntry(
         domain=DOMAIN,
+        # Fixed, so that snapshots of the account's entities (unique ids f"{entry_id}_...") hold.
+        entry_id="01KDEMOENTRY0000000000000",
         title="d***@example.com",
         unique_id=EMAIL,
         data=entry_data,

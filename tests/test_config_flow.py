@@ -27,7 +27,9 @@ from custom_components.orangepower_bmw.api import DEFAULT_BASE_URL, Token
 from custom_components.orangepower_bmw.const import (
     CONF_ACCOUNT_EMAIL,
     CONF_ACTIVE_INTERVAL,
+    CONF_DAILY_REQUEST_LIMIT,
     CONF_IDLE_INTERVAL,
+    CONF_REFRESH_ENTITIES,
     CONF_TOKEN,
     DOMAIN,
 )
@@ -613,6 +615,13 @@ async def test_reconfigure_error_then_fixed(
 
 # Options
 
+DEFAULT_OPTIONS: dict[str, Any] = {
+    CONF_ACTIVE_INTERVAL: 5,
+    CONF_IDLE_INTERVAL: 15,
+    CONF_REFRESH_ENTITIES: [],
+    CONF_DAILY_REQUEST_LIMIT: 0,
+}
+
 
 async def open_options(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigFlowResult:
     """Open the options form of an entry."""
@@ -623,11 +632,11 @@ async def open_options(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigFlo
 
 
 async def save_options(
-    hass: HomeAssistant, result: ConfigFlowResult, active: float, idle: float
+    hass: HomeAssistant, result: ConfigFlowResult, active: float, idle: float, **more: Any
 ) -> ConfigFlowResult:
     """Submit the options form and let the reload finish."""
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_ACTIVE_INTERVAL: active, CONF_IDLE_INTERVAL: idle}
+        result["flow_id"], {CONF_ACTIVE_INTERVAL: active, CONF_IDLE_INTERVAL: idle, **more}
     )
     await hass.async_block_till_done()
     return result
@@ -636,10 +645,24 @@ async def save_options(
 @pytest.mark.parametrize(
     ("options", "shown"),
     [
-        ({}, {CONF_ACTIVE_INTERVAL: 5, CONF_IDLE_INTERVAL: 15}),
+        ({}, {**DEFAULT_OPTIONS}),
         (
             {CONF_ACTIVE_INTERVAL: 2, CONF_IDLE_INTERVAL: 90},
-            {CONF_ACTIVE_INTERVAL: 2, CONF_IDLE_INTERVAL: 90},
+            {**DEFAULT_OPTIONS, CONF_ACTIVE_INTERVAL: 2, CONF_IDLE_INTERVAL: 90},
+        ),
+        (
+            {
+                CONF_ACTIVE_INTERVAL: 2,
+                CONF_IDLE_INTERVAL: 60,
+                CONF_REFRESH_ENTITIES: ["binary_sensor.wallbox_plug"],
+                CONF_DAILY_REQUEST_LIMIT: 48,
+            },
+            {
+                CONF_ACTIVE_INTERVAL: 2,
+                CONF_IDLE_INTERVAL: 60,
+                CONF_REFRESH_ENTITIES: ["binary_sensor.wallbox_plug"],
+                CONF_DAILY_REQUEST_LIMIT: 48,
+            },
         ),
     ],
 )
@@ -666,10 +689,12 @@ async def test_options_saved_as_whole_minutes_and_reloaded(
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert init_integration.options == {
+        **DEFAULT_OPTIONS,
         CONF_ACTIVE_INTERVAL: int(active),
         CONF_IDLE_INTERVAL: int(idle),
     }
-    assert all(type(value) is int for value in init_integration.options.values())
+    assert type(init_integration.options[CONF_ACTIVE_INTERVAL]) is int
+    assert type(init_integration.options[CONF_IDLE_INTERVAL]) is int
     assert init_integration.state is ConfigEntryState.LOADED
     coordinator = init_integration.runtime_data
     assert coordinator is not old_coordinator
@@ -709,12 +734,67 @@ async def test_options_out_of_range_then_fixed(
 
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
-    assert suggested_values(result) == {CONF_ACTIVE_INTERVAL: active, CONF_IDLE_INTERVAL: idle}
+    assert suggested_values(result) == {
+        **DEFAULT_OPTIONS,
+        CONF_ACTIVE_INTERVAL: active,
+        CONF_IDLE_INTERVAL: idle,
+    }
     assert init_integration.options == old_options
 
     result = await save_options(hass, result, 3, 30)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert init_integration.options == {CONF_ACTIVE_INTERVAL: 3, CONF_IDLE_INTERVAL: 30}
+    assert init_integration.options == {
+        **DEFAULT_OPTIONS,
+        CONF_ACTIVE_INTERVAL: 3,
+        CONF_IDLE_INTERVAL: 30,
+    }
+
+
+@pytest.mark.parametrize(("limit", "saved"), [(0, 0), (10, 10), (48.0, 48), (2000, 2000)])
+async def test_options_daily_limit_saved(
+    hass: HomeAssistant, init_integration: MockConfigEntry, limit: float, saved: int
+) -> None:
+    result = await save_options(
+        hass, await open_options(hass, init_integration), 5, 60, daily_request_limit=limit
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options[CONF_DAILY_REQUEST_LIMIT] == saved
+    assert init_integration.runtime_data.budget.limit == saved
+
+
+@pytest.mark.parametrize("limit", [1, 9, 2001, 12.5])
+async def test_options_daily_limit_out_of_range(
+    hass: HomeAssistant, init_integration: MockConfigEntry, limit: float
+) -> None:
+    old_options = dict(init_integration.options)
+    result = await save_options(
+        hass, await open_options(hass, init_integration), 5, 15, daily_request_limit=limit
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_DAILY_REQUEST_LIMIT: "daily_request_limit_out_of_range"}
+    assert init_integration.options == old_options
+
+
+async def test_options_refresh_entities_saved_own_entities_refused(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    own = "binary_sensor.bmw_i3s_94_rex_charger_connected"
+    result = await save_options(
+        hass,
+        await open_options(hass, init_integration),
+        5,
+        60,
+        refresh_entities=["binary_sensor.wallbox_plug", own],
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_REFRESH_ENTITIES: "own_entity"}
+
+    result = await save_options(
+        hass, result, 5, 60, refresh_entities=["binary_sensor.wallbox_plug"]
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # An entity that does not exist yet is fine: the wallbox may be set up later.
+    assert init_integration.options[CONF_REFRESH_ENTITIES] == ["binary_sensor.wallbox_plug"]
 
 
 # Translations of everything the tests above show

@@ -108,7 +108,8 @@ async def test_token_is_renewed_as_its_expiry_nears_without_a_refused_call(
     assert simulator.counts == {"token": 1, "vehicles": 1}
     await advance(hass, freezer, timedelta(hours=7, minutes=50))
     assert simulator.counts == {"token": 1, "vehicles": 2}
-    await advance(hass, freezer, timedelta(minutes=5))
+    # The i3s is full by now, so polls come at the idle interval.
+    await advance(hass, freezer, timedelta(minutes=15))
 
     assert simulator.counts == {"token": 2, "vehicles": 3}
     assert simulator.status_counts["vehicles"] == {"200": 3}
@@ -226,7 +227,7 @@ async def test_rate_limit_waits_as_long_as_the_service_asks(
     assert hass.states.get(IX_BATTERY).state == "64"
 
 
-async def test_polling_slows_when_all_cars_are_unplugged_and_speeds_up_again(
+async def test_polling_is_fast_only_while_a_car_charges(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
@@ -235,7 +236,8 @@ async def test_polling_slows_when_all_cars_are_unplugged_and_speeds_up_again(
     coordinator = init_integration.runtime_data
     assert coordinator.update_interval == timedelta(minutes=5)
 
-    simulator.unplug(I3S_VIN)
+    # Plugged in but waiting (for a cheap period, say): nothing changes by the minute.
+    simulator.stop_charging(I3S_VIN)
     await advance(hass, freezer, timedelta(minutes=5))
     assert coordinator.update_interval == timedelta(minutes=15)
     calls = simulator.counts["vehicles"]
@@ -243,10 +245,38 @@ async def test_polling_slows_when_all_cars_are_unplugged_and_speeds_up_again(
     assert simulator.counts["vehicles"] == calls
 
     simulator.plug(IX_VIN)
+    simulator.start_charging(IX_VIN)
     await advance(hass, freezer, timedelta(minutes=5))
     assert simulator.counts["vehicles"] == calls + 1
     assert coordinator.update_interval == timedelta(minutes=5)
     assert hass.states.get(IX_PLUG).state == STATE_ON
+
+
+@pytest.mark.parametrize(
+    ("states", "interval"),
+    [
+        ({"CHARGING"}, 5),
+        ({"PLUGGED_IN"}, 15),
+        ({"WAITING_FOR_CHARGING"}, 15),
+        ({"TARGET_REACHED"}, 15),
+        ({"FULLY_CHARGED"}, 15),
+        ({"NOT_CHARGING"}, 15),
+        ({"CHARGING", "NOT_CHARGING"}, 5),
+        ({"UNKNOWN", "PLUGGED_IN"}, 15),
+    ],
+)
+async def test_interval_for_each_mix_of_car_states(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    states: set[str],
+    interval: int,
+) -> None:
+    for vin, state in zip((I3S_VIN, IX_VIN), sorted(states) * 2, strict=False):
+        simulator.update_car(vin, state=state)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert init_integration.runtime_data.update_interval == timedelta(minutes=interval)
 
 
 async def test_charging_progress_shows_at_each_poll(
@@ -550,8 +580,8 @@ async def test_retired_api_raises_a_repair_and_polls_hourly_until_it_is_back(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
-@pytest.mark.parametrize("retry_after", ["0", "Mon, 23 Nov 2026 11:00:00 GMT"])
-async def test_a_retry_after_of_nothing_still_waits_a_minute(
+@pytest.mark.parametrize("retry_after", ["0", "60", "Mon, 23 Nov 2026 11:00:00 GMT"])
+async def test_a_short_retry_after_still_waits_the_interval(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
@@ -562,8 +592,8 @@ async def test_a_retry_after_of_nothing_still_waits_a_minute(
     await advance(hass, freezer, timedelta(minutes=5))
     assert simulator.counts["vehicles"] == 2
 
-    # Without a floor this would be a tight loop against a service that is already overloaded.
-    await advance(hass, freezer, timedelta(seconds=30))
+    # A wait the service asks for only ever lengthens the next poll, never shortens it.
+    await advance(hass, freezer, timedelta(minutes=4))
     assert simulator.counts["vehicles"] == 2
-    await advance(hass, freezer, timedelta(seconds=31))
+    await advance(hass, freezer, timedelta(minutes=1))
     assert simulator.counts["vehicles"] == 3

@@ -60,23 +60,37 @@ async def test_one_device_per_car(
     hass: HomeAssistant, init_integration: MockConfigEntry, device_registry: dr.DeviceRegistry
 ) -> None:
     devices = dr.async_entries_for_config_entry(device_registry, init_integration.entry_id)
+    cars = [device for device in devices if device.entry_type is None]
     assert sorted(
-        (device.name, device.manufacturer, device.model, device.serial_number) for device in devices
+        (device.name, device.manufacturer, device.model, device.serial_number) for device in cars
     ) == [
         ("BMW i3s 94 REX", "BMW", "i3s 94 REX (2018)", I3S_VIN),
         ("BMW iX xDrive50", "BMW", "iX xDrive50 (2023)", IX_VIN),
     ]
-    assert {identifier for device in devices for identifier in device.identifiers} == {
+    assert {identifier for device in cars for identifier in device.identifiers} == {
         (DOMAIN, I3S_VIN),
         (DOMAIN, IX_VIN),
     }
+
+
+async def test_one_service_device_for_the_account(
+    hass: HomeAssistant, init_integration: MockConfigEntry, device_registry: dr.DeviceRegistry
+) -> None:
+    account = device_registry.async_get_device_by_identifier(
+        (DOMAIN, init_integration.entry_id), init_integration.entry_id
+    )
+    assert account is not None
+    assert account.entry_type is dr.DeviceEntryType.SERVICE
+    assert account.name == "Orange Power Connect"
+    assert hass.states.get("sensor.orange_power_connect_requests_today").state == "2"
 
 
 async def test_diagnostic_entities_are_disabled_by_default(
     hass: HomeAssistant, init_integration: MockConfigEntry, entity_registry: er.EntityRegistry
 ) -> None:
     entries = er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
-    assert len(entries) == 30
+    # Fifteen per car, and the account's requests today and next update (shown: quota matters).
+    assert len(entries) == 32
     disabled = sorted(entry.entity_id for entry in entries if entry.disabled_by)
     assert disabled == [
         f"sensor.bmw_{car}_{key}"

@@ -267,7 +267,7 @@ def entity_translation_paths() -> set[Key]:
     """Return the name of every entity and the state names of every enum sensor."""
     paths: set[Key] = set()
     for platform, descriptions in (
-        ("sensor", sensor.SENSORS),
+        ("sensor", (*sensor.SENSORS, *sensor.ACCOUNT_SENSORS)),
         ("sensor", sensor.CHARGING_SENSORS),
         ("binary_sensor", binary_sensor.BINARY_SENSORS),
         ("binary_sensor", binary_sensor.CHARGING_BINARY_SENSORS),

@@ -1,7 +1,7 @@
 """A simulated week: two cars charging every night, random faults, and the calls it costs.
 
-Expected schedule: both cars are plugged in from 22:00 to 07:00 (9 hours polled every 5
-minutes: 108 polls) and unplugged for the other 15 hours (every 15 minutes: 60 polls), so
+Expected schedule: both cars are plugged in and charging from 22:00 to 07:00 (9 hours polled
+every 5 minutes: 108 polls) and unplugged for the other 15 hours (every 15 minutes: 60 polls), so
 168 vehicles calls a day, 1176 a week. Tokens last 8 hours and are renewed 5 minutes
 early: a login every 7 h 55 min, 21 a week, plus the setup's and one per revocation (a
 revocation restarts the 8 hours, which can save the week's last renewal).
@@ -64,6 +64,8 @@ async def test_a_week_of_nightly_charging_with_random_faults(
         now = START + timedelta(minutes=5 * step)
         if (now.hour, now.minute) == (22, 0):
             for vin in CARS:
+                # Low enough to charge at 10 % an hour until they are unplugged at 07:00.
+                simulator.update_car(vin, percentage=9)
                 simulator.plug(vin)
                 simulator.start_charging(vin)
         elif (now.hour, now.minute) == (7, 0):
@@ -89,7 +91,8 @@ async def test_a_week_of_nightly_charging_with_random_faults(
         f"{faults} faults"
     )
     assert faults > 5
-    assert WEEKLY_VEHICLE_CALLS * 0.95 <= counts["vehicles"] <= WEEKLY_VEHICLE_CALLS
+    # A revoked token costs one refused call before the renewal and the retry.
+    assert WEEKLY_VEHICLE_CALLS * 0.95 <= counts["vehicles"] <= WEEKLY_VEHICLE_CALLS + revocations
     assert WEEKLY_LOGINS + revocations - 1 <= counts["token"] <= WEEKLY_LOGINS + revocations
 
     assert after_day_one is not None

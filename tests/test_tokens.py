@@ -76,7 +76,8 @@ async def test_a_day_of_polls_with_an_odd_stated_lifetime_never_loops(
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
 
-    # The i3s stays plugged in, so the account is polled every 5 minutes all day.
+    # The i3s charges all day, so the account is polled every 5 minutes all day.
+    simulator.update_car("WBY7Z8C5XJV123456", state="CHARGING")
     for _ in range(24 * 12):
         await advance(hass, freezer, timedelta(minutes=5))
 

@@ -14,7 +14,7 @@ from homeassistant.helpers.storage import Store
 
 from .api import OrangePowerClient, Token
 from .charging import charging_store
-from .const import CONF_TOKEN, DOMAIN, REQUEST_TIMEOUT
+from .const import CONF_REFRESH_ENTITIES, CONF_TOKEN, DOMAIN, REQUEST_TIMEOUT
 from .coordinator import (
     ISSUE_KEYS,
     STORAGE_VERSION,
@@ -22,6 +22,7 @@ from .coordinator import (
     OrangePowerCoordinator,
     storage_key,
 )
+from .triggers import async_track_refresh_entities
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +41,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) 
     await coordinator.async_config_entry_first_refresh()
     entry.async_on_unload(coordinator.charging.async_save)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(
+        async_track_refresh_entities(
+            hass, coordinator, entry.options.get(CONF_REFRESH_ENTITIES, [])
+        )
+    )
     return True
 
 
@@ -78,11 +84,14 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: OrangePowerConfigEntry, device: DeviceEntry
 ) -> bool:
     """Let the user delete the device of a car that is not on the account now, and no other."""
+    vins = {value for domain, value in device.identifiers if domain == DOMAIN}
+    if entry.entry_id in vins:
+        # The account's own device, with its request count: it goes with the entry.
+        return False
     if entry.state is not ConfigEntryState.LOADED:
         # Nothing is known of the account now: a car still on it gets its device back when it loads.
         return True
     coordinator = entry.runtime_data
-    vins = {value for domain, value in device.identifiers if domain == DOMAIN}
     if any(vin in (coordinator.data or {}) for vin in vins):
         return False
     for vin in vins:

@@ -7,7 +7,7 @@ models and raises the small error hierarchy below. It never logs a password, a t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 import json
@@ -166,6 +166,18 @@ class Vehicle:
     charging: ChargingStatus
     electric_range: float | None
     electric_range_unit: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the car as JSON-ready data, for storage."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Vehicle | None:
+        """Return a car from stored data, or None when the data is not a car."""
+        try:
+            return cls(**{**data, "charging": ChargingStatus(**data["charging"])})
+        except KeyError, TypeError:
+            return None
 
 
 class VehicleList(list[Vehicle]):

@@ -15,8 +15,11 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, UnitOfTime
 from homeassistant.core import callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -31,14 +34,19 @@ from .api import DEFAULT_BASE_URL, OrangePowerClient, OrangePowerError, Token
 from .const import (
     CONF_ACCOUNT_EMAIL,
     CONF_ACTIVE_INTERVAL,
+    CONF_DAILY_REQUEST_LIMIT,
     CONF_IDLE_INTERVAL,
+    CONF_REFRESH_ENTITIES,
     CONF_TOKEN,
     DEFAULT_ACTIVE_INTERVAL,
+    DEFAULT_DAILY_REQUEST_LIMIT,
     DEFAULT_IDLE_INTERVAL,
     DOMAIN,
     MAX_ACTIVE_INTERVAL,
+    MAX_DAILY_REQUEST_LIMIT,
     MAX_IDLE_INTERVAL,
     MIN_ACTIVE_INTERVAL,
+    MIN_DAILY_REQUEST_LIMIT,
     MIN_IDLE_INTERVAL,
     REQUEST_TIMEOUT,
 )
@@ -86,6 +94,12 @@ OPTIONS_SCHEMA = probatio.Schema(
     {
         probatio.Required(CONF_ACTIVE_INTERVAL): MINUTES_SELECTOR,
         probatio.Required(CONF_IDLE_INTERVAL): MINUTES_SELECTOR,
+        probatio.Optional(CONF_REFRESH_ENTITIES): EntitySelector(
+            EntitySelectorConfig(multiple=True)
+        ),
+        probatio.Optional(
+            CONF_DAILY_REQUEST_LIMIT, default=DEFAULT_DAILY_REQUEST_LIMIT
+        ): NumberSelector(NumberSelectorConfig(mode=NumberSelectorMode.BOX, min=0, step=1)),
     }
 )
 INTERVAL_RANGES = {
@@ -286,20 +300,39 @@ class OrangePowerOptionsFlow(OptionsFlowWithReload):
     """Tune how often the account is polled."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the polling intervals while charging or plugged in, and while idle."""
+        """Ask for the polling intervals, the entities that trigger a poll, and a daily limit."""
         errors: dict[str, str] = {}
         if user_input is not None:
             for key, (low, high) in INTERVAL_RANGES.items():
                 value = user_input[key]
                 if not float(value).is_integer() or not low <= value <= high:
                     errors[key] = f"{key}_out_of_range"
+            limit = user_input[CONF_DAILY_REQUEST_LIMIT]
+            if not float(limit).is_integer() or (
+                limit and not MIN_DAILY_REQUEST_LIMIT <= limit <= MAX_DAILY_REQUEST_LIMIT
+            ):
+                errors[CONF_DAILY_REQUEST_LIMIT] = "daily_request_limit_out_of_range"
+            refresh_entities = list(user_input.get(CONF_REFRESH_ENTITIES, []))
+            registry = er.async_get(self.hass)
+            if any(
+                (entity := registry.async_get(entity_id)) and entity.platform == DOMAIN
+                for entity_id in refresh_entities
+            ):
+                # A poll that changes an entity would trigger the next poll, on and on.
+                errors[CONF_REFRESH_ENTITIES] = "own_entity"
             if not errors:
                 return self.async_create_entry(
-                    data={key: int(user_input[key]) for key in INTERVAL_RANGES}
+                    data={
+                        **{key: int(user_input[key]) for key in INTERVAL_RANGES},
+                        CONF_REFRESH_ENTITIES: refresh_entities,
+                        CONF_DAILY_REQUEST_LIMIT: int(limit),
+                    }
                 )
         current = {
             CONF_ACTIVE_INTERVAL: DEFAULT_ACTIVE_INTERVAL,
             CONF_IDLE_INTERVAL: DEFAULT_IDLE_INTERVAL,
+            CONF_REFRESH_ENTITIES: [],
+            CONF_DAILY_REQUEST_LIMIT: DEFAULT_DAILY_REQUEST_LIMIT,
             **self.config_entry.options,
             **(user_input or {}),
         }

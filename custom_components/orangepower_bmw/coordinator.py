@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 import logging
 import random
 from typing import Any, TypedDict, override
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, Platform
-from homeassistant.core import CoreState, HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.core import CALLBACK_TYPE, CoreState, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
     issue_registry as ir,
 )
+from homeassistant.helpers.event import async_track_point_in_utc_time, async_track_time_change
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import TimestampDataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -36,13 +37,16 @@ from .api import (
     Vehicle,
     VehicleList,
 )
+from .budget import BudgetSpentError, RequestBudget, next_midnight
 from .charging import ChargingInsight
 from .const import (
     CONF_ACCOUNT_EMAIL,
     CONF_ACTIVE_INTERVAL,
+    CONF_DAILY_REQUEST_LIMIT,
     CONF_IDLE_INTERVAL,
     CONF_TOKEN,
     DEFAULT_ACTIVE_INTERVAL,
+    DEFAULT_DAILY_REQUEST_LIMIT,
     DEFAULT_IDLE_INTERVAL,
     DOMAIN,
     TOKEN_RENEW_MARGIN,
@@ -52,8 +56,10 @@ _LOGGER = logging.getLogger(__name__)
 
 type OrangePowerConfigEntry = ConfigEntry[OrangePowerCoordinator]
 
-# States in which a car is plugged in, so its values change and polling speeds up.
-ACTIVE_STATES = frozenset({"CHARGING", "PLUGGED_IN", "WAITING_FOR_CHARGING"})
+# A refresh asked for (a trigger, a manual update) comes no sooner than this after the last one.
+MIN_ASKED_GAP = timedelta(minutes=1)
+# Without a known lifetime, a token is expected to last this long (the service's usual 8 hours).
+EXPECTED_TOKEN_LIFETIME = timedelta(hours=8)
 
 # Without a Retry-After, a rate-limited poll waits twice as long each time, up to this.
 MAX_BACKOFF = timedelta(hours=1)
@@ -67,6 +73,10 @@ GONE_POLL_INTERVAL = timedelta(hours=1)
 # so that one empty or partial answer does not remove every car.
 MISSING_GRACE = timedelta(hours=1)
 MISSING_GRACE_POLLS = 3
+# A refresh asked for by a trigger that showed nothing new is followed by one more, this much later.
+FOLLOW_UP_DELAY = timedelta(minutes=3)
+# A request made this shortly before an asked-for refresh answers it (the end of a wait, a slot).
+JUST_REQUESTED = timedelta(seconds=10)
 # The repairs this integration raises for an entry, as f"{key}_{entry_id}".
 ISSUE_KEYS = ("rate_limited", "service_gone")
 STORAGE_VERSION = 1
@@ -85,9 +95,17 @@ def storage_key(entry_id: str) -> str:
     return f"{DOMAIN}.{entry_id}"
 
 
-def is_active(vehicle: Vehicle) -> bool:
-    """Return whether the car is charging or plugged in."""
-    return vehicle.charging.charger_connected is True or vehicle.charging.state in ACTIVE_STATES
+def is_charging(vehicle: Vehicle) -> bool:
+    """Return whether the car is charging: the only time its values change by the minute."""
+    return vehicle.charging.state == "CHARGING"
+
+
+def charge_states(data: dict[str, Vehicle] | None) -> dict[str, tuple[bool | None, str | None]]:
+    """Return each car's plug and charging state, to tell whether a refresh showed a change."""
+    return {
+        vin: (vehicle.charging.charger_connected, vehicle.charging.state)
+        for vin, vehicle in (data or {}).items()
+    }
 
 
 class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]]):
@@ -104,7 +122,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             _LOGGER,
             config_entry=entry,
             name=DOMAIN,
-            update_interval=self._interval(active=False, entry=entry),
+            update_interval=self._interval(charging=False, entry=entry),
         )
         self.client = client
         self._token = Token.from_dict(entry.data.get(CONF_TOKEN) or {})
@@ -119,6 +137,26 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, storage_key(entry.entry_id)
         )
+        self.budget = RequestBudget(
+            limit=entry.options.get(CONF_DAILY_REQUEST_LIMIT, DEFAULT_DAILY_REQUEST_LIMIT),
+            day=dt_util.now().date(),
+        )
+        # When the cars' values were last fetched: they may be older than the last update.
+        self.polled_at: datetime | None = None
+        # The next request the schedule plans, whatever decided it.
+        self.next_update: datetime | None = None
+        self._from_store = False
+        self._planned_wait: float | None = None
+        self._first_wait: float | None = None
+        # Until when the service asked this integration to wait (Retry-After, backoff, 410).
+        self._waiting_until: datetime | None = None
+        self._soon: CALLBACK_TYPE | None = None
+        self._soon_at: datetime | None = None
+        self._follow_up = False
+        # The cars' plug and charging states when a follow-up was asked for, to tell a change.
+        self._states_asked: dict[str, tuple[bool | None, str | None]] | None = None
+        self._last_asked: datetime | None = None
+        self._warned_spent_on: date | None = None
         self._warned_skipped = False
         self._unknown_values_seen: set[str] = set()
         self._backoff: timedelta | None = None
@@ -128,9 +166,9 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self.charging = ChargingInsight(hass, entry.entry_id)
 
     @staticmethod
-    def _interval(*, active: bool, entry: ConfigEntry) -> timedelta:
-        """Return the polling interval the user chose for an active or an idle account."""
-        if active:
+    def _interval(*, charging: bool, entry: ConfigEntry) -> timedelta:
+        """Return the polling interval the user chose for while a car charges or none does."""
+        if charging:
             return timedelta(
                 minutes=entry.options.get(CONF_ACTIVE_INTERVAL, DEFAULT_ACTIVE_INTERVAL)
             )
@@ -138,24 +176,69 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
 
     @override
     async def _async_setup(self) -> None:
-        """Load what survives a restart: when each missing car went missing."""
+        """Load what survives a restart: the day's requests, the cars' last values, missing cars."""
         stored = await self._store.async_load() or {}
+        now = dt_util.utcnow()
         self._missing = {
             vin: since for vin, since in stored.get("missing", {}).items() if isinstance(since, str)
         }
+        self.budget = RequestBudget.from_dict(self.budget.limit, stored.get("requests", {}), now)
+        cars = [Vehicle.from_dict(car) for car in stored.get("cars", [])]
+        if cars and all(car is not None for car in cars):
+            self.data = {car.vin: car for car in cars if car is not None}
+            self.polled_at = dt_util.parse_datetime(stored.get("polled_at") or "")
+            self._from_store = True
+            self._show_listed_cars(self.data)
+        self.config_entry.async_on_unload(
+            async_track_time_change(self.hass, self._new_day, hour=0, minute=0, second=0)
+        )
+
+    @override
+    async def async_config_entry_first_refresh(self) -> None:
+        """Poll for the first time; a wait the service asked for is no reason to retry set-up.
+
+        Rate limited, out of quota or told the API is gone, the entry sets up without fresh data
+        (its entities unavailable) and asks again no sooner than the service said.
+        """
+        try:
+            await super().async_config_entry_first_refresh()
+        except ConfigEntryNotReady:
+            if self._first_wait is None:
+                raise
+            # Home Assistant honours retry_after only after set-up; this is what it would set.
+            self._retry_after = self._first_wait
+            self._async_refresh_finished()
 
     @override
     async def _async_update_data(self) -> dict[str, Vehicle]:
         """Fetch the cars, renewing the token when it is due or was refused."""
+        self._first_wait = self._planned_wait = self._waiting_until = None
+        now = dt_util.utcnow()
+        from_store, self._from_store = self._from_store, False
+        if from_store and self.data is not None and now < self._slot():
+            # A restart or reload before the daily limit's next slot: the stored values will do.
+            self._plan(now)
+            return self.data
         try:
             vehicles = await self._fetch_vehicles()
+        except BudgetSpentError:
+            self._warn_budget_spent(now)
+            self._plan(now)
+            return self.data or {}
         except InvalidCredentialsError as err:
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="invalid_auth"
             ) from err
         except OrangePowerError as err:
+            self._plan(now)
+            wait = self._wait_after(err)
+            if wait is not None:
+                # A wait the service asked for only ever lengthens the next poll.
+                wait = max(wait, (self.update_interval or timedelta()).total_seconds())
+                self._first_wait = self._planned_wait = wait
+                self._waiting_until = now + timedelta(seconds=wait)
             raise UpdateFailed(
-                retry_after=self._wait_after(err),
+                retry_after=wait,
                 translation_domain=DOMAIN,
                 translation_key=error_key(err),
                 translation_placeholders={"status": str(err.status)},
@@ -168,22 +251,153 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self._show_listed_cars(data)
         self._track_missing_cars(data)
         self._update_devices(data)
+        self.polled_at = now
+        self._plan(now, data)
+        self._save()
+        return data
+
+    def _slot(self) -> datetime:
+        """Return the earliest time the daily limit's pace allows the next request."""
+        last = self.budget.last_request
+        gap = self.budget.gap(dt_util.utcnow(), self._renewals_left(dt_util.utcnow()))
+        if last is None or gap is None:
+            return datetime.min.replace(tzinfo=dt_util.UTC)
+        return last + gap
+
+    def _plan(self, now: datetime, data: dict[str, Vehicle] | None = None) -> None:
+        """Set the interval to the next poll: the user's, stretched to make the limit last."""
         # A car missing from this answer counts as it was last seen: a glitch does not slow polling.
-        last_seen = {**(self.data or {}), **data}
-        self.update_interval = self._interval(
-            active=any(is_active(last_seen[vin]) for vin in self.shown & last_seen.keys()),
+        cars = {**(self.data or {}), **(data or {})}
+        interval = self._interval(
+            charging=any(is_charging(cars[vin]) for vin in self.shown & cars.keys()),
             entry=self.config_entry,
         )
-        return data
+        gap = self.budget.gap(now, self._renewals_left(now))
+        self.update_interval = interval if gap is None else max(interval, gap)
+
+    def _renewals_left(self, now: datetime) -> int:
+        """Return how many logins the rest of the day needs if polling goes on until midnight."""
+        midnight = next_midnight(now)
+        token = self._token
+        expires = token.expires_at - TOKEN_RENEW_MARGIN if token else now
+        if expires >= midnight:
+            return 0
+        return 1 + int((midnight - max(expires, now)) / EXPECTED_TOKEN_LIFETIME)
+
+    def _spend(self) -> None:
+        """Count a request about to be made; raise BudgetSpentError when the daily limit forbids it."""
+        self.budget.spend(dt_util.utcnow())
+        self._save()
+
+    def _save(self) -> None:
+        """Store what must survive a restart, a few seconds later (and at shutdown)."""
+        self._store.async_delay_save(self._stored, 10)
+
+    def _stored(self) -> dict[str, Any]:
+        """Return what is stored for the entry."""
+        return {
+            "requests": self.budget.as_dict(),
+            "cars": [car.as_dict() for car in (self.data or {}).values()],
+            "polled_at": self.polled_at.isoformat() if self.polled_at else None,
+            "missing": self._missing,
+        }
+
+    def _warn_budget_spent(self, now: datetime) -> None:
+        """Warn once a day that the daily limit stopped the requests until midnight."""
+        today = dt_util.as_local(now).date()
+        if self._warned_spent_on != today:
+            self._warned_spent_on = today
+            _LOGGER.warning(
+                "The daily limit of %d requests is reached; the cars keep their last values "
+                "until midnight",
+                self.budget.limit,
+            )
+
+    @callback
+    def _new_day(self, now: datetime) -> None:
+        """Start the day's count at local midnight, so today's requests read 0."""
+        if self.budget.roll(now):
+            self._save()
+            self.async_update_listeners()
+
+    @override
+    @callback
+    def _async_refresh_finished(self) -> None:
+        """Note when the next request is planned, for the next-update sensor."""
+        super()._async_refresh_finished()
+        wait = self._planned_wait
+        if wait is None and self.update_interval is not None:
+            wait = self.update_interval.total_seconds()
+        planned = dt_util.utcnow() + timedelta(seconds=wait or 0)
+        self.next_update = min(planned, self._soon_at) if self._soon_at else planned
+
+    @callback
+    def async_refresh_soon(self, delay: timedelta, *, follow_up: bool = False) -> None:
+        """Poll after the delay: at most once a minute, no sooner than a limit's pace or a wait.
+
+        Requests close together make one poll. With follow_up, a poll that shows no car's plug or
+        charging state change is followed by one more after FOLLOW_UP_DELAY (cars report late).
+        """
+        now = dt_util.utcnow()
+        when = max(now + delay, self._slot())
+        if self._waiting_until is not None:
+            # Nor before the wait the service asked for is over, however much a trigger flaps.
+            when = max(when, self._waiting_until)
+        if self._last_asked is not None:
+            when = max(when, self._last_asked + MIN_ASKED_GAP)
+        if follow_up and self._states_asked is None:
+            self._states_asked = charge_states(self.data)
+        self._follow_up = self._follow_up or follow_up
+        if self._soon_at is not None and self._soon_at <= when:
+            return
+        if self._soon is not None:
+            self._soon()
+        self._soon_at = when
+        self._soon = async_track_point_in_utc_time(self.hass, self._refresh_soon_due, when)
+        self.next_update = min(self.next_update or when, when)
+        self.async_update_listeners()
+
+    async def _refresh_soon_due(self, now: datetime) -> None:
+        """Make the poll asked for, unless one was just made, and the follow-up if nothing changed."""
+        self._soon = self._soon_at = None
+        follow_up, self._follow_up = self._follow_up, False
+        before, self._states_asked = self._states_asked, None
+        last = self.budget.last_request
+        if last is None or now - last >= JUST_REQUESTED:
+            self._last_asked = now
+            await self.async_refresh()
+        if follow_up and self.last_update_success and charge_states(self.data) == before:
+            self.async_refresh_soon(FOLLOW_UP_DELAY)
+
+    @override
+    async def async_request_refresh(self) -> None:
+        """Refresh on request (homeassistant.update_entity).
+
+        Under a limit, at the next slot; while the service asked to wait, once the wait is over.
+        """
+        if self.budget.limit or self._waiting_until is not None:
+            self.async_refresh_soon(timedelta())
+            return
+        await super().async_request_refresh()
 
     @override
     async def async_shutdown(self) -> None:
-        """Write the store now, so that a reload reads it and a removal leaves nothing behind."""
+        """Cancel an asked-for refresh, and write the store now.
+
+        Written now, the store is what a reload reads, and a removal leaves nothing behind.
+        """
+        if self._soon is not None:
+            self._soon()
+            self._soon = self._soon_at = None
         await super().async_shutdown()
-        await self._store.async_save({"missing": self._missing})
+        await self._store.async_save(self._stored())
 
     async def _fetch_vehicles(self) -> VehicleList:
         """Make the vehicles call; on a refused token renew once and retry once."""
+        now = dt_util.utcnow()
+        # Not a login without the vehicles call it is for.
+        if not self.budget.allows(now, 1 + (self._token_due(now, self._token))):
+            raise BudgetSpentError
         token = await self._valid_token()
         try:
             return await self._count_vehicle_call(token)
@@ -192,12 +406,18 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         return await self._count_vehicle_call(await self._valid_token(refused=token))
 
     async def _count_vehicle_call(self, token: Token) -> VehicleList:
-        """Make one vehicles call, counted for diagnostics."""
+        """Make one vehicles call, counted for diagnostics and the daily limit."""
+        self._spend()
         self.vehicle_calls += 1
         entry = self.config_entry
         return await self.client.get_vehicles(
             token, entry.data[CONF_EMAIL], entry.data[CONF_PASSWORD]
         )
+
+    @staticmethod
+    def _token_due(now: datetime, token: Token | None) -> bool:
+        """Return whether the token must be renewed before it is used now."""
+        return token is None or token.expires_within(TOKEN_RENEW_MARGIN, now)
 
     async def _valid_token(self, refused: Token | None = None) -> Token:
         """Return a token with more than the margin left (not the refused one), logging in if needed.
@@ -209,7 +429,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         if (
             token is not None
             and token is not refused
-            and not token.expires_within(TOKEN_RENEW_MARGIN, dt_util.utcnow())
+            and not self._token_due(dt_util.utcnow(), token)
         ):
             return token
         self._token = await self._login()
@@ -218,6 +438,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
     async def _login(self) -> Token:
         """Log in and keep the new token in the entry, without reloading it."""
         entry = self.config_entry
+        self._spend()
         self.login_calls += 1
         token = await self.client.login(
             entry.data[CONF_EMAIL], entry.data[CONF_PASSWORD], entry.data[CONF_ACCOUNT_EMAIL]
@@ -348,7 +569,6 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
     def _track_missing_cars(self, data: dict[str, Vehicle]) -> None:
         """Let go at once of a car another entry lists; remove a car missing for long enough."""
         now = dt_util.utcnow()
-        before = dict(self._missing)
         absent = (self.shown | self._device_vins()) - data.keys()
         self._missing = {vin: self._missing[vin] for vin in absent & self._missing.keys()}
         self._missing_polls = {vin: self._missing_polls.get(vin, 0) for vin in absent}
@@ -363,8 +583,6 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             if now - since >= MISSING_GRACE and self._missing_polls[vin] >= MISSING_GRACE_POLLS:
                 self._remove_device(vin)
                 self.forget(vin)
-        if self._missing != before:
-            self._store.async_delay_save(lambda: {"missing": self._missing}, 1)
 
     def _listed_elsewhere(self, vin: str) -> bool:
         """Return whether another loaded entry's last poll worked and listed this car."""
@@ -386,7 +604,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             value
             for device in dr.async_entries_for_config_entry(registry, self.config_entry.entry_id)
             for domain, value in device.identifiers
-            if domain == DOMAIN
+            if domain == DOMAIN and value != self.config_entry.entry_id
         }
 
     def _remove_device(self, vin: str) -> None:

@@ -38,6 +38,9 @@ def _polling(coordinator: OrangePowerCoordinator) -> dict[str, Any]:
         "last_error": repr(coordinator.last_exception) if coordinator.last_exception else None,
         "login_calls": coordinator.login_calls,
         "vehicle_calls": coordinator.vehicle_calls,
+        "daily_request_limit": coordinator.budget.limit,
+        "requests_today": coordinator.budget.count,
+        "next_update": coordinator.next_update.isoformat() if coordinator.next_update else None,
     }
 
 

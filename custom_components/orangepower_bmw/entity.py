@@ -44,7 +44,7 @@ class OrangePowerEntity(CoordinatorEntity[OrangePowerCoordinator]):
     @override
     def available(self) -> bool:
         """Return whether the last poll worked and still listed this car."""
-        return super().available and self.vin in self.coordinator.data
+        return super().available and self.vin in (self.coordinator.data or {})
 
     @property
     def vehicle(self) -> Vehicle:

@@ -1,4 +1,4 @@
-"""Sensors of a car: battery, electric range, charging status and type, last update."""
+"""Sensors of a car (battery, range, charging status and type, last update) and of the account."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfLength
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api import CHARGING_STATES, CHARGING_TYPES, Vehicle
 from .charging import CarCharging, Charger, charger_state
-from .coordinator import OrangePowerConfigEntry
+from .const import DOMAIN
+from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator
 from .entity import OrangePowerEntity, add_entities_for_new_cars
 
 PARALLEL_UPDATES = 0
@@ -160,13 +163,39 @@ CHARGING_SENSORS: tuple[ChargingSensorDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class AccountSensorDescription(SensorEntityDescription):
+    """An account sensor: its value from the coordinator."""
+
+    value_fn: Callable[[OrangePowerCoordinator], StateType | datetime]
+
+
+ACCOUNT_SENSORS: tuple[AccountSensorDescription, ...] = (
+    AccountSensorDescription(
+        key="requests_today",
+        translation_key="requests_today",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda coordinator: coordinator.budget.count,
+    ),
+    AccountSensorDescription(
+        key="next_update",
+        translation_key="next_update",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda coordinator: coordinator.next_update,
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: OrangePowerConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the sensors of every car, now and as cars appear."""
+    """Set up the account's sensors, and those of every car, now and as cars appear."""
     coordinator = entry.runtime_data
+    async_add_entities(AccountSensor(coordinator, description) for description in ACCOUNT_SENSORS)
     add_entities_for_new_cars(
         entry,
         async_add_entities,
@@ -186,9 +215,44 @@ class VehicleSensor(OrangePowerEntity, SensorEntity):
     @override
     def native_value(self) -> StateType | datetime:
         """Return the sensor's value from the latest poll."""
-        return self.entity_description.value_fn(
-            self.vehicle, self.coordinator.last_update_success_time
+        return self.entity_description.value_fn(self.vehicle, self.coordinator.polled_at)
+
+
+class AccountSensor(CoordinatorEntity[OrangePowerCoordinator], SensorEntity):
+    """A sensor of the account's use of the service, on the account's service device.
+
+    Always available: it tells what this integration did, which it knows even when polls fail.
+    """
+
+    _attr_has_entity_name = True
+    entity_description: AccountSensorDescription
+
+    def __init__(
+        self, coordinator: OrangePowerCoordinator, description: AccountSensorDescription
+    ) -> None:
+        """Attach the sensor to the account's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        entry_id = coordinator.config_entry.entry_id
+        self._attr_unique_id = f"{entry_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, entry_id)},
+            entry_type=DeviceEntryType.SERVICE,
+            manufacturer="Orange Power",
+            name="Orange Power Connect",
         )
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return True: the count and the plan are known whether or not polls work."""
+        return True
+
+    @property
+    @override
+    def native_value(self) -> StateType | datetime:
+        """Return the sensor's value."""
+        return self.entity_description.value_fn(self.coordinator)
 
 
 class ChargingSensor(OrangePowerEntity, SensorEntity):

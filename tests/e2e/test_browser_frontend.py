@@ -146,8 +146,8 @@ async def test_adding_the_integration_shows_translated_fields_and_errors(
 
     await password.fill(DEMO_PASSWORD)
     await page.get_by_role("button", name="Submit").click()
-    # Home Assistant offers to name the new devices and put them in areas.
-    await expect(page.get_by_role("textbox", name="Device name")).to_have_count(2)
+    # Home Assistant offers to name the new devices and put them in areas: the cars and the account.
+    await expect(page.get_by_role("textbox", name="Device name")).to_have_count(3)
     await expect(page.get_by_text("i3s 94 REX (2018)")).to_be_visible()
     await expect(page.get_by_text("iX xDrive50 (2023)")).to_be_visible()
     await page.get_by_role("button", name="Skip and finish").click()

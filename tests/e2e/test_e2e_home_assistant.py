@@ -182,7 +182,12 @@ async def test_options_flow_shortens_the_polling_intervals(
     suggested = {
         field["name"]: field["description"]["suggested_value"] for field in flow["data_schema"]
     }
-    assert suggested == {"active_interval": 5, "idle_interval": 15}
+    assert suggested == {
+        "active_interval": 5,
+        "idle_interval": 15,
+        "refresh_entities": [],
+        "daily_request_limit": 0,
+    }
 
     done = await api.post(
         f"/api/config/config_entries/options/flow/{flow['flow_id']}",

@@ -1,0 +1,91 @@
+"""The daily request limit: today's count, and the pace that makes the rest last until midnight."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from homeassistant.util import dt as dt_util
+
+
+class BudgetSpentError(Exception):
+    """The daily limit allows no more requests today."""
+
+
+def next_midnight(now: datetime) -> datetime:
+    """Return the start of the next local calendar day, in UTC.
+
+    In UTC, so that subtracting gives real time: 23 or 25 hours on a day the clocks change.
+    """
+    return dt_util.as_utc(
+        dt_util.start_of_local_day(dt_util.as_local(now).date() + timedelta(days=1))
+    )
+
+
+@dataclass
+class RequestBudget:
+    """Requests made on Home Assistant's local calendar day, against an optional daily limit."""
+
+    limit: int
+    day: date
+    count: int = 0
+    last_request: datetime | None = None
+
+    @classmethod
+    def from_dict(cls, limit: int, data: dict[str, Any], now: datetime) -> RequestBudget:
+        """Return the budget as stored, or a fresh one for today when nothing usable was stored."""
+        try:
+            budget = cls(
+                limit=limit,
+                day=date.fromisoformat(data["day"]),
+                count=int(data["count"]),
+                last_request=dt_util.parse_datetime(data.get("last_request") or ""),
+            )
+        except KeyError, TypeError, ValueError:
+            budget = cls(limit=limit, day=dt_util.as_local(now).date())
+        budget.roll(now)
+        return budget
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the budget as JSON-ready data, for storage."""
+        return {
+            "day": self.day.isoformat(),
+            "count": self.count,
+            "last_request": self.last_request.isoformat() if self.last_request else None,
+        }
+
+    def roll(self, now: datetime) -> bool:
+        """Start a new count when the local day changed; return whether it did."""
+        today = dt_util.as_local(now).date()
+        if today == self.day:
+            return False
+        self.day, self.count = today, 0
+        return True
+
+    def allows(self, now: datetime, requests: int) -> bool:
+        """Return whether the limit allows this many more requests today."""
+        self.roll(now)
+        return not self.limit or self.count + requests <= self.limit
+
+    def spend(self, now: datetime) -> None:
+        """Count a request about to be made, or raise BudgetSpentError when the limit forbids it."""
+        if not self.allows(now, 1):
+            raise BudgetSpentError
+        self.count += 1
+        self.last_request = now
+
+    def gap(self, now: datetime, reserve: int) -> timedelta | None:
+        """Return the time between polls that makes the rest of the limit last until midnight.
+
+        `reserve` requests are kept back (the token renewals the day still needs). None: no limit.
+        When no poll is left, the gap runs to midnight.
+        """
+        if not self.limit:
+            return None
+        self.roll(now)
+        until_midnight = next_midnight(now) - dt_util.as_utc(now)
+        polls_left = self.limit - self.count - reserve
+        if polls_left <= 0:
+            return until_midnight
+        return until_midnight / polls_left

@@ -1,0 +1,598 @@
+"""Fresh when it matters, silent when it does not: waits, refresh triggers, a daily request limit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+import itertools
+import logging
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.orangepower_bmw import async_remove_config_entry_device
+from custom_components.orangepower_bmw.budget import RequestBudget
+from custom_components.orangepower_bmw.const import (
+    CONF_DAILY_REQUEST_LIMIT,
+    CONF_IDLE_INTERVAL,
+    CONF_REFRESH_ENTITIES,
+    DOMAIN,
+)
+from custom_components.orangepower_bmw.coordinator import storage_key
+from simulator import Simulator
+from tests.conftest import I3S_VIN, IX_VIN
+from tests.helpers import advance
+
+WALLBOX = "input_boolean.wallbox_plugged_in"
+IX_BATTERY = "sensor.bmw_ix_xdrive50_battery"
+IX_PLUG = "binary_sensor.bmw_ix_xdrive50_charger_connected"
+REQUESTS_TODAY = "sensor.orange_power_connect_requests_today"
+NEXT_UPDATE = "sensor.orange_power_connect_next_update"
+
+
+def requests(simulator: Simulator) -> int:
+    """Return every request the service received."""
+    return sum(simulator.counts.values())
+
+
+async def set_up(hass: HomeAssistant, entry: MockConfigEntry, **options: Any) -> None:
+    """Set up the entry with these options on top of the fixture's."""
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={**entry.options, **options})
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def minutes(hass: HomeAssistant, freezer: FrozenDateTimeFactory, count: int) -> None:
+    """Move the clock on minute by minute."""
+    for _ in range(count):
+        await advance(hass, freezer, timedelta(minutes=1))
+
+
+@pytest.fixture(autouse=True)
+async def london(hass: HomeAssistant) -> None:
+    """Use a European household's time zone: UTC in winter, UTC+1 in summer."""
+    await hass.config.async_set_time_zone("Europe/London")
+
+
+@pytest.fixture
+def idle(simulator: Simulator) -> Simulator:
+    """Stop the i3s charging: both cars idle, the account polled every idle interval."""
+    simulator.stop_charging(I3S_VIN)
+    return simulator
+
+
+# 2. Never sooner than asked.
+
+
+@pytest.mark.usefixtures("idle")
+async def test_a_minute_of_retry_after_on_an_hourly_interval_waits_the_hour(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    await set_up(hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60})
+    simulator.inject_fault("vehicles", status=429, retry_after="60", count=100)
+    await advance(hass, freezer, timedelta(minutes=60))
+    assert simulator.counts["vehicles"] == 2
+
+    # An independent server saw 60 requests in an hour here; the interval in force still holds.
+    await minutes(hass, freezer, 59)
+    assert simulator.counts["vehicles"] == 2
+    await minutes(hass, freezer, 1)
+    assert simulator.counts["vehicles"] == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "wait", "issue"),
+    [
+        ({"status": 429, "retry_after": "1800"}, 30, None),
+        ({"status": 429}, 30, None),
+        ({"status": 403}, 30, None),
+        ({"status": 410}, 60, "service_gone"),
+    ],
+)
+@pytest.mark.usefixtures("idle")
+async def test_told_to_wait_at_setup_the_entry_loads_and_waits(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+    fault: dict[str, Any],
+    wait: int,
+    issue: str | None,
+) -> None:
+    simulator.inject_fault("vehicles", **fault)
+    await set_up(hass, mock_config_entry)
+
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert simulator.counts["vehicles"] == 1
+    if issue is not None:
+        assert issue_registry.async_get_issue(DOMAIN, f"{issue}_{mock_config_entry.entry_id}")
+    # No setup retry every few seconds: nothing until the wait is over (backoff: 2x15 min, less
+    # up to 20 % jitter; the others as the service asked).
+    await minutes(hass, freezer, int(wait * 0.8) - 1)
+    assert simulator.counts["vehicles"] == 1
+    await minutes(hass, freezer, int(wait * 0.2) + 2)
+    assert simulator.counts["vehicles"] == 2
+    assert hass.states.get(IX_BATTERY).state == "64"
+
+
+async def test_rate_limited_at_setup_raises_the_repair_after_an_hour(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    simulator.inject_fault("vehicles", status=429, retry_after="1800", count=3)
+    await set_up(hass, mock_config_entry)
+    issue_id = f"rate_limited_{mock_config_entry.entry_id}"
+    await advance(hass, freezer, timedelta(minutes=30))
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await advance(hass, freezer, timedelta(minutes=30))
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+
+
+async def test_unreachable_at_setup_still_retries_setup(
+    hass: HomeAssistant, simulator: Simulator, mock_config_entry: MockConfigEntry
+) -> None:
+    simulator.inject_fault("vehicles", status=503)
+    await set_up(hass, mock_config_entry)
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+# 3. Refresh triggers.
+
+
+@pytest.fixture
+async def wallbox(hass: HomeAssistant) -> str:
+    """Return an input_boolean standing in for the wallbox's plug sensor, off."""
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"wallbox_plugged_in": None}}
+    )
+    await hass.async_block_till_done()
+    return WALLBOX
+
+
+async def toggle(hass: HomeAssistant, entity_id: str) -> None:
+    """Flip the stand-in wallbox."""
+    await hass.services.async_call("input_boolean", "toggle", {"entity_id": entity_id}, True)
+
+
+@pytest.mark.usefixtures("idle")
+async def test_a_plug_in_shows_half_a_minute_after_the_wallbox_sees_it(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    await set_up(
+        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox]}
+    )
+    before = simulator.counts["vehicles"]
+
+    simulator.plug(IX_VIN)
+    await toggle(hass, wallbox)
+    await advance(hass, freezer, timedelta(seconds=29))
+    assert simulator.counts["vehicles"] == before
+    await advance(hass, freezer, timedelta(seconds=2))
+
+    assert simulator.counts["vehicles"] == before + 1
+    assert hass.states.get(IX_PLUG).state == "on"
+    # It showed the change: no follow-up.
+    await minutes(hass, freezer, 10)
+    assert simulator.counts["vehicles"] == before + 1
+
+
+@pytest.mark.usefixtures("idle")
+async def test_a_trigger_that_shows_nothing_new_is_followed_up_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    await set_up(
+        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox]}
+    )
+    before = simulator.counts["vehicles"]
+
+    await toggle(hass, wallbox)
+    await advance(hass, freezer, timedelta(seconds=31))
+    assert simulator.counts["vehicles"] == before + 1
+    # The car reports to BMW late: it is plugged in by the follow-up, 3 minutes later.
+    simulator.plug(IX_VIN)
+    await minutes(hass, freezer, 3)
+    assert simulator.counts["vehicles"] == before + 2
+    assert hass.states.get(IX_PLUG).state == "on"
+    await minutes(hass, freezer, 20)
+    assert simulator.counts["vehicles"] == before + 2
+
+
+@pytest.mark.usefixtures("idle")
+async def test_a_flapping_trigger_asks_at_most_once_a_minute(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    await set_up(
+        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox]}
+    )
+    before = simulator.counts["vehicles"]
+
+    for _ in range(10 * 12):  # every 5 seconds for 10 minutes
+        await toggle(hass, wallbox)
+        await advance(hass, freezer, timedelta(seconds=5))
+
+    made = simulator.counts["vehicles"] - before
+    assert 5 <= made <= 10
+
+
+@pytest.mark.usefixtures("idle")
+async def test_changes_close_together_make_one_refresh(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    await set_up(
+        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox]}
+    )
+    before = simulator.counts["vehicles"]
+    simulator.plug(IX_VIN)
+    for _ in range(3):
+        await toggle(hass, wallbox)
+        await advance(hass, freezer, timedelta(seconds=5))
+    await advance(hass, freezer, timedelta(seconds=30))
+    assert simulator.counts["vehicles"] == before + 1
+
+
+@pytest.mark.usefixtures("idle")
+@pytest.mark.parametrize(
+    ("old", "new", "attributes"),
+    [
+        ("on", "on", {"power": 11}),
+        ("unavailable", "on", {}),
+        ("on", "unavailable", {}),
+        ("unknown", "on", {}),
+        (None, "on", {}),
+    ],
+    ids=["attributes_only", "from_unavailable", "to_unavailable", "from_unknown", "created"],
+)
+async def test_changes_that_are_not_a_new_state_are_ignored(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    old: str | None,
+    new: str,
+    attributes: dict[str, Any],
+) -> None:
+    sensor = "binary_sensor.wallbox_plug"
+    await set_up(
+        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [sensor]}
+    )
+    if old is not None:
+        hass.states.async_set(sensor, old)
+        await advance(hass, freezer, timedelta(minutes=2))
+    before = simulator.counts["vehicles"]
+
+    hass.states.async_set(sensor, new, attributes)
+    await minutes(hass, freezer, 5)
+    assert simulator.counts["vehicles"] == before
+
+
+@pytest.mark.usefixtures("idle")
+async def test_an_entity_added_later_triggers_and_listeners_go_with_the_entry(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    sensor = "binary_sensor.wallbox_plug"
+    await set_up(
+        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [sensor]}
+    )
+    hass.states.async_set(sensor, "off")
+    await advance(hass, freezer, timedelta(minutes=2))
+    before = simulator.counts["vehicles"]
+
+    hass.states.async_set(sensor, "on")
+    await advance(hass, freezer, timedelta(seconds=31))
+    assert simulator.counts["vehicles"] == before + 1
+
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    hass.states.async_set(sensor, "off")
+    await minutes(hass, freezer, 5)
+    assert simulator.counts["vehicles"] == before + 1
+
+
+@pytest.mark.usefixtures("idle")
+async def test_triggers_and_manual_updates_wait_as_long_as_the_service_asked(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    await set_up(hass, mock_config_entry, **{CONF_REFRESH_ENTITIES: [wallbox]})
+    simulator.inject_fault("vehicles", status=429, retry_after="1800", count=1)
+    await advance(hass, freezer, timedelta(minutes=15))
+    assert simulator.counts["vehicles"] == 2
+
+    # Half an hour of a flapping wallbox and impatient updates: nothing until the wait is over.
+    for _ in range(29):
+        await toggle(hass, wallbox)
+        await hass.services.async_call(
+            "homeassistant", "update_entity", {"entity_id": IX_BATTERY}, blocking=True
+        )
+        await advance(hass, freezer, timedelta(minutes=1))
+    assert simulator.counts["vehicles"] == 2
+    await minutes(hass, freezer, 2)
+    assert simulator.counts["vehicles"] == 3
+    assert hass.states.get(IX_BATTERY).state == "64"
+
+
+async def test_update_entity_still_refreshes_and_counts(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    before = requests(simulator)
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": IX_BATTERY}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert requests(simulator) == before + 1
+    assert hass.states.get(REQUESTS_TODAY).state == str(before + 1)
+
+
+# 4. A daily request limit.
+
+
+async def test_a_limit_of_48_lasts_a_day_of_charging_with_a_poll_about_every_half_hour(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to("2026-11-24T00:00:30+00:00")
+    simulator.update_car(I3S_VIN, state="CHARGING")
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 48})
+
+    polls: list[datetime] = []
+    for _ in range(24 * 12):
+        before = requests(simulator)
+        await advance(hass, freezer, timedelta(minutes=5))
+        if requests(simulator) > before:
+            polls.append(dt_util.utcnow())
+
+    assert requests(simulator) <= 48
+    assert len(polls) >= 40
+    gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
+    assert max(gaps) <= timedelta(minutes=45)
+    assert polls[-1] >= datetime(2026, 11, 24, 23, tzinfo=dt_util.UTC)
+
+
+async def test_a_spent_budget_waits_for_midnight_and_keeps_the_last_values(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    freezer.move_to("2026-11-24T20:00:00+00:00")
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 10})
+    coordinator = mock_config_entry.runtime_data
+    coordinator.budget.count = 10
+    made = requests(simulator)
+
+    with caplog.at_level(logging.WARNING):
+        for _ in range(6):
+            await coordinator.async_request_refresh()
+            await advance(hass, freezer, timedelta(minutes=30))
+
+    assert requests(simulator) == made
+    assert hass.states.get(IX_BATTERY).state == "64"
+    assert sum("daily limit" in r.getMessage() for r in caplog.records) == 1
+
+    await advance(hass, freezer, timedelta(hours=1))  # past midnight
+    assert hass.states.get(REQUESTS_TODAY).state in ("1", "2")
+    assert requests(simulator) > made
+
+
+async def test_a_restart_with_the_budget_spent_shows_the_last_values_and_asks_nothing(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to("2026-11-24T12:00:00+00:00")
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 10})
+    mock_config_entry.runtime_data.budget.count = 10
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    made = requests(simulator)
+
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert requests(simulator) == made
+    assert hass.states.get(IX_BATTERY).state == "64"
+    assert hass.states.get(REQUESTS_TODAY).state == "10"
+
+
+async def test_a_reload_mid_day_keeps_the_count(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to("2026-11-24T12:00:00+00:00")
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 48})
+    await advance(hass, freezer, timedelta(hours=1))
+    made = requests(simulator)
+
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    # Not a fresh budget, and not a request before the next paced slot.
+    assert mock_config_entry.runtime_data.budget.count == made
+    assert requests(simulator) == made
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"),
+    [("2026-03-29", 23), ("2026-10-25", 25), ("2026-11-24", 24)],
+)
+async def test_the_day_is_the_local_calendar_day(hass: HomeAssistant, day: str, hours: int) -> None:
+    await hass.config.async_set_time_zone("Europe/Berlin")
+    start = dt_util.start_of_local_day(datetime.fromisoformat(day).date())
+    budget = RequestBudget(limit=49, day=start.date())
+
+    assert budget.gap(start, reserve=1) == timedelta(hours=hours) / 48
+    end = dt_util.as_utc(start) + timedelta(hours=hours)
+    assert not budget.roll(end - timedelta(seconds=1))
+    assert budget.roll(end)
+
+
+def test_the_budget_keeps_back_renewals_and_stops_when_spent() -> None:
+    now = datetime(2026, 11, 24, 12, tzinfo=dt_util.UTC)
+    assert RequestBudget(limit=0, day=now.date()).gap(now, reserve=3) is None
+    budget = RequestBudget(limit=20, day=now.date(), count=17)
+    # Three requests left, all kept for the token renewals: the next poll is at midnight.
+    assert budget.gap(now, reserve=3) == timedelta(hours=12)
+    assert budget.allows(now, 3)
+    assert not budget.allows(now, 4)
+
+
+@pytest.mark.parametrize("stored", [{}, {"day": "yesterday", "count": 3}, {"count": "many"}])
+def test_an_unusable_stored_count_starts_the_day_afresh(stored: dict[str, Any]) -> None:
+    now = datetime(2026, 11, 24, 12, tzinfo=dt_util.UTC)
+    budget = RequestBudget.from_dict(48, stored, now)
+    assert (budget.day, budget.count) == (now.date(), 0)
+
+
+async def test_the_limit_holds_within_a_poll_that_must_renew_a_refused_token(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to("2026-11-24T12:00:00+00:00")
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 10})
+    mock_config_entry.runtime_data.budget.count = 8
+    simulator.expire_tokens()
+    before = requests(simulator)
+
+    # The vehicles call is refused, the renewal is the tenth request, the retry would be the 11th.
+    await advance(hass, freezer, timedelta(hours=2))
+
+    assert requests(simulator) == before + 2
+    assert mock_config_entry.runtime_data.budget.count == 10
+    assert hass.states.get(IX_BATTERY).state == "64"
+
+
+async def test_unreadable_stored_cars_are_ignored(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    hass_storage[storage_key(mock_config_entry.entry_id)] = {
+        "version": 1,
+        "key": storage_key(mock_config_entry.entry_id),
+        "data": {"cars": [{"vin": "WBA1"}], "requests": {"day": "2026-11-24", "count": 5}},
+    }
+    await set_up(hass, mock_config_entry)
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert hass.states.get(IX_BATTERY).state == "64"
+
+
+async def test_triggers_under_a_limit_take_the_next_paced_slot(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    freezer.move_to("2026-11-24T00:00:30+00:00")
+    simulator.stop_charging(I3S_VIN)
+    await set_up(
+        hass,
+        mock_config_entry,
+        **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox], CONF_DAILY_REQUEST_LIMIT: 48},
+    )
+    # A flapping wallbox all day, up to the last minute of the local day.
+    for _ in range(24 * 60 - 2):
+        await toggle(hass, wallbox)
+        await advance(hass, freezer, timedelta(minutes=1))
+
+    assert requests(simulator) <= 48
+
+
+# 5. The account device.
+
+
+async def test_requests_today_restart_at_local_midnight(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to("2026-11-24T23:50:00+00:00")
+    simulator.stop_charging(I3S_VIN)
+    await set_up(hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 240})
+    assert hass.states.get(REQUESTS_TODAY).state == "2"
+    await minutes(hass, freezer, 11)
+    assert hass.states.get(REQUESTS_TODAY).state == "0"
+
+
+async def test_next_update_says_when_the_schedule_asks_next(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, init_integration: MockConfigEntry
+) -> None:
+    planned = dt_util.parse_datetime(hass.states.get(NEXT_UPDATE).state)
+    assert planned is not None
+    # The i3s is charging: the next poll is planned 5 minutes on.
+    assert abs(planned - (dt_util.utcnow() + timedelta(minutes=5))) < timedelta(seconds=2)
+
+
+async def test_the_account_device_is_neither_stale_nor_deletable(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    account = device_registry.async_get_device_by_identifier(
+        (DOMAIN, init_integration.entry_id), init_integration.entry_id
+    )
+    assert not await async_remove_config_entry_device(hass, init_integration, account)
+    for _ in range(15):
+        await advance(hass, freezer, timedelta(minutes=5))
+    assert device_registry.async_get(account.id) is not None
+
+
+async def test_the_count_is_stored(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    await advance(hass, freezer, timedelta(seconds=15))
+    stored = hass_storage[storage_key(init_integration.entry_id)]["data"]
+    assert stored["requests"]["count"] == 2
+    assert {car["vin"] for car in stored["cars"]} == {I3S_VIN, IX_VIN}
