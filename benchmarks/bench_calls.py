@@ -2,8 +2,14 @@
 
 Each day plan drives the real integration in a Home Assistant test instance for half a day of
 warm-up and then a whole week, with the clock frozen and moved on (as tests/test_soak.py does),
-and counts what the simulator received. Home Assistant is set up at 12:07:30, so its polls fall
-7.5 minutes after the hour's plug and charge events: the average phase, neither lucky nor unlucky.
+and counts what the simulator received. Home Assistant is set up at 12:07:30, so its first polls
+fall 7.5 minutes after the hour's plug and charge events (after a charge ends on the hour, the
+idle polls fall 2.5 minutes after it).
+
+Plans "+wallbox" link an input_boolean standing in for the wallbox as a refresh trigger, with a
+60-minute idle interval: the harness turns it on and off at the moment the plan plugs a car in
+or out (when the car reports it to the simulator too). Plan "e+limit48" sets a daily request
+limit of 48 and records the requests per local day of Home Assistant's time zone.
 
 The former integration (bimmer_connected) made a status call and a charging call per car every
 5 minutes, and logged in again about once an hour (MyBMW tokens lasted about an hour): per day,
@@ -12,15 +18,25 @@ The former integration (bimmer_connected) made a status call and a charging call
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from benchmarks.common import car, config_entry, record, scenario, set_up
+from custom_components.orangepower_bmw.const import (
+    CONF_DAILY_REQUEST_LIMIT,
+    CONF_IDLE_INTERVAL,
+    CONF_REFRESH_ENTITIES,
+)
+from custom_components.orangepower_bmw.coordinator import OrangePowerCoordinator
 from simulator import Simulator, run_simulator
 
 EMAIL = "driver@example.com"
@@ -35,6 +51,15 @@ ARRIVAL_PERCENTAGE = 40
 FORMER_INTERVAL = timedelta(minutes=5)
 FORMER_CALLS_PER_CAR_PER_POLL = 2
 FORMER_TOKEN_LIFETIME = timedelta(hours=1)
+
+# The wallbox, linked as a refresh trigger: an input_boolean the harness turns on and off at the
+# moment the plan plugs a car in or out (the car reports to the simulator at the same moment).
+WALLBOX = "input_boolean.wallbox"
+# After a wallbox event, the harness also stops when the triggered refresh (30 s) and its
+# follow-up (3 minutes after that) fall due, and a second later.
+WALLBOX_STOPS = tuple(timedelta(seconds=seconds) for seconds in (30, 31, 30 + 180, 31 + 180))
+# With a daily limit, polls must come in every window this long of each whole local day.
+LIMIT_WINDOW = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -73,12 +98,30 @@ class CarDay:
 
 @dataclass(frozen=True)
 class DayPlan:
-    """A day of the account's cars, and the issue's target ratio for it when it sets one."""
+    """A day of the account's cars, and the issue's target ratio for it when it sets one.
+
+    wallbox: an input_boolean follows the cars' plug and is a refresh trigger; idle_interval: the
+    option in minutes (None: the default); limit: the daily request limit (0: none).
+    """
 
     key: str
     title: str
     cars: tuple[CarDay, ...]
     target: float | None
+    wallbox: bool = False
+    idle_interval: int | None = None
+    limit: int = 0
+
+    def options(self) -> dict[str, object]:
+        """Return the config entry's options that differ from the defaults."""
+        options: dict[str, object] = {}
+        if self.wallbox:
+            options[CONF_REFRESH_ENTITIES] = [WALLBOX]
+        if self.idle_interval is not None:
+            options[CONF_IDLE_INTERVAL] = self.idle_interval
+        if self.limit:
+            options[CONF_DAILY_REQUEST_LIMIT] = self.limit
+        return options
 
 
 def window(start: str, end: str) -> Window:
@@ -110,13 +153,36 @@ PLANS = (
         "d",
         "one car plugged in whenever it is home (18:00-08:00), charging four hours overnight",
         (HOME_WHENEVER_THERE,),
-        3,
+        4.5,
     ),
     DayPlan(
         "e",
         "two cars: one charging at home overnight (as in b), one at work (plugged 09:00-17:00)",
         (OVERNIGHT, AT_WORK),
-        6,
+        7,
+    ),
+    DayPlan(
+        "b+wallbox",
+        "as b, with the wallbox linked and a 60-minute idle interval",
+        (OVERNIGHT,),
+        8,
+        wallbox=True,
+        idle_interval=60,
+    ),
+    DayPlan(
+        "d+wallbox",
+        "as d, with the wallbox linked and a 60-minute idle interval",
+        (HOME_WHENEVER_THERE,),
+        None,
+        wallbox=True,
+        idle_interval=60,
+    ),
+    DayPlan(
+        "e+limit48",
+        "as e, with a daily request limit of 48",
+        (OVERNIGHT, AT_WORK),
+        None,
+        limit=48,
     ),
 )
 
@@ -131,13 +197,17 @@ def vin(index: int) -> str:
     return str(car(index)["vin"])
 
 
-def apply_plan(simulator: Simulator, plan: DayPlan, moment: datetime) -> bool:
-    """Bring every car to the state the plan wants at this moment; return whether any changed."""
-    changed = False
+def apply_plan(simulator: Simulator, plan: DayPlan, moment: datetime) -> tuple[bool, bool]:
+    """Bring every car to the state the plan wants at this moment.
+
+    Return whether any car changed, and whether one was plugged in.
+    """
+    changed = plugged_in = False
     for index, car_day in enumerate(plan.cars):
         state = simulator.car(vin(index))
         plugged, charging = car_day.wants(moment.time())
         changed |= (plugged, charging) != (state.charger_connected, state.charging)
+        plugged_in |= plugged and not state.charger_connected
         if plugged and not state.charger_connected:
             simulator.update_car(vin(index), percentage=ARRIVAL_PERCENTAGE)
             simulator.plug(vin(index))
@@ -147,7 +217,21 @@ def apply_plan(simulator: Simulator, plan: DayPlan, moment: datetime) -> bool:
             simulator.start_charging(vin(index))
         elif not charging and state.charging:
             simulator.stop_charging(vin(index))
-    return changed
+    return changed, plugged_in
+
+
+def any_plugged(simulator: Simulator, plan: DayPlan) -> bool:
+    return any(simulator.car(vin(index)).charger_connected for index in range(len(plan.cars)))
+
+
+async def follow_wallbox(hass: HomeAssistant, simulator: Simulator, plan: DayPlan) -> None:
+    """Turn the wallbox's input_boolean on while a car is plugged in, off otherwise."""
+    wanted = "on" if any_plugged(simulator, plan) else "off"
+    state = hass.states.get(WALLBOX)
+    if state is None or state.state != wanted:
+        await hass.services.async_call(
+            "input_boolean", f"turn_{wanted}", {"entity_id": WALLBOX}, blocking=True
+        )
 
 
 def any_charging(simulator: Simulator, plan: DayPlan) -> bool:
@@ -155,7 +239,11 @@ def any_charging(simulator: Simulator, plan: DayPlan) -> bool:
 
 
 def moments(plan: DayPlan) -> list[datetime]:
-    """Return every moment to stop at: the 5-minute grid of polls and each plan event."""
+    """Return the moments to stop at: the 5-minute grid of polls and each plan event.
+
+    With the wallbox, also when its triggered refresh and the follow-up fall due. The harness
+    stops besides at each next request the integration plans (its `next_update`).
+    """
     found = {START + STEP * step for step in range(1, (MEASURE_TO - START) // STEP + 1)}
     found.add(MEASURE_FROM)
     day = START.replace(hour=0, minute=0, second=0)
@@ -163,13 +251,126 @@ def moments(plan: DayPlan) -> list[datetime]:
         for car_day in plan.cars:
             for span in (car_day.plugged, car_day.charging):
                 for edge in (span.start, span.end) if span else ():
-                    found.add(datetime.combine(day.date(), edge, tzinfo=UTC))
+                    event = datetime.combine(day.date(), edge, tzinfo=UTC)
+                    found.add(event)
+                    if plan.wallbox and span is car_day.plugged:
+                        found.update(event + after for after in WALLBOX_STOPS)
         day += timedelta(days=1)
     return sorted(moment for moment in found if START < moment <= MEASURE_TO)
 
 
+def local_day(moment: datetime) -> date:
+    """Return the day in Home Assistant's time zone, the daily limit's day."""
+    return dt_util.as_local(moment).date()
+
+
+def limit_figures(
+    plan: DayPlan, requests: list[datetime], poll_times: list[datetime]
+) -> dict[str, object]:
+    """Return the requests on each local day, the longest gap, and the polls' spread over a day.
+
+    The spread is checked on the local days the measurement covers whole: each LIMIT_WINDOW of
+    them (from local midnight) must hold a poll.
+    """
+    per_day = Counter(local_day(moment) for moment in requests)
+    days = sorted(per_day)
+    whole = [
+        day
+        for day in days
+        if dt_util.start_of_local_day(day) >= MEASURE_FROM
+        and dt_util.start_of_local_day(day + timedelta(days=1)) <= MEASURE_TO
+    ]
+    empty = []
+    for day in whole:
+        start, end = (dt_util.start_of_local_day(d) for d in (day, day + timedelta(days=1)))
+        while start < end:
+            if not any(start <= poll < start + LIMIT_WINDOW for poll in poll_times):
+                empty.append(dt_util.as_local(start).isoformat(timespec="minutes"))
+            start += LIMIT_WINDOW
+    gaps = [(later - earlier).total_seconds() / 60 for earlier, later in pairwise(poll_times)]
+    return {
+        "limit": plan.limit,
+        "time_zone": str(dt_util.get_default_time_zone()),
+        "requests_per_local_day": {day.isoformat(): per_day[day] for day in days},
+        "whole_local_days": [day.isoformat() for day in whole],
+        "max_requests_per_local_day": max(per_day.values()),
+        "max_poll_gap_min": max(gaps),
+        "window_hours": LIMIT_WINDOW.total_seconds() / 3600,
+        "windows_without_poll": empty,
+    }
+
+
 def next_at_or_after(times: list[datetime], moment: datetime) -> datetime:
     return min(candidate for candidate in times if candidate >= moment)
+
+
+@dataclass
+class Run:
+    """What the simulator saw of a plan's days, and when."""
+
+    # Each poll (vehicles call), and whether a car was charging then.
+    polls: list[tuple[datetime, bool]] = field(default_factory=list)
+    # Each moment after MEASURE_FROM a car's plug or charging changed, and those a car was plugged in.
+    changes: list[datetime] = field(default_factory=list)
+    plug_ins: list[datetime] = field(default_factory=list)
+    # Every request (login or vehicles call), at the moment it was made.
+    requests: list[datetime] = field(default_factory=list)
+    at_start: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+async def drive(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: Simulator, plan: DayPlan
+) -> Run:
+    """Set the integration up and move the clock through the plan's days, stopping at moments().
+
+    It stops besides at each request the integration plans in between (its `next_update`).
+    """
+    run = Run()
+
+    def total() -> int:
+        return simulator.counts["vehicles"] + simulator.counts["token"]
+
+    if plan.wallbox:
+        assert await async_setup_component(
+            hass, "input_boolean", {"input_boolean": {"wallbox": None}}
+        )
+        await follow_wallbox(hass, simulator, plan)
+    async with run_simulator(simulator) as url:
+        entry = config_entry(url, EMAIL, **plan.options())
+        await set_up(hass, entry)
+        coordinator: OrangePowerCoordinator = entry.runtime_data
+        run.requests += [START] * total()
+        fixed = moments(plan)
+        now, index = START, 0
+        while index < len(fixed):
+            moment = fixed[index]
+            planned = coordinator.next_update
+            if planned is not None and now < planned < moment:
+                moment = planned
+            else:
+                index += 1
+            now = moment
+            freezer.move_to(moment)
+            changed, plugged_in = apply_plan(simulator, plan, moment)
+            if changed and moment > MEASURE_FROM:
+                run.changes.append(moment)
+                if plugged_in:
+                    run.plug_ins.append(moment)
+            if plan.wallbox:
+                await follow_wallbox(hass, simulator, plan)
+            before, before_total = simulator.counts["vehicles"], total()
+            async_fire_time_changed(hass)
+            await hass.async_block_till_done(wait_background_tasks=True)
+            run.requests += [moment] * (total() - before_total)
+            if simulator.counts["vehicles"] > before:
+                run.polls.append((moment, any_charging(simulator, plan)))
+            if moment == MEASURE_FROM:
+                run.at_start = simulator.counts
+        run.counts = simulator.counts
+        run.statuses = simulator.status_counts
+    return run
 
 
 @pytest.mark.freeze_time(START)
@@ -183,24 +384,9 @@ async def test_calls_per_day(
 ) -> None:
     simulator = Simulator(scenario((EMAIL, [car(index) for index in range(len(plan.cars))])))
     apply_plan(simulator, plan, START)
-    polls: list[tuple[datetime, bool]] = []
-    changes: list[datetime] = []
-    async with run_simulator(simulator) as url:
-        await set_up(hass, config_entry(url, EMAIL))
-        at_start: dict[str, int] = {}
-        for moment in moments(plan):
-            freezer.move_to(moment)
-            if apply_plan(simulator, plan, moment) and moment > MEASURE_FROM:
-                changes.append(moment)
-            before = simulator.counts["vehicles"]
-            async_fire_time_changed(hass)
-            await hass.async_block_till_done(wait_background_tasks=True)
-            if simulator.counts["vehicles"] > before:
-                polls.append((moment, any_charging(simulator, plan)))
-            if moment == MEASURE_FROM:
-                at_start = simulator.counts
-        counts = simulator.counts
-        statuses = simulator.status_counts
+    run = await drive(hass, freezer, simulator, plan)
+    counts, at_start, statuses = run.counts, run.at_start, run.statuses
+    changes = run.changes
 
     vehicles = (counts["vehicles"] - at_start["vehicles"]) / DAYS
     logins = (counts["token"] - at_start["token"]) / DAYS
@@ -210,7 +396,7 @@ async def test_calls_per_day(
     former_logins = timedelta(days=1) / FORMER_TOKEN_LIFETIME
     former = former_calls + former_logins
 
-    measured = [(moment, charging) for moment, charging in polls if moment > MEASURE_FROM]
+    measured = [(moment, charging) for moment, charging in run.polls if moment > MEASURE_FROM]
     poll_times = [moment for moment, _ in measured]
     gaps_while_charging = [
         (later - earlier).total_seconds() / 60
@@ -222,6 +408,12 @@ async def test_calls_per_day(
         for step in range(1, (MEASURE_TO - START) // FORMER_INTERVAL + 2)
     ]
     delays = [(next_at_or_after(poll_times, c) - c).total_seconds() / 60 for c in changes]
+    wallbox_delays = [
+        (next_at_or_after(poll_times, plug_in) - plug_in).total_seconds() / 60
+        for plug_in in run.plug_ins
+        if plan.wallbox
+    ]
+    limit = limit_figures(plan, run.requests, poll_times) if plan.limit else None
     former_delays = [(next_at_or_after(former_grid, c) - c).total_seconds() / 60 for c in changes]
     figures = {
         "title": plan.title,
@@ -242,6 +434,13 @@ async def test_calls_per_day(
         "max_delay_to_show_change_min": max(delays, default=None),
         "mean_delay_to_show_change_min": sum(delays) / len(delays) if delays else None,
         "former_max_delay_to_show_change_min": max(former_delays, default=None),
+        "options": plan.options(),
+        "wallbox_plug_in_delays_min": wallbox_delays,
+        "max_wallbox_plug_in_delay_min": max(wallbox_delays, default=None),
+        "mean_wallbox_plug_in_delay_min": (
+            sum(wallbox_delays) / len(wallbox_delays) if wallbox_delays else None
+        ),
+        "daily_limit": limit,
     }
     record("calls", plan.key, figures)
     print(
@@ -251,6 +450,19 @@ async def test_calls_per_day(
         f"<= {figures['max_delay_to_show_change_min']} min; {statuses}"
     )
     assert counts["vehicles"] > at_start["vehicles"] > 0
+    if plan.wallbox:
+        print(f"plug-in shown after the wallbox event: {wallbox_delays} min")
+        assert len(wallbox_delays) == DAYS
+    if limit is not None:
+        print(
+            f"limit {plan.limit}: requests per local day ({limit['time_zone']}) "
+            f"{limit['requests_per_local_day']}, longest gap {limit['max_poll_gap_min']:.1f} min, "
+            f"{limit['window_hours']:g}-hour windows without a poll: {limit['windows_without_poll']}"
+        )
+        # Every local day, the warm-up's and the partial ones included, stays within the limit.
+        assert limit["max_requests_per_local_day"] <= plan.limit
+        assert limit["whole_local_days"]
+        assert not limit["windows_without_poll"]
 
 
 @pytest.mark.freeze_time(START)

@@ -52,8 +52,8 @@ def scenario(*accounts: tuple[str, list[dict[str, Any]]]) -> Scenario:
     )
 
 
-def config_entry(url: str, email: str) -> MockConfigEntry:
-    """Return a config entry for an account of the simulator, with the default intervals."""
+def config_entry(url: str, email: str, **options: Any) -> MockConfigEntry:
+    """Return a config entry for an account of the simulator: the default intervals, or these options."""
     return MockConfigEntry(
         domain=DOMAIN,
         title=email,
@@ -67,6 +67,7 @@ def config_entry(url: str, email: str) -> MockConfigEntry:
         options={
             CONF_ACTIVE_INTERVAL: DEFAULT_ACTIVE_INTERVAL,
             CONF_IDLE_INTERVAL: DEFAULT_IDLE_INTERVAL,
+            **options,
         },
     )
 
