@@ -33,6 +33,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="access token lifetime (default: the scenario's, else 28800)",
     )
+    parser.add_argument(
+        "--demo-speed",
+        type=float,
+        metavar="FACTOR",
+        help="charge this many times faster, starting over when full (tokens are not affected)",
+    )
     return parser.parse_args(argv)
 
 
@@ -52,11 +58,15 @@ def main(argv: list[str] | None = None) -> int:
             print("simulator: --token-lifetime must be at least 1 second", file=sys.stderr)
             return 2
         scenario = replace(scenario, token_lifetime=args.token_lifetime)
+    if args.demo_speed is not None and not 1 <= args.demo_speed <= 3600:
+        print("simulator: --demo-speed must be from 1 to 3600", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     try:
-        asyncio.run(serve(Simulator(scenario), args.host, args.port, asyncio.Event()))
+        simulator = Simulator(scenario, demo_speed=args.demo_speed)
+        asyncio.run(serve(simulator, args.host, args.port, asyncio.Event()))
     except OSError as err:
         print(f"simulator: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
         return 1
@@ -82,6 +92,10 @@ def print_banner(simulator: Simulator, url: str) -> None:
     """Print where the simulator listens and the credentials to log in with."""
     print(f"Orange Power Connect simulator listening on {url}")
     print(f"Control API: {url}/_simulator/state   token lifetime: {simulator.token_lifetime} s")
+    if simulator.demo_speed:
+        print(
+            f"Demo speed: charges move {simulator.demo_speed:g} times faster, starting over when full"
+        )
     for account in simulator.accounts:
         print(
             f"  account  email: {account.email}  password: {account.password}"

@@ -69,10 +69,15 @@ class SimulatorClock:
 
 
 class Car:
-    """A car whose charge moves on with the clock whenever it is read."""
+    """A car whose charge moves on with the clock whenever it is read.
 
-    def __init__(self, spec: CarSpec, now: datetime) -> None:
+    At a demo speed the charge moves that many times faster, and a charge that reaches 100% starts
+    over from the scenario's level, so that a demo always has a charge to watch.
+    """
+
+    def __init__(self, spec: CarSpec, now: datetime, demo_speed: float | None = None) -> None:
         self.spec = spec
+        self.demo_speed = demo_speed
         self.percentage = spec.percentage
         self.charger_connected = spec.charger_connected
         self.charging = spec.charging
@@ -92,9 +97,11 @@ class Car:
         """Charge the car for the time since it was last read; charging stops at 100%."""
         hours = (now - self.updated_at).total_seconds() / 3600
         if self.charging and hours > 0:
-            self.percentage += self.spec.charge_rate_per_hour * hours
+            self.percentage += self.spec.charge_rate_per_hour * (self.demo_speed or 1) * hours
         self.updated_at = max(now, self.updated_at)
-        if self.percentage >= 100:
+        if self.percentage >= 100 and self.charging and self.demo_speed:
+            self.percentage = min(self.spec.percentage, 99.0)
+        elif self.percentage >= 100:
             self.percentage = 100.0
             self.charging = False
 
@@ -252,8 +259,12 @@ def parse_fault(fields: Mapping[str, object]) -> tuple[Fault, int]:
 class Simulator:
     """The Orange Power Connect service's state, driven by its HTTP API and by tests."""
 
-    def __init__(self, scenario: Scenario | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario | None = None, *, demo_speed: float | None = None
+    ) -> None:
         self.scenario = scenario or default_scenario()
+        # Charges move this many times faster and start over when full (scripts/develop's demo).
+        self.demo_speed = demo_speed
         self.clock = SimulatorClock()
         self.token_lifetime = self.scenario.token_lifetime
         self.accounts: list[Account] = []
@@ -285,7 +296,7 @@ class Simulator:
             password=spec.password,
             account_email=spec.account_email,
             user_id=stable_id("user", spec.email.lower(), 24),
-            cars=[Car(car, now) for car in spec.cars],
+            cars=[Car(car, now, self.demo_speed) for car in spec.cars],
         )
 
     def account(self, email: str) -> Account:
@@ -423,7 +434,7 @@ class Simulator:
                 raise SimulatorError(
                     409, f"a car with vehicle_id {spec.vehicle_id!r} already exists"
                 )
-        new_car = Car(spec, self.clock.now())
+        new_car = Car(spec, self.clock.now(), self.demo_speed)
         account.cars.append(new_car)
         return new_car
 

@@ -25,7 +25,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert exit_info.value.code == 0
     help_text = capsys.readouterr().out
-    for option in ("--host", "--port", "--scenario", "--token-lifetime"):
+    for option in ("--host", "--port", "--scenario", "--token-lifetime", "--demo-speed"):
         assert option in help_text
 
 
@@ -46,6 +46,8 @@ def test_bad_scenario_exits_2_with_one_line(
     [
         (["--token-lifetime", "0"], "simulator: --token-lifetime must be at least 1 second\n"),
         (["--port", "65536"], "simulator: --port must be from 0 to 65535\n"),
+        (["--demo-speed", "0.5"], "simulator: --demo-speed must be from 1 to 3600\n"),
+        (["--demo-speed", "nan"], "simulator: --demo-speed must be from 1 to 3600\n"),
     ],
 )
 def test_bad_option_exits_2(
@@ -99,7 +101,7 @@ async def run_cli(*args: str) -> asyncio.subprocess.Process:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_cli_serves_until_signalled(socket_enabled: None, signum: signal.Signals) -> None:
-    process = await run_cli("--port", "0", "--token-lifetime", "120")
+    process = await run_cli("--port", "0", "--token-lifetime", "120", "--demo-speed", "6")
     assert process.stdout is not None
     try:
         line = ""
@@ -117,6 +119,7 @@ async def test_cli_serves_until_signalled(socket_enabled: None, signum: signal.S
     assert token["expires_in"] == 120
     assert process.returncode == 0
     assert b"simulator: stopped" in stdout
+    assert b"Demo speed: charges move 6 times faster, starting over when full" in stdout
     assert b"POST /api/bmw/oauth-token 200" in stderr
     assert token["access_token"].encode() not in stderr
     assert DEMO_PASSWORD.encode() not in stderr
