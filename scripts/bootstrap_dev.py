@@ -37,6 +37,11 @@ CONFIGURATION_YAML = ROOT / "config" / "configuration.yaml"
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
+# The demo polls every minute while a car charges (the default is 5), so its charge moves visibly.
+DEMO_ACTIVE_INTERVAL = 1
+# The Cars dashboard scripts/develop adds on its first run, and makes the default one.
+DASHBOARD_URL = "dashboard-cars"
+DASHBOARD_TITLE = "Cars"
 
 
 class BootstrapError(Exception):
@@ -313,12 +318,140 @@ class HomeAssistantApi:
             raise BootstrapError(msg)
         return True
 
+    async def set_demo_options(self, entry_id: str) -> None:
+        """Poll every minute while a car charges, through the options flow as a user would."""
+        flow = await self.post("/api/config/config_entries/options/flow", {"handler": entry_id})
+        result = await self.post(
+            f"/api/config/config_entries/options/flow/{flow['flow_id']}",
+            {
+                "active_interval": DEMO_ACTIVE_INTERVAL,
+                "idle_interval": 15,
+                "refresh_entities": [],
+                "daily_request_limit": 0,
+            },
+        )
+        if result.get("type") != "create_entry":
+            msg = f"setting the demo's options failed: {result.get('errors') or result}"
+            raise BootstrapError(msg)
+
+    async def cars(self) -> dict[str, dict[str, str]]:
+        """Return each car's entity ids by key (battery, charger, ...), keyed by device name."""
+        devices = {device["id"]: device for device in await self.ws("config/device_registry/list")}
+        found: dict[str, dict[str, str]] = {}
+        for entity in await self.ws("config/entity_registry/list"):
+            device = devices.get(entity["device_id"] or "")
+            if entity["platform"] != DOMAIN or device is None:
+                continue
+            for domain, identifier in device["identifiers"]:
+                if domain == DOMAIN and entity["unique_id"].startswith(f"{identifier}_"):
+                    key = entity["unique_id"].removeprefix(f"{identifier}_")
+                    name = device["name_by_user"] or device["name"]
+                    found.setdefault(name, {})[key] = entity["entity_id"]
+        # The account's own device has no battery: it is not a car.
+        return {name: keys for name, keys in sorted(found.items()) if "battery" in keys}
+
+    async def add_dashboard(self) -> bool:
+        """Add the Cars dashboard for the cars found and make it the default; False if it exists.
+
+        Through Home Assistant's own dashboard and frontend APIs, as the UI does. An existing
+        dashboard is left as it is: the developer may have changed it.
+        """
+        dashboards = await self.ws("lovelace/dashboards/list")
+        if any(dashboard["url_path"] == DASHBOARD_URL for dashboard in dashboards):
+            return False
+        await self.ws(
+            "lovelace/dashboards/create",
+            url_path=DASHBOARD_URL,
+            title=DASHBOARD_TITLE,
+            icon="mdi:car-electric",
+            mode="storage",
+            show_in_sidebar=True,
+            require_admin=False,
+        )
+        await self.ws(
+            "lovelace/config/save", url_path=DASHBOARD_URL, config=dashboard(await self.cars())
+        )
+        core = await self.ws("frontend/get_system_data", key="core")
+        await self.ws(
+            "frontend/set_system_data",
+            key="core",
+            value={**(core.get("value") or {}), "default_panel": DASHBOARD_URL},
+        )
+        return True
+
     async def states(self, prefix: str = "") -> dict[str, dict[str, Any]]:
         """Return the state machine's states whose entity id starts with the prefix."""
         states: list[dict[str, Any]] = await self.get("/api/states")
         return {
             state["entity_id"]: state for state in states if state["entity_id"].startswith(prefix)
         }
+
+
+def car_section(name: str, entity: dict[str, str]) -> dict[str, Any]:
+    """Return a dashboard section for one car: its state, its charging and its history."""
+    whole_row = {"columns": 12}
+    only_entity_name = {"type": "entity"}
+    return {
+        "type": "grid",
+        "cards": [
+            {"type": "heading", "heading": name, "icon": "mdi:car-electric"},
+            {
+                "type": "tile",
+                "entity": entity["battery"],
+                "name": only_entity_name,
+                "features": [{"type": "bar-gauge"}],
+                "features_position": "bottom",
+                "grid_options": whole_row,
+            },
+            *(
+                {"type": "tile", "entity": entity[key], "name": only_entity_name}
+                for key in ("charger", "electric_range", "charging_rate", "charge_end")
+            ),
+            {
+                "type": "tile",
+                "entity": entity["charge_target"],
+                "name": only_entity_name,
+                "features": [{"type": "numeric-input", "style": "buttons"}],
+                "features_position": "inline",
+                "grid_options": whole_row,
+            },
+            {
+                "type": "history-graph",
+                "title": "Last 24 hours",
+                "hours_to_show": 24,
+                "entities": [entity["battery"], entity["electric_range"]],
+                "grid_options": whole_row,
+            },
+            {
+                "type": "statistics-graph",
+                "title": "Last 7 days",
+                "days_to_show": 7,
+                # Short-term statistics: kept 10 days, the first within minutes of a new car.
+                "period": "5minute",
+                "chart_type": "line",
+                "stat_types": ["mean", "min", "max"],
+                "entities": [entity["battery"], entity["electric_range"]],
+                "grid_options": whole_row,
+            },
+        ],
+    }
+
+
+def dashboard(cars: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """Return the Cars dashboard: a section per car, side by side."""
+    return {
+        "title": DASHBOARD_TITLE,
+        "views": [
+            {
+                "title": DASHBOARD_TITLE,
+                "path": "cars",
+                "icon": "mdi:car-electric",
+                "type": "sections",
+                "max_columns": max(2, len(cars)),
+                "sections": [car_section(name, entity) for name, entity in cars.items()],
+            }
+        ],
+    }
 
 
 async def wait_until_up(
@@ -438,11 +571,15 @@ async def bootstrap(
         entries = await api.entries()
         if not entries:
             say(f"bootstrap: adding Orange Power BMW for {DEMO_EMAIL} at {args.simulator_url}")
-            await api.add_integration(args.simulator_url)
+            entry_id = await api.add_integration(args.simulator_url)
+            await api.set_demo_options(entry_id)
         elif await api.point_at(entries[0]["entry_id"], args.simulator_url):
             say(f"bootstrap: pointed Orange Power BMW at {args.simulator_url}")
         token = await _long_lived_token(api, stored_token)
-        return token, await wait_for_cars(api, args.timeout)
+        batteries = await wait_for_cars(api, args.timeout)
+        if await api.add_dashboard():
+            say(f"bootstrap: added the {DASHBOARD_TITLE} dashboard and made it the default")
+        return token, batteries
 
 
 def _store_credentials(path: Path, args: argparse.Namespace, token: str) -> None:
@@ -462,7 +599,7 @@ def _store_credentials(path: Path, args: argparse.Namespace, token: str) -> None
 def _print_access(args: argparse.Namespace, batteries: dict[str, dict[str, Any]]) -> None:
     """Print where to log in, with what, and the cars' charge levels."""
     say("")
-    say(f"Home Assistant   {args.ha_url}")
+    say(f"Home Assistant   {args.ha_url}/{DASHBOARD_URL}  (the {DASHBOARD_TITLE} dashboard)")
     say(f"  user name      {args.username}")
     say(f"  password       {args.password}")
     say(f"  access token   in {args.credentials} (REST API: Authorization: Bearer <token>)")

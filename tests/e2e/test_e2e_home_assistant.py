@@ -236,6 +236,39 @@ async def test_states_follow_plugging_in_charging_and_unplugging(
     )
 
 
+async def test_the_recorder_keeps_the_cars_history_and_statistics(api: HomeAssistantApi) -> None:
+    plug = f"binary_sensor.{IX}_charger_connected"
+    batteries = [f"sensor.{I3S}_battery", f"sensor.{IX}_battery"]
+
+    async def history() -> dict[str, list[str]]:
+        found: list[list[dict[str, Any]]] = await api.get(
+            "/api/history/period?minimal_response&no_attributes"
+            f"&filter_entity_id={','.join([plug, *batteries])}"
+        )
+        return {states[0]["entity_id"]: [state["state"] for state in states] for states in found}
+
+    async def plug_in_recorded() -> dict[str, list[str]] | None:
+        found = await history()
+        return found if found.get(plug, [])[-3:] == ["off", "on", "off"] else None
+
+    # The recorder commits every few seconds: the iX's plug-in and unplug of the step before.
+    shown = await wait_for("the history of the iX's plug", plug_in_recorded)
+    assert shown[f"sensor.{IX}_battery"][-1] == "64"
+    assert shown[f"sensor.{I3S}_battery"][0].isdigit()
+
+    statistics = {
+        item["statistic_id"]: item
+        for item in await api.ws("recorder/list_statistic_ids", statistic_type="mean")
+    }
+    for car in (I3S, IX):
+        for entity_id, unit in (
+            (f"sensor.{car}_battery", "%"),
+            (f"sensor.{car}_electric_range", "km"),
+        ):
+            assert statistics[entity_id]["has_mean"], entity_id
+            assert statistics[entity_id]["statistics_unit_of_measurement"] == unit
+
+
 async def test_devices_follow_cars_joining_and_leaving_the_account(
     stack: Stack, api: HomeAssistantApi, simulator: Simulator
 ) -> None:

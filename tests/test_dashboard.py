@@ -1,0 +1,63 @@
+"""The Cars dashboard: the README's YAML is the one scripts/develop makes, with the demo's entity ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import re
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+import yaml
+
+from scripts.bootstrap_dev import car_section, dashboard
+from tests.conftest import I3S_VIN
+
+README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def readme_dashboard() -> Any:
+    """Return the YAML of the README's Dashboard section."""
+    text = README.split("### Dashboard\n", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", text, re.DOTALL)
+    assert block is not None
+    return yaml.safe_load(block.group(1))
+
+
+def shown_entities(section: dict[str, Any]) -> set[str]:
+    """Return every entity a dashboard section shows."""
+    shown = set()
+    for card in section["cards"]:
+        shown.update([card["entity"]] if "entity" in card else card.get("entities", []))
+    return shown
+
+
+async def test_the_readme_dashboard_is_the_demo_one_and_shows_only_real_entities(
+    hass: HomeAssistant, init_integration: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    i3s = {
+        entry.unique_id.removeprefix(f"{I3S_VIN}_"): entry.entity_id
+        for entry in er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
+        if entry.unique_id.startswith(f"{I3S_VIN}_")
+    }
+    (view,) = readme_dashboard()["views"]
+    (section,) = view["sections"]
+
+    assert section == car_section("BMW i3s 94 REX", i3s)
+    shown = shown_entities(section)
+    assert {state.entity_id for state in map(hass.states.get, shown) if state} == shown
+    # Battery and range, the graphs' entities, are measurements: the recorder keeps statistics.
+    for entity_id in (i3s["battery"], i3s["electric_range"]):
+        assert hass.states.get(entity_id).attributes["state_class"] == "measurement"
+
+
+def test_the_dashboard_has_a_section_per_car_side_by_side() -> None:
+    keys = ("battery", "charger", "electric_range", "charging_rate", "charge_end", "charge_target")
+    cars = {name: {key: f"sensor.{name}_{key}" for key in keys} for name in ("a", "b", "c")}
+
+    (view,) = dashboard(cars)["views"]
+
+    assert [section["cards"][0]["heading"] for section in view["sections"]] == ["a", "b", "c"]
+    assert view["max_columns"] == 3
+    assert view["type"] == "sections"
