@@ -160,7 +160,11 @@ def load_json(path: Path) -> Any:
 MANIFEST: dict[str, Any] = load_json(INTEGRATION / "manifest.json")
 HACS: dict[str, Any] = load_json(ROOT / "hacs.json")
 EN: dict[str, Any] = load_json(INTEGRATION / "translations" / "en.json")
-DE: dict[str, Any] = load_json(INTEGRATION / "translations" / "de.json")
+# English and the nine languages of BMW's European markets the other BMW integrations ship.
+LANGUAGES = ("da", "de", "en", "es", "fr", "it", "nb", "nl", "pl", "sv")
+TRANSLATIONS: dict[str, dict[str, Any]] = {
+    path.stem: load_json(path) for path in sorted((INTEGRATION / "translations").glob("*.json"))
+}
 ICONS: dict[str, Any] = load_json(INTEGRATION / "icons.json")
 
 
@@ -264,7 +268,10 @@ def test_quality_scale() -> None:
 
 
 def entity_translation_paths() -> set[Key]:
-    """Return the name of every entity and the state names of every enum sensor."""
+    """Return the name of every entity and the state names of every enum sensor.
+
+    An entity without a translation key is named by its device class, in Home Assistant's words.
+    """
     paths: set[Key] = set()
     for platform, descriptions in (
         ("sensor", (*sensor.SENSORS, *sensor.ACCOUNT_SENSORS)),
@@ -275,7 +282,9 @@ def entity_translation_paths() -> set[Key]:
     ):
         for description in descriptions:
             key = description.translation_key
-            assert key is not None, description.key
+            if key is None:
+                assert description.device_class is not None, description.key
+                continue
             paths.add(("entity", platform, key, "name"))
             for option in getattr(description, "options", None) or ():
                 paths.add(("entity", platform, key, "state", option))
@@ -496,17 +505,23 @@ def test_no_orphan_translations() -> None:
 def test_placeholders_are_given() -> None:
     """A text's {placeholders} are ones the code fills in, so users never see braces."""
     _, given = used_translations()
-    for language in (EN, DE):
+    for language in TRANSLATIONS.values():
         for path, text in leaves(language).items():
             assert placeholders(text) <= given.get(path, set()), path
 
 
-def test_german_matches_english() -> None:
-    """German has exactly the English texts, with the same placeholders."""
-    english, german = leaves(EN), leaves(DE)
-    assert sorted(german) == sorted(english)
+def test_the_ten_languages_are_shipped() -> None:
+    assert tuple(TRANSLATIONS) == LANGUAGES
+
+
+@pytest.mark.parametrize("language", [language for language in LANGUAGES if language != "en"])
+def test_a_language_matches_english(language: str) -> None:
+    """Each language has exactly the English texts, each with the same placeholders, none empty."""
+    english, translated = leaves(EN), leaves(TRANSLATIONS[language])
+    assert sorted(translated) == sorted(english)
     for path, text in english.items():
-        assert placeholders(german[path]) == placeholders(text), path
+        assert placeholders(translated[path]) == placeholders(text), path
+        assert translated[path].strip(), path
 
 
 def test_icons_match_entities() -> None:

@@ -10,6 +10,8 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
+
+# The platform package does not re-export it explicitly, which mypy --strict requires.
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -45,8 +47,8 @@ BINARY_SENSORS: tuple[VehicleBinarySensorDescription, ...] = (
         is_on_fn=lambda vehicle: vehicle.charging.charger_connected,
     ),
     VehicleBinarySensorDescription(
+        # Named "Charging" and drawn by its device class.
         key="charging",
-        translation_key="charging",
         device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
         is_on_fn=_is_charging,
     ),

@@ -62,8 +62,8 @@ def _range_km(vehicle: Vehicle) -> float | None:
 
 SENSORS: tuple[VehicleSensorDescription, ...] = (
     VehicleSensorDescription(
+        # Named "Battery" and drawn by its device class, its icon following the level.
         key="battery",
-        translation_key="battery",
         device_class=SensorDeviceClass.BATTERY,
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
