@@ -426,8 +426,7 @@ def car_section(name: str, entity: dict[str, str]) -> dict[str, Any]:
                 "type": "statistics-graph",
                 "title": "Last 7 days",
                 "days_to_show": 7,
-                # Short-term statistics: kept 10 days, the first within minutes of a new car.
-                "period": "5minute",
+                "period": "hour",
                 "chart_type": "line",
                 "stat_types": ["mean", "min", "max"],
                 "entities": [entity["battery"], entity["electric_range"]],

@@ -9,14 +9,34 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+import json
 import os
 from pathlib import Path
+import re
 import shutil
 
 import pytest
 
-from scripts.bootstrap_dev import DEMO_EMAIL, DEMO_PASSWORD, HomeAssistantApi
-from tests.e2e.conftest import OWNER_PASSWORD, OWNER_USERNAME, ROOT, Stack
+from custom_components.orangepower_bmw.charging import CarCharging, Session
+from scripts.bootstrap_dev import (
+    DASHBOARD_URL,
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    HomeAssistantApi,
+    wait_for_cars,
+    wait_until_up,
+)
+from tests.e2e.conftest import (
+    OWNER_PASSWORD,
+    OWNER_USERNAME,
+    ROOT,
+    START_TIMEOUT,
+    Stack,
+    wait_for,
+)
+
+I3S_VIN = "WBY7Z8C5XJV123456"
 
 CHROMIUM = Path(os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -184,3 +204,166 @@ async def test_the_device_page_shows_the_cars_values(
         await expect(row).to_contain_text(shown)
     await expect(page.get_by_text("+2 disabled entities")).to_be_visible()
     await save_screenshot(await page.screenshot(), "device_page.png", for_docs=True)
+
+
+def a_week_of_statistics(now: datetime, level_now: int) -> list[tuple[datetime, float]]:
+    """Return the i3s's hourly battery level over the last week, ending in the charge it is in now.
+
+    Each night it charges 10 % an hour for six hours from 10 % below the level it shows now (its
+    charge began an hour ago), holds until the morning, and is driven back down by night.
+    """
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    lowest, highest = level_now - 10, level_now + 50
+    levels = []
+    for hours_ago in range(7 * 24, 0, -1):
+        # Hour 0 of each day's pattern is when the charge starts: the last hour is one.
+        hour = (1 - hours_ago) % 24
+        if hour < 6:
+            level = lowest + 10 * hour
+        elif hour < 10:
+            level = highest
+        else:
+            level = highest - (highest - lowest) * (hour - 10) / 14
+        levels.append((this_hour - timedelta(hours=hours_ago), float(level)))
+    return levels
+
+
+async def seed_statistics(api: HomeAssistantApi, level_now: int) -> None:
+    """Import a week of the i3s's hourly battery and range statistics, as a week of use leaves."""
+    week = a_week_of_statistics(datetime.now(UTC), level_now)
+    for key, unit, unit_class, per_percent in (
+        ("battery", "%", None, 1.0),
+        ("electric_range", "km", "distance", 1.48),
+    ):
+        await api.ws(
+            "recorder/import_statistics",
+            metadata={
+                "statistic_id": f"sensor.bmw_i3s_94_rex_{key}",
+                "source": "recorder",
+                "name": None,
+                "has_mean": True,
+                "mean_type": 1,
+                "has_sum": False,
+                "unit_of_measurement": unit,
+                "unit_class": unit_class,
+            },
+            stats=[
+                {
+                    "start": start.isoformat(),
+                    "mean": level * per_percent,
+                    "min": (level - 1) * per_percent,
+                    "max": (level + 1) * per_percent,
+                }
+                for start, level in week
+            ],
+        )
+    ids = [f"sensor.bmw_i3s_94_rex_{key}" for key in ("battery", "electric_range")]
+
+    async def imported() -> bool:
+        # The recorder imports in its own thread: wait until every hour is there.
+        found = await api.ws(
+            "recorder/statistics_during_period",
+            start_time=week[0][0].isoformat(),
+            statistic_ids=ids,
+            period="hour",
+            types=["mean"],
+        )
+        return all(len(found.get(statistic_id, [])) == len(week) for statistic_id in ids)
+
+    await wait_for("the week's statistics to be imported", imported)
+
+
+@pytest.fixture
+async def seeded_estimate(stack: Stack, owner_api: HomeAssistantApi) -> int:
+    """Restart Home Assistant with the last hour of the i3s's charge stored; return its level.
+
+    An estimate needs level changes spanning 20 minutes of the current charge, and the simulator's
+    charge moves 1 % in 6 minutes. Rather than wait, this seeds the estimator's stored session (as
+    it would be after an hour of 10 % an hour) while Home Assistant is stopped; its first poll
+    after the start goes on from there.
+    """
+    entry_id = (await owner_api.entries())[0]["entry_id"]
+    level = int(
+        (await owner_api.states("sensor.bmw_i3s_94_rex_battery"))["sensor.bmw_i3s_94_rex_battery"][
+            "state"
+        ]
+    )
+    stack.stop_hass()
+    now = datetime.now(UTC)
+    changes = [(now - timedelta(minutes=6 * step), level - step) for step in range(9, -1, -1)]
+    seeded = CarCharging(
+        level=level,
+        level_since=now,
+        session=Session(
+            started_at=now - timedelta(hours=1),
+            level=level,
+            level_since=now,
+            last_poll=now,
+            changes=changes,
+        ),
+    )
+    key = f"orangepower_bmw.{entry_id}.charging"
+    (stack.config_dir / ".storage" / key).write_text(
+        json.dumps(
+            {"version": 1, "minor_version": 1, "key": key, "data": {I3S_VIN: seeded.as_dict()}}
+        ),
+        encoding="utf-8",
+    )
+    stack.start_hass()
+    await wait_until_up(owner_api.session, stack.ha_url, START_TIMEOUT, alive=stack.hass_alive)
+    await wait_for_cars(owner_api, START_TIMEOUT)
+    return level
+
+
+async def test_the_cars_dashboard_is_what_a_newcomer_lands_on(
+    stack: Stack, owner_api: HomeAssistantApi, seeded_estimate: int, page: playwright_api.Page
+) -> None:
+    # Seeded, so that the week's graph (and the README's screenshot) shows what a week of use leaves;
+    # a new car has its first hourly statistics an hour after it is added.
+    await seed_statistics(owner_api, seeded_estimate)
+    # What scripts/develop's first run does, after the cars arrived.
+    assert await owner_api.add_dashboard()
+    assert not await owner_api.add_dashboard()  # a second run leaves it alone
+
+    await page.goto(stack.ha_url)
+    await expect(page).to_have_url(re.compile(f"/{DASHBOARD_URL}/cars$"), timeout=FIRST_RENDER_MS)
+    i3s = page.locator("hui-grid-section").filter(has=page.get_by_text("BMW i3s 94 REX"))
+    ix = page.locator("hui-grid-section").filter(has=page.get_by_text("BMW iX xDrive50"))
+
+    def tile(section: playwright_api.Locator, name: str) -> playwright_api.Locator:
+        return section.locator("hui-tile-card").filter(has=page.get_by_text(name, exact=True))
+
+    # A regular expression meets the text as the frontend renders it, spaces around it included.
+    level = re.compile(rf"^\s*({seeded_estimate}|{seeded_estimate + 1})%\s*$")
+    await expect(tile(i3s, "Battery").get_by_text(level)).to_be_visible(timeout=FIRST_RENDER_MS)
+    await expect(tile(i3s, "Charger").get_by_text("Charging", exact=True)).to_be_visible()
+
+    # From 50-odd % at 10 % an hour: about five hours to the 100 % target.
+    # A timestamp is drawn as a relative time, in a shadow root of its own: read it from there.
+    async def charge_end_shown() -> str | None:
+        shown: str = await (
+            tile(i3s, "Charge end")
+            .locator("hui-timestamp-display")
+            .evaluate("display => display.shadowRoot.textContent.trim()")
+        )
+        return shown if re.fullmatch(r"In [4-6] hours", shown) else None
+
+    await wait_for("the estimated end about five hours away", charge_end_shown)
+    await expect(
+        tile(i3s, "Charging rate").get_by_text(re.compile(r"^\s*\d+(\.\d)? ?%/h\s*$"))
+    ).to_be_visible()
+    await expect(tile(i3s, "Charge target").get_by_text("100%")).to_be_visible()
+    await expect(tile(ix, "Battery").get_by_text("64%")).to_be_visible()
+    await expect(tile(ix, "Charger").get_by_text("Disconnected", exact=True)).to_be_visible()
+    await expect(tile(ix, "Charge end").get_by_text("Unknown", exact=True)).to_be_visible()
+
+    # The 24-hour graph is drawn, with the battery's line in it.
+    graph = i3s.locator("hui-history-graph-card")
+    await expect(graph.locator("canvas").first).to_be_visible()
+    await expect(graph.get_by_text("BMW i3s 94 REX ▸ Battery")).to_be_visible()
+    week = i3s.locator("hui-statistics-graph-card")
+    await expect(week.locator("canvas").first).to_be_visible()
+    await expect(week.get_by_text("No statistics found")).to_have_count(0)
+    # The charts draw their lines in an animation of about a second: let it end for the picture.
+    await page.wait_for_timeout(2_000)
+    await save_screenshot(await page.screenshot(full_page=True), "dashboard.png", for_docs=True)
