@@ -8,6 +8,7 @@ from unittest.mock import PropertyMock, patch
 
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 from hypothesis import settings
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -23,6 +24,7 @@ from custom_components.orangepower_bmw.const import (
     DOMAIN,
 )
 from simulator import Simulator, run_simulator
+from tests.helpers import WALLBOX
 
 # The same examples on every run and machine: a property test fails for the code, not for the draw.
 settings.register_profile("reproducible", derandomize=True, database=None)
@@ -109,3 +111,26 @@ async def init_integration(
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     return mock_config_entry
+
+
+@pytest.fixture
+async def london(hass: HomeAssistant) -> None:
+    """Use a European household's time zone: UTC in winter, UTC+1 in summer."""
+    await hass.config.async_set_time_zone("Europe/London")
+
+
+@pytest.fixture
+def idle(simulator: Simulator) -> Simulator:
+    """Stop the i3s charging: both cars idle, the account polled every idle interval."""
+    simulator.stop_charging(I3S_VIN)
+    return simulator
+
+
+@pytest.fixture
+async def wallbox(hass: HomeAssistant) -> str:
+    """Return an input_boolean standing in for the wallbox's plug sensor, off."""
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"wallbox_plugged_in": None}}
+    )
+    await hass.async_block_till_done()
+    return WALLBOX

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from simulator import Simulator
+
+WALLBOX = "input_boolean.wallbox_plugged_in"
+IX_BATTERY = "sensor.bmw_ix_xdrive50_battery"
+IX_PLUG = "binary_sensor.bmw_ix_xdrive50_charger_connected"
+REQUESTS_TODAY = "sensor.orange_power_connect_requests_today"
+NEXT_UPDATE = "sensor.orange_power_connect_next_update"
 
 
 async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:
@@ -14,3 +23,27 @@ async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: ti
     freezer.tick(delta)
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def requests(simulator: Simulator) -> int:
+    """Return every request the service received."""
+    return sum(simulator.counts.values())
+
+
+async def set_up(hass: HomeAssistant, entry: MockConfigEntry, **options: Any) -> None:
+    """Set up the entry with these options on top of the fixture's."""
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={**entry.options, **options})
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def minutes(hass: HomeAssistant, freezer: FrozenDateTimeFactory, count: int) -> None:
+    """Move the clock on minute by minute."""
+    for _ in range(count):
+        await advance(hass, freezer, timedelta(minutes=1))
+
+
+async def toggle(hass: HomeAssistant, entity_id: str) -> None:
+    """Flip the stand-in wallbox."""
+    await hass.services.async_call("input_boolean", "toggle", {"entity_id": entity_id}, True)

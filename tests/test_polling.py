@@ -27,45 +27,19 @@ from custom_components.orangepower_bmw.const import (
 from custom_components.orangepower_bmw.coordinator import storage_key
 from simulator import Simulator
 from tests.conftest import I3S_VIN, IX_VIN
-from tests.helpers import advance
+from tests.helpers import (
+    IX_BATTERY,
+    IX_PLUG,
+    NEXT_UPDATE,
+    REQUESTS_TODAY,
+    advance,
+    minutes,
+    requests,
+    set_up,
+    toggle,
+)
 
-WALLBOX = "input_boolean.wallbox_plugged_in"
-IX_BATTERY = "sensor.bmw_ix_xdrive50_battery"
-IX_PLUG = "binary_sensor.bmw_ix_xdrive50_charger_connected"
-REQUESTS_TODAY = "sensor.orange_power_connect_requests_today"
-NEXT_UPDATE = "sensor.orange_power_connect_next_update"
-
-
-def requests(simulator: Simulator) -> int:
-    """Return every request the service received."""
-    return sum(simulator.counts.values())
-
-
-async def set_up(hass: HomeAssistant, entry: MockConfigEntry, **options: Any) -> None:
-    """Set up the entry with these options on top of the fixture's."""
-    entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(entry, options={**entry.options, **options})
-    await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
-
-async def minutes(hass: HomeAssistant, freezer: FrozenDateTimeFactory, count: int) -> None:
-    """Move the clock on minute by minute."""
-    for _ in range(count):
-        await advance(hass, freezer, timedelta(minutes=1))
-
-
-@pytest.fixture(autouse=True)
-async def london(hass: HomeAssistant) -> None:
-    """Use a European household's time zone: UTC in winter, UTC+1 in summer."""
-    await hass.config.async_set_time_zone("Europe/London")
-
-
-@pytest.fixture
-def idle(simulator: Simulator) -> Simulator:
-    """Stop the i3s charging: both cars idle, the account polled every idle interval."""
-    simulator.stop_charging(I3S_VIN)
-    return simulator
+pytestmark = pytest.mark.usefixtures("london")
 
 
 # 2. Never sooner than asked.
@@ -151,21 +125,6 @@ async def test_unreachable_at_setup_still_retries_setup(
 
 
 # 3. Refresh triggers.
-
-
-@pytest.fixture
-async def wallbox(hass: HomeAssistant) -> str:
-    """Return an input_boolean standing in for the wallbox's plug sensor, off."""
-    assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"wallbox_plugged_in": None}}
-    )
-    await hass.async_block_till_done()
-    return WALLBOX
-
-
-async def toggle(hass: HomeAssistant, entity_id: str) -> None:
-    """Flip the stand-in wallbox."""
-    await hass.services.async_call("input_boolean", "toggle", {"entity_id": entity_id}, True)
 
 
 @pytest.mark.usefixtures("idle")

@@ -7,7 +7,7 @@ models and raises the small error hierarchy below. It never logs a password, a t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 import json
@@ -173,11 +173,37 @@ class Vehicle:
 
     @classmethod
     def from_dict(cls, data: Any) -> Vehicle | None:
-        """Return a car from stored data, or None when the data is not a car."""
-        try:
-            return cls(**{**data, "charging": ChargingStatus(**data["charging"])})
-        except KeyError, TypeError:
+        """Return a car from stored data, or None when the data is not a car as as_dict wrote it."""
+        charging = _stored_fields(
+            ChargingStatus, data.get("charging") if isinstance(data, dict) else None
+        )
+        car = _stored_fields(cls, {**data, "charging": None}) if charging is not None else None
+        if charging is None or car is None or not car["vin"]:
             return None
+        return cls(**{**car, "charging": ChargingStatus(**charging)})
+
+
+# The types as_dict writes, by the annotation of the field (None stands for a nested object).
+_STORED_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "str | None": (str, type(None)),
+    "int | None": (int, type(None)),
+    "float | None": (int, float, type(None)),
+    "bool | None": (bool, type(None)),
+    "ChargingStatus": (type(None),),
+}
+
+
+def _stored_fields(cls: type, data: Any) -> dict[str, Any] | None:
+    """Return the stored fields of a dataclass, or None unless each is there with its type."""
+    if not isinstance(data, dict) or set(data) != {each.name for each in fields(cls)}:
+        return None
+    for each in fields(cls):
+        value, allowed = data[each.name], _STORED_TYPES[str(each.type)]
+        # A bool is an int to isinstance, but a stored count or year is never true or false.
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            return None
+    return data
 
 
 class VehicleList(list[Vehicle]):

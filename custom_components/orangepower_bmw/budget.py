@@ -13,6 +13,12 @@ class BudgetSpentError(Exception):
     """The daily limit allows no more requests today."""
 
 
+def aware(value: Any) -> datetime | None:
+    """Return a stored time, or None when it is missing or not a time with a time zone."""
+    when = dt_util.parse_datetime(value) if isinstance(value, str) else None
+    return when if when is not None and when.tzinfo is not None else None
+
+
 def next_midnight(now: datetime) -> datetime:
     """Return the start of the next local calendar day, in UTC.
 
@@ -31,6 +37,8 @@ class RequestBudget:
     day: date
     count: int = 0
     last_request: datetime | None = None
+    # The day the warning that the limit is reached was logged, so it is logged once a day.
+    warned_on: date | None = None
 
     @classmethod
     def from_dict(cls, limit: int, data: dict[str, Any], now: datetime) -> RequestBudget:
@@ -40,9 +48,10 @@ class RequestBudget:
                 limit=limit,
                 day=date.fromisoformat(data["day"]),
                 count=int(data["count"]),
-                last_request=dt_util.parse_datetime(data.get("last_request") or ""),
+                last_request=aware(data.get("last_request")),
+                warned_on=date.fromisoformat(data["warned_on"]) if data.get("warned_on") else None,
             )
-        except KeyError, TypeError, ValueError:
+        except KeyError, TypeError, ValueError, AttributeError:
             budget = cls(limit=limit, day=dt_util.as_local(now).date())
         budget.roll(now)
         return budget
@@ -53,6 +62,7 @@ class RequestBudget:
             "day": self.day.isoformat(),
             "count": self.count,
             "last_request": self.last_request.isoformat() if self.last_request else None,
+            "warned_on": self.warned_on.isoformat() if self.warned_on else None,
         }
 
     def roll(self, now: datetime) -> bool:
@@ -74,6 +84,18 @@ class RequestBudget:
             raise BudgetSpentError
         self.count += 1
         self.last_request = now
+
+    def next_slot(self, now: datetime, reserve: int) -> datetime | None:
+        """Return the earliest time the pace allows the next request; None: no limit.
+
+        With no request left for polling, that is midnight.
+        """
+        gap = self.gap(now, reserve)
+        if gap is None:
+            return None
+        if self.limit - self.count - reserve <= 0:
+            return next_midnight(now)
+        return now if self.last_request is None else self.last_request + gap
 
     def gap(self, now: datetime, reserve: int) -> timedelta | None:
         """Return the time between polls that makes the rest of the limit last until midnight.

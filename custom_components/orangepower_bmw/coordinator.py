@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 import logging
 import random
 from typing import Any, TypedDict, override
@@ -37,7 +37,7 @@ from .api import (
     Vehicle,
     VehicleList,
 )
-from .budget import BudgetSpentError, RequestBudget, next_midnight
+from .budget import BudgetSpentError, RequestBudget, aware, next_midnight
 from .charging import ChargingInsight
 from .const import (
     CONF_ACCOUNT_EMAIL,
@@ -145,18 +145,26 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self.polled_at: datetime | None = None
         # The next request the schedule plans, whatever decided it.
         self.next_update: datetime | None = None
+        # Whether the next update is the first after loading the store, and the cars came from it.
+        self._first_after_load = False
         self._from_store = False
         self._planned_wait: float | None = None
         self._first_wait: float | None = None
-        # Until when the service asked this integration to wait (Retry-After, backoff, 410).
+        # When the schedule polls next (None: polling is off); an asked-for refresh may come first.
+        self._next_poll_at: datetime | None = None
+        # Until when the service asked this integration to wait (Retry-After, backoff, 410), and
+        # the error's translation key and status, which a reload in the meantime shows again.
         self._waiting_until: datetime | None = None
+        self._waiting_error: tuple[str, int | None] = ("rate_limited", None)
+        # A refresh asked for before a reload, and whether it wanted a follow-up.
+        self._stored_ask: tuple[datetime, bool] | None = None
+        self._repair_timer: CALLBACK_TYPE | None = None
         self._soon: CALLBACK_TYPE | None = None
         self._soon_at: datetime | None = None
         self._follow_up = False
         # The cars' plug and charging states when a follow-up was asked for, to tell a change.
         self._states_asked: dict[str, tuple[bool | None, str | None]] | None = None
         self._last_asked: datetime | None = None
-        self._warned_spent_on: date | None = None
         self._warned_skipped = False
         self._unknown_values_seen: set[str] = set()
         self._backoff: timedelta | None = None
@@ -177,21 +185,44 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
     @override
     async def _async_setup(self) -> None:
         """Load what survives a restart: the day's requests, the cars' last values, missing cars."""
-        stored = await self._store.async_load() or {}
-        now = dt_util.utcnow()
-        self._missing = {
-            vin: since for vin, since in stored.get("missing", {}).items() if isinstance(since, str)
-        }
-        self.budget = RequestBudget.from_dict(self.budget.limit, stored.get("requests", {}), now)
-        cars = [Vehicle.from_dict(car) for car in stored.get("cars", [])]
-        if cars and all(car is not None for car in cars):
-            self.data = {car.vin: car for car in cars if car is not None}
-            self.polled_at = dt_util.parse_datetime(stored.get("polled_at") or "")
-            self._from_store = True
-            self._show_listed_cars(self.data)
+        stored = await self._store.async_load()
+        self._load(stored if isinstance(stored, dict) else {}, dt_util.utcnow())
+        self._first_after_load = True
+        if self._limited_since is not None:
+            self._schedule_repair()
         self.config_entry.async_on_unload(
             async_track_time_change(self.hass, self._new_day, hour=0, minute=0, second=0)
         )
+
+    def _load(self, stored: dict[str, Any], now: datetime) -> None:
+        """Take in what was stored; a part that is missing or not of its shape is left out."""
+        missing, requests, cars = stored.get("missing"), stored.get("requests"), stored.get("cars")
+        if isinstance(missing, dict):
+            self._missing = {vin: since for vin, since in missing.items() if aware(since)}
+        self.budget = RequestBudget.from_dict(
+            self.budget.limit, requests if isinstance(requests, dict) else {}, now
+        )
+        vehicles = [Vehicle.from_dict(car) for car in cars] if isinstance(cars, list) else []
+        if vehicles and None not in vehicles:
+            self.data = {car.vin: car for car in vehicles if car is not None}
+            self.polled_at = aware(stored.get("polled_at"))
+            self._from_store = True
+            self._show_listed_cars(self.data)
+        waiting = stored.get("waiting")
+        if isinstance(waiting, dict) and (until := aware(waiting.get("until"))) and until > now:
+            error, status = waiting.get("error"), waiting.get("status")
+            self._waiting_until = until
+            self._waiting_error = (
+                wait_error_key(error),
+                status if isinstance(status, int) else None,
+            )
+        self._limited_since = aware(stored.get("limited_since"))
+        backoff = stored.get("backoff_seconds")
+        if isinstance(backoff, int | float) and 0 < backoff <= MAX_BACKOFF.total_seconds():
+            self._backoff = timedelta(seconds=backoff)
+        asked = stored.get("asked")
+        if isinstance(asked, dict) and (at := aware(asked.get("at"))):
+            self._stored_ask = (at, asked.get("follow_up") is True)
 
     @override
     async def async_config_entry_first_refresh(self) -> None:
@@ -212,13 +243,31 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
     @override
     async def _async_update_data(self) -> dict[str, Vehicle]:
         """Fetch the cars, renewing the token when it is due or was refused."""
-        self._first_wait = self._planned_wait = self._waiting_until = None
         now = dt_util.utcnow()
-        from_store, self._from_store = self._from_store, False
-        if from_store and self.data is not None and now < self._slot():
+        first, self._first_after_load = self._first_after_load, False
+        held_until = self._waiting_until if first else None
+        from_store, self._from_store = self._from_store and first, False
+        self._first_wait = self._planned_wait = self._waiting_until = None
+        if held_until is not None and now < held_until:
+            # A restart or reload during a wait the service asked for: still no request.
+            self._plan(now)
+            self._hold(held_until, now)
+            self._ask_again()
+            key, status = self._waiting_error
+            raise UpdateFailed(
+                retry_after=self._planned_wait,
+                translation_domain=DOMAIN,
+                translation_key=wait_error_key(key),
+                translation_placeholders={"status": str(status)},
+            )
+        if from_store and self.data is not None and now < (slot := self._slot()):
             # A restart or reload before the daily limit's next slot: the stored values will do.
             self._plan(now)
+            # Home Assistant schedules the next poll from this, once the entities listen.
+            self._retry_after = self._planned_wait = (slot - now).total_seconds()
+            self._ask_again()
             return self.data
+        self._stored_ask = None
         try:
             vehicles = await self._fetch_vehicles()
         except BudgetSpentError:
@@ -235,8 +284,9 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             if wait is not None:
                 # A wait the service asked for only ever lengthens the next poll.
                 wait = max(wait, (self.update_interval or timedelta()).total_seconds())
-                self._first_wait = self._planned_wait = wait
-                self._waiting_until = now + timedelta(seconds=wait)
+                self._waiting_error = (error_key(err), err.status)
+                self._hold(now + timedelta(seconds=wait), now)
+            self._save()
             raise UpdateFailed(
                 retry_after=wait,
                 translation_domain=DOMAIN,
@@ -256,13 +306,28 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self._save()
         return data
 
+    def _hold(self, until: datetime, now: datetime) -> None:
+        """Make no request before this time, asked-for refreshes included."""
+        self._waiting_until = until
+        self._first_wait = self._planned_wait = (until - now).total_seconds()
+        if self._soon is not None and self._soon_at is not None and self._soon_at < until:
+            # Asked for before the wait began: it waits too.
+            self._soon()
+            self._soon_at = until
+            self._soon = async_track_point_in_utc_time(self.hass, self._refresh_soon_due, until)
+
+    def _ask_again(self) -> None:
+        """Ask again for the refresh that was waiting when the entry was unloaded."""
+        if self._stored_ask is not None:
+            at, follow_up = self._stored_ask
+            self._stored_ask = None
+            self.async_refresh_soon(max(at - dt_util.utcnow(), timedelta()), follow_up=follow_up)
+
     def _slot(self) -> datetime:
         """Return the earliest time the daily limit's pace allows the next request."""
-        last = self.budget.last_request
-        gap = self.budget.gap(dt_util.utcnow(), self._renewals_left(dt_util.utcnow()))
-        if last is None or gap is None:
-            return datetime.min.replace(tzinfo=dt_util.UTC)
-        return last + gap
+        now = dt_util.utcnow()
+        slot = self.budget.next_slot(now, self._renewals_left(now))
+        return datetime.min.replace(tzinfo=dt_util.UTC) if slot is None else slot
 
     def _plan(self, now: datetime, data: dict[str, Vehicle] | None = None) -> None:
         """Set the interval to the next poll: the user's, stretched to make the limit last."""
@@ -295,18 +360,28 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
 
     def _stored(self) -> dict[str, Any]:
         """Return what is stored for the entry."""
+        key, status = self._waiting_error
         return {
             "requests": self.budget.as_dict(),
             "cars": [car.as_dict() for car in (self.data or {}).values()],
             "polled_at": self.polled_at.isoformat() if self.polled_at else None,
             "missing": self._missing,
+            "waiting": {"until": self._waiting_until.isoformat(), "error": key, "status": status}
+            if self._waiting_until
+            else None,
+            "limited_since": self._limited_since.isoformat() if self._limited_since else None,
+            "backoff_seconds": self._backoff.total_seconds() if self._backoff else None,
+            "asked": {"at": self._soon_at.isoformat(), "follow_up": self._follow_up}
+            if self._soon_at
+            else None,
         }
 
     def _warn_budget_spent(self, now: datetime) -> None:
         """Warn once a day that the daily limit stopped the requests until midnight."""
         today = dt_util.as_local(now).date()
-        if self._warned_spent_on != today:
-            self._warned_spent_on = today
+        if self.budget.warned_on != today:
+            self.budget.warned_on = today
+            self._save()
             _LOGGER.warning(
                 "The daily limit of %d requests is reached; the cars keep their last values "
                 "until midnight",
@@ -328,8 +403,22 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         wait = self._planned_wait
         if wait is None and self.update_interval is not None:
             wait = self.update_interval.total_seconds()
-        planned = dt_util.utcnow() + timedelta(seconds=wait or 0)
-        self.next_update = min(planned, self._soon_at) if self._soon_at else planned
+        self._next_poll_at = (
+            None
+            if self.config_entry.pref_disable_polling
+            else dt_util.utcnow() + timedelta(seconds=wait or 0)
+        )
+        self._set_next_update()
+        if not self.last_update_success:
+            # Home Assistant tells the listeners of the first failure only; the account's count
+            # and next update change with every one.
+            self.async_update_listeners()
+
+    def _set_next_update(self) -> None:
+        """Set the next request planned: the next poll, or an asked-for refresh before it."""
+        self.next_update = min(
+            (when for when in (self._next_poll_at, self._soon_at) if when is not None), default=None
+        )
 
     @callback
     def async_refresh_soon(self, delay: timedelta, *, follow_up: bool = False) -> None:
@@ -354,19 +443,26 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             self._soon()
         self._soon_at = when
         self._soon = async_track_point_in_utc_time(self.hass, self._refresh_soon_due, when)
-        self.next_update = min(self.next_update or when, when)
+        self._set_next_update()
         self.async_update_listeners()
 
     async def _refresh_soon_due(self, now: datetime) -> None:
         """Make the poll asked for, unless one was just made, and the follow-up if nothing changed."""
         self._soon = self._soon_at = None
+        if self._waiting_until is not None and now < self._waiting_until:
+            self.async_refresh_soon(self._waiting_until - now)
+            return
         follow_up, self._follow_up = self._follow_up, False
         before, self._states_asked = self._states_asked, None
         last = self.budget.last_request
         if last is None or now - last >= JUST_REQUESTED:
             self._last_asked = now
             await self.async_refresh()
-        if follow_up and self.last_update_success and charge_states(self.data) == before:
+        else:
+            self._set_next_update()
+            self.async_update_listeners()
+        # A refresh that failed showed nothing new either, unless the service asked to wait.
+        if follow_up and self._waiting_until is None and charge_states(self.data) == before:
             self.async_refresh_soon(FOLLOW_UP_DELAY)
 
     @override
@@ -386,11 +482,13 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
 
         Written now, the store is what a reload reads, and a removal leaves nothing behind.
         """
-        if self._soon is not None:
-            self._soon()
-            self._soon = self._soon_at = None
+        stored = self._stored()
+        for cancel in (self._soon, self._repair_timer):
+            if cancel is not None:
+                cancel()
+        self._soon = self._soon_at = self._repair_timer = None
         await super().async_shutdown()
-        await self._store.async_save(self._stored())
+        await self._store.async_save(stored)
 
     async def _fetch_vehicles(self) -> VehicleList:
         """Make the vehicles call; on a refused token renew once and retry once."""
@@ -456,10 +554,8 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         # A 403 is how quota errors often arrive, so it is treated as rate limiting.
         if not isinstance(err, RateLimitedError) and err.status != 403:
             return None
-        now = dt_util.utcnow()
-        self._limited_since = self._limited_since or now
-        if now - self._limited_since >= RATE_LIMIT_REPAIR_AFTER:
-            self._raise_issue("rate_limited")
+        self._limited_since = self._limited_since or dt_util.utcnow()
+        self._schedule_repair()
         if isinstance(err, RateLimitedError) and err.retry_after is not None:
             return max(err.retry_after, MIN_RETRY_AFTER.total_seconds())
         interval = self.update_interval or MAX_BACKOFF
@@ -467,10 +563,30 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         # Jitter (not security-relevant) keeps many installations from retrying in step.
         return self._backoff.total_seconds() * random.uniform(0.8, 1.0)  # noqa: S311
 
+    def _schedule_repair(self) -> None:
+        """Raise the rate-limit repair once the limiting has lasted an hour, poll or no poll."""
+        if self._repair_timer is not None or self._limited_since is None:
+            return
+        due = self._limited_since + RATE_LIMIT_REPAIR_AFTER
+        if due <= dt_util.utcnow():
+            self._raise_issue("rate_limited")
+            return
+
+        @callback
+        def still_limited(_: datetime) -> None:
+            self._repair_timer = None
+            if self._limited_since is not None:
+                self._raise_issue("rate_limited")
+
+        self._repair_timer = async_track_point_in_utc_time(self.hass, still_limited, due)
+
     def _recovered(self) -> None:
         """Forget the backoff and withdraw the repairs after a good poll."""
         self._backoff = None
         self._limited_since = None
+        if self._repair_timer is not None:
+            self._repair_timer()
+            self._repair_timer = None
         for key in ISSUE_KEYS:
             ir.async_delete_issue(self.hass, DOMAIN, f"{key}_{self.config_entry.entry_id}")
 
@@ -696,6 +812,17 @@ def _shows(hass: HomeAssistant, entry: ConfigEntry, vin: str) -> bool:
         return True
     # A reload holds the lock between unloading and setting up again.
     return entry.setup_lock.locked()
+
+
+def wait_error_key(key: object) -> str:
+    """Return the translation key of an error that asked for a wait, as stored for a reload."""
+    match key:
+        case "forbidden":
+            return "forbidden"
+        case "service_gone":
+            return "service_gone"
+        case _:
+            return "rate_limited"
 
 
 def error_key(err: OrangePowerError) -> str:
