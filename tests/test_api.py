@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 import json
 import logging
+import re
 import socket
 
 import aiohttp
@@ -36,6 +37,11 @@ IX_VIN = "WBY21CF0XPC654321"
 # The fixed clock every client here reads.
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ENDPOINTS = ("token", "vehicles")
+API_LOGGER = "custom_components.orangepower_bmw.api"
+# The client's debug line of a failed answer, and of an answer that is not JSON.
+FAILED_ANSWER = re.compile(
+    r"^(?:POST \S+: \d+ in [\d.]+ s|The answer is not JSON; it began): (.*)$"
+)
 
 
 @pytest.fixture
@@ -76,9 +82,28 @@ def echo_body(secrets: tuple[str, ...]) -> str:
     return json.dumps({"error": "request refused for " + " / ".join(secrets), "code": "E42"})
 
 
-def assert_secret_free(err: OrangePowerError, secrets: tuple[str, ...]) -> None:
-    """Assert that neither the message nor the excerpt of an error holds a secret, in any case."""
-    for text in (str(err), err.excerpt or ""):
+@pytest.fixture(autouse=True)
+def client_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Capture the client's debug lines, which show the start of a failed answer."""
+    caplog.set_level(logging.DEBUG, logger=API_LOGGER)
+
+
+def answer_logged(caplog: pytest.LogCaptureFixture) -> str:
+    """Return the start of the last failed answer, as the client's debug line shows it, or ""."""
+    shown = [
+        match.group(1)
+        for record in caplog.records
+        if record.name == API_LOGGER
+        and (match := FAILED_ANSWER.match(record.getMessage())) is not None
+    ]
+    return shown[-1] if shown else ""
+
+
+def assert_secret_free(
+    err: OrangePowerError, secrets: tuple[str, ...], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Assert that neither the error's message nor the client's log holds a secret, in any case."""
+    for text in (str(err), caplog.text):
         for secret in secrets:
             assert secret.lower() not in text.lower()
 
@@ -101,7 +126,7 @@ async def test_login_returns_the_token_with_expiry_from_the_clock_at_the_respons
 
 
 async def test_login_sends_the_orange_power_account_as_payload_email(
-    session: aiohttp.ClientSession, socket_enabled: None
+    session: aiohttp.ClientSession, socket_enabled: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     simulator = Simulator(
         parse_scenario(
@@ -126,7 +151,7 @@ async def test_login_sends_the_orange_power_account_as_payload_email(
 
     assert simulator.check_token(token.access_token).email == "driver@example.com"
     assert exc_info.value.status == 401
-    assert "payload.email" in (exc_info.value.excerpt or "")
+    assert "payload.email" in answer_logged(caplog)
 
 
 @pytest.mark.parametrize(
@@ -138,15 +163,20 @@ async def test_login_sends_the_orange_power_account_as_payload_email(
     ],
 )
 async def test_refused_login_is_invalid_credentials(
-    client: OrangePowerClient, email: str, password: str, account_email: str, reason: str
+    client: OrangePowerClient,
+    email: str,
+    password: str,
+    account_email: str,
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with pytest.raises(InvalidCredentialsError) as exc_info:
         await client.login(email, password, account_email)
 
     err = exc_info.value
     assert err.status == 401
-    assert reason in (err.excerpt or "")
-    assert_secret_free(err, (email, password, account_email))
+    assert reason in answer_logged(caplog)
+    assert_secret_free(err, (email, password, account_email), caplog)
 
 
 async def test_base_url_with_a_trailing_slash(
@@ -213,7 +243,7 @@ async def test_numeric_ids_are_read_as_text(
 
 
 async def test_expired_token_is_rejected_and_a_new_login_recovers(
-    client: OrangePowerClient, token: Token, simulator: Simulator
+    client: OrangePowerClient, token: Token, simulator: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     simulator.expire_tokens()
 
@@ -222,13 +252,15 @@ async def test_expired_token_is_rejected_and_a_new_login_recovers(
 
     err = exc_info.value
     assert err.status == 401
-    assert "token expired" in (err.excerpt or "")
-    assert_secret_free(err, secrets_of("vehicles", token))
+    assert "token expired" in answer_logged(caplog)
+    assert_secret_free(err, secrets_of("vehicles", token), caplog)
     fresh = await client.login(EMAIL, PASSWORD, EMAIL)
     assert len(await client.get_vehicles(fresh, EMAIL, PASSWORD)) == 2
 
 
-async def test_unknown_token_is_rejected(client: OrangePowerClient) -> None:
+async def test_unknown_token_is_rejected(
+    client: OrangePowerClient, caplog: pytest.LogCaptureFixture
+) -> None:
     unknown = Token(
         access_token="never-issued-token-0123456789",
         expires_at=NOW + timedelta(hours=8),
@@ -238,8 +270,8 @@ async def test_unknown_token_is_rejected(client: OrangePowerClient) -> None:
         await client.get_vehicles(unknown, EMAIL, PASSWORD)
 
     assert exc_info.value.status == 401
-    assert "invalid token" in (exc_info.value.excerpt or "")
-    assert_secret_free(exc_info.value, (EMAIL, PASSWORD, unknown.access_token))
+    assert "invalid token" in answer_logged(caplog)
+    assert_secret_free(exc_info.value, (EMAIL, PASSWORD, unknown.access_token), caplog)
 
 
 # Error statuses.
@@ -255,6 +287,7 @@ async def test_401_body_echoing_secrets_is_redacted(
     simulator: Simulator,
     endpoint: str,
     error: type[OrangePowerError],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     secrets = secrets_of(endpoint, token)
     simulator.inject_fault(endpoint, status=401, body=echo_body(secrets))
@@ -263,8 +296,8 @@ async def test_401_body_echoing_secrets_is_redacted(
         await call(client, endpoint, token)
 
     assert exc_info.value.status == 401
-    assert "request refused for" in (exc_info.value.excerpt or "")
-    assert_secret_free(exc_info.value, secrets)
+    assert "request refused for" in answer_logged(caplog)
+    assert_secret_free(exc_info.value, secrets, caplog)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -290,6 +323,7 @@ async def test_error_status_maps_to_its_error(
     endpoint: str,
     status: int,
     error: type[OrangePowerError],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     secrets = secrets_of(endpoint, token)
     simulator.inject_fault(endpoint, status=status, body=echo_body(secrets))
@@ -300,20 +334,24 @@ async def test_error_status_maps_to_its_error(
     err = exc_info.value
     assert type(err) is error
     assert err.status == status
-    assert '"code": "E42"' in (err.excerpt or "")
-    assert_secret_free(err, secrets)
+    assert '"code": "E42"' in answer_logged(caplog)
+    assert_secret_free(err, secrets, caplog)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_error_status_with_the_services_json_error_body(
-    client: OrangePowerClient, token: Token, simulator: Simulator, endpoint: str
+    client: OrangePowerClient,
+    token: Token,
+    simulator: Simulator,
+    endpoint: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     simulator.inject_fault(endpoint, status=503)
 
     with pytest.raises(ServerError) as exc_info:
         await call(client, endpoint, token)
 
-    assert exc_info.value.excerpt == '{"error": "Service Unavailable", "status": 503}'
+    assert answer_logged(caplog) == '{"error": "Service Unavailable", "status": 503}'
     assert "503" in str(exc_info.value)
 
 
@@ -343,6 +381,7 @@ async def test_429_is_rate_limited_with_the_delay_asked_for(
     endpoint: str,
     retry_after: str | None,
     seconds: float | None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     secrets = secrets_of(endpoint, token)
     fault: dict[str, object] = {"status": 429, "body": echo_body(secrets)}
@@ -356,7 +395,7 @@ async def test_429_is_rate_limited_with_the_delay_asked_for(
     err = exc_info.value
     assert err.retry_after == seconds
     assert err.status == 429
-    assert_secret_free(err, secrets)
+    assert_secret_free(err, secrets, caplog)
 
 
 async def test_429_with_an_unreadable_digit_in_retry_after(
@@ -380,6 +419,7 @@ async def test_no_answer_within_the_timeout(
     token: Token,
     simulator: Simulator,
     endpoint: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     impatient = OrangePowerClient(session, simulator_url, timeout=0.05, clock=lambda: NOW)
     simulator.inject_fault(endpoint, delay=0.3)
@@ -389,12 +429,15 @@ async def test_no_answer_within_the_timeout(
 
     assert exc_info.value.status is None
     assert "0.05 s" in str(exc_info.value)
-    assert_secret_free(exc_info.value, secrets_of(endpoint, token))
+    assert_secret_free(exc_info.value, secrets_of(endpoint, token), caplog)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_connection_refused(
-    session: aiohttp.ClientSession, socket_enabled: None, endpoint: str
+    session: aiohttp.ClientSession,
+    socket_enabled: None,
+    endpoint: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -410,13 +453,18 @@ async def test_connection_refused(
 
     assert exc_info.value.status is None
     assert "Could not reach the service" in str(exc_info.value)
-    assert_secret_free(exc_info.value, secrets_of(endpoint, token))
+    assert_secret_free(exc_info.value, secrets_of(endpoint, token), caplog)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("drop", ["before", "mid_body"])
 async def test_dropped_connection(
-    client: OrangePowerClient, token: Token, simulator: Simulator, endpoint: str, drop: str
+    client: OrangePowerClient,
+    token: Token,
+    simulator: Simulator,
+    endpoint: str,
+    drop: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     simulator.inject_fault(endpoint, drop=drop)
     requests_before = simulator.counts[endpoint]
@@ -425,7 +473,7 @@ async def test_dropped_connection(
         await call(client, endpoint, token)
 
     assert exc_info.value.status is None
-    assert_secret_free(exc_info.value, secrets_of(endpoint, token))
+    assert_secret_free(exc_info.value, secrets_of(endpoint, token), caplog)
     # No retry behind the caller's back: each call costs the service one request.
     assert simulator.counts[endpoint] == requests_before + 1
 
@@ -436,7 +484,12 @@ async def test_dropped_connection(
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("body", ["html", "malformed", "empty", "wrong_shape"])
 async def test_200_with_a_body_that_is_not_the_answer(
-    client: OrangePowerClient, token: Token, simulator: Simulator, endpoint: str, body: str
+    client: OrangePowerClient,
+    token: Token,
+    simulator: Simulator,
+    endpoint: str,
+    body: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     simulator.inject_fault(endpoint, body=body)
 
@@ -444,18 +497,18 @@ async def test_200_with_a_body_that_is_not_the_answer(
         await call(client, endpoint, token)
 
     assert exc_info.value.status == 200
-    assert_secret_free(exc_info.value, secrets_of(endpoint, token))
+    assert_secret_free(exc_info.value, secrets_of(endpoint, token), caplog)
 
 
 async def test_html_body_is_shown_as_a_one_line_excerpt(
-    client: OrangePowerClient, simulator: Simulator
+    client: OrangePowerClient, simulator: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     simulator.inject_fault("token", status=502, body="html")
 
-    with pytest.raises(ServerError) as exc_info:
+    with pytest.raises(ServerError):
         await client.login(EMAIL, PASSWORD, EMAIL)
 
-    excerpt = exc_info.value.excerpt or ""
+    excerpt = answer_logged(caplog)
     assert excerpt.startswith("<!DOCTYPE html> <html><head><title>502 Bad Gateway</title>")
     assert "\n" not in excerpt
     assert len(excerpt) <= 200
@@ -463,7 +516,11 @@ async def test_html_body_is_shown_as_a_one_line_excerpt(
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 async def test_200_with_a_non_json_body_echoing_secrets_is_redacted(
-    client: OrangePowerClient, token: Token, simulator: Simulator, endpoint: str
+    client: OrangePowerClient,
+    token: Token,
+    simulator: Simulator,
+    endpoint: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     secrets = secrets_of(endpoint, token)
     simulator.inject_fault(endpoint, body="<p>hello " + " ".join(secrets).upper() + "</p>")
@@ -473,10 +530,10 @@ async def test_200_with_a_non_json_body_echoing_secrets_is_redacted(
 
     # A token answer that is not JSON may hold a token the client cannot recognise: no excerpt.
     if endpoint == "token":
-        assert exc_info.value.excerpt is None
+        assert answer_logged(caplog) == ""
     else:
-        assert (exc_info.value.excerpt or "").startswith("<p>hello ")
-    assert_secret_free(exc_info.value, secrets)
+        assert answer_logged(caplog).startswith("<p>hello ")
+    assert_secret_free(exc_info.value, secrets, caplog)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -530,20 +587,21 @@ async def test_echoed_password_is_in_no_form_in_the_excerpt(
     password: str,
     body: str,
     leaked_forms: tuple[str, ...],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     simulator.inject_fault("token", status=400, body=body)
 
-    with pytest.raises(UnexpectedResponseError) as exc_info:
+    with pytest.raises(UnexpectedResponseError):
         await client.login(EMAIL, password, EMAIL)
 
-    excerpt = exc_info.value.excerpt or ""
+    excerpt = answer_logged(caplog)
     assert "refused" in excerpt
     for leaked in (*leaked_forms, EMAIL):
         assert leaked.lower() not in excerpt.lower()
 
 
 async def test_cut_off_token_answer_does_not_show_the_access_token(
-    client: OrangePowerClient, simulator: Simulator
+    client: OrangePowerClient, simulator: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     issued = "LiveAccessToken0123456789abcdefXYZ"
     simulator.inject_fault(
@@ -553,7 +611,7 @@ async def test_cut_off_token_answer_does_not_show_the_access_token(
     with pytest.raises(UnexpectedResponseError) as exc_info:
         await client.login(EMAIL, PASSWORD, EMAIL)
 
-    assert issued not in (exc_info.value.excerpt or "")
+    assert issued not in caplog.text
     assert issued not in str(exc_info.value)
 
 
@@ -614,7 +672,7 @@ async def test_a_redirect_is_not_followed_with_the_credentials(
 
 
 async def test_an_oversized_rate_limit_answer_keeps_its_status_and_delay(
-    client: OrangePowerClient, simulator: Simulator
+    client: OrangePowerClient, simulator: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     simulator.inject_fault("token", status=429, retry_after="60", body="huge")
 
@@ -622,4 +680,4 @@ async def test_an_oversized_rate_limit_answer_keeps_its_status_and_delay(
         await client.login(EMAIL, PASSWORD, EMAIL)
 
     assert exc_info.value.retry_after == 60.0
-    assert len(exc_info.value.excerpt or "") <= 200
+    assert len(answer_logged(caplog)) <= 200

@@ -12,9 +12,9 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.storage import Store
 
-from .api import OrangePowerClient, Token
+from .api import REQUEST_TIMEOUT, OrangePowerClient, Token
 from .charging import charging_store
-from .const import CONF_REFRESH_ENTITIES, CONF_TOKEN, DOMAIN, REQUEST_TIMEOUT
+from .const import CONF_REFRESH_ENTITIES, CONF_TOKEN, DOMAIN
 from .coordinator import (
     ISSUE_KEYS,
     STORAGE_VERSION,

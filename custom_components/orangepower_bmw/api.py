@@ -22,7 +22,8 @@ import aiohttp
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://www.connect.orangepower.co.uk"
-DEFAULT_TIMEOUT = 30.0
+# Seconds before a request to the service is given up.
+REQUEST_TIMEOUT = 30.0
 TOKEN_PATH = "/api/bmw/oauth-token"
 VEHICLES_PATH = "/api/get-user-devices"
 
@@ -63,13 +64,10 @@ type Clock = Callable[[], datetime]
 class OrangePowerError(Exception):
     """Base error of the Orange Power Connect client."""
 
-    def __init__(
-        self, message: str, *, status: int | None = None, excerpt: str | None = None
-    ) -> None:
-        """Keep the HTTP status and a secret-free excerpt of the body, when there was one."""
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        """Keep the HTTP status, when there was one."""
         super().__init__(message)
         self.status = status
-        self.excerpt = excerpt
 
 
 class InvalidCredentialsError(OrangePowerError):
@@ -89,10 +87,9 @@ class RateLimitedError(OrangePowerError):
         *,
         retry_after: float | None,
         status: int | None = None,
-        excerpt: str | None = None,
     ) -> None:
         """Keep the delay the service asked for, in seconds, or None when it gave none."""
-        super().__init__(message, status=status, excerpt=excerpt)
+        super().__init__(message, status=status)
         self.retry_after = retry_after
 
 
@@ -220,7 +217,7 @@ class OrangePowerClient:
         session: aiohttp.ClientSession,
         base_url: str = DEFAULT_BASE_URL,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = REQUEST_TIMEOUT,
         clock: Clock | None = None,
     ) -> None:
         """Use the caller's session; every request gives up after `timeout` seconds."""
@@ -235,13 +232,9 @@ class OrangePowerClient:
         secrets = (email, password, account_email)
         status, headers, raw = await self._post(TOKEN_PATH, body, None, secrets)
         if status == 401:
-            raise InvalidCredentialsError(
-                "The service refused the BMW credentials",
-                status=status,
-                excerpt=_excerpt(raw, secrets),
-            )
-        self._raise_for_status(status, headers, raw, secrets)
-        # A token answer that is not JSON may still hold a token: it gets no excerpt.
+            raise InvalidCredentialsError("The service refused the BMW credentials", status=status)
+        self._raise_for_status(status, headers)
+        # A token answer that is not JSON may still hold a token: none of it is logged.
         return parse_token(_decode_json(raw, status, None), self._clock())
 
     async def get_vehicles(self, token: Token, email: str, password: str) -> VehicleList:
@@ -254,12 +247,8 @@ class OrangePowerClient:
             secrets,
         )
         if status == 401:
-            raise TokenRejectedError(
-                "The service refused the access token",
-                status=status,
-                excerpt=_excerpt(raw, secrets),
-            )
-        self._raise_for_status(status, headers, raw, secrets)
+            raise TokenRejectedError("The service refused the access token", status=status)
+        self._raise_for_status(status, headers)
         return parse_vehicles(_decode_json(raw, status, secrets))
 
     async def _post(
@@ -281,10 +270,15 @@ class OrangePowerClient:
                 allow_redirects=False,
             ) as response:
                 raw = await _read_body(response)
-                _LOGGER.debug(
-                    "POST %s: %s in %.2f s", path, response.status, time.monotonic() - started
-                )
-                return response.status, response.headers, raw
+                status, elapsed = response.status, time.monotonic() - started
+                if 200 <= status <= 299:
+                    _LOGGER.debug("POST %s: %s in %.2f s", path, status, elapsed)
+                else:
+                    # The start of the answer says why, with the request's secrets taken out.
+                    _LOGGER.debug(
+                        "POST %s: %s in %.2f s: %s", path, status, elapsed, _excerpt(raw, secrets)
+                    )
+                return status, response.headers, raw
         except TimeoutError as err:
             raise ConnectionFailedError(
                 f"No answer from the service within {self._timeout.total} s"
@@ -294,32 +288,20 @@ class OrangePowerClient:
             message = _redact(f"{type(err).__name__}: {err}", secrets)
             raise ConnectionFailedError(f"Could not reach the service ({message})") from err
 
-    def _raise_for_status(
-        self, status: int, headers: Mapping[str, str], raw: bytes, secrets: Iterable[str]
-    ) -> None:
+    def _raise_for_status(self, status: int, headers: Mapping[str, str]) -> None:
         """Raise the error that a non-success status stands for."""
         if 200 <= status <= 299:
             return
-        excerpt = _excerpt(raw, secrets)
         if status == 429:
             retry_after = parse_retry_after(headers.get("Retry-After"), self._clock())
             raise RateLimitedError(
-                "The service is rate limiting requests",
-                retry_after=retry_after,
-                status=status,
-                excerpt=excerpt,
+                "The service is rate limiting requests", retry_after=retry_after, status=status
             )
         if status == 410:
-            raise ServiceGoneError(
-                "The service says this API was removed", status=status, excerpt=excerpt
-            )
+            raise ServiceGoneError("The service says this API was removed", status=status)
         if 500 <= status <= 599:
-            raise ServerError(
-                f"The service failed with status {status}", status=status, excerpt=excerpt
-            )
-        raise UnexpectedResponseError(
-            f"The service answered with status {status}", status=status, excerpt=excerpt
-        )
+            raise ServerError(f"The service failed with status {status}", status=status)
+        raise UnexpectedResponseError(f"The service answered with status {status}", status=status)
 
 
 async def _read_body(response: aiohttp.ClientResponse) -> bytes:
@@ -341,14 +323,14 @@ async def _read_body(response: aiohttp.ClientResponse) -> bytes:
 
 
 def _decode_json(raw: bytes, status: int, secrets: Iterable[str] | None) -> Any:
-    """Decode a JSON body, or raise UnexpectedResponseError (with no excerpt when secrets is None)."""
+    """Decode a JSON body, or raise UnexpectedResponseError (logging its start, unless no secrets)."""
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
+        if secrets is not None:
+            _LOGGER.debug("The answer is not JSON; it began: %s", _excerpt(raw, secrets))
         raise UnexpectedResponseError(
-            "The service answered with something that is not JSON",
-            status=status,
-            excerpt=None if secrets is None else _excerpt(raw, secrets),
+            "The service answered with something that is not JSON", status=status
         ) from err
 
 

@@ -48,7 +48,6 @@ from .const import (
     MIN_ACTIVE_INTERVAL,
     MIN_DAILY_REQUEST_LIMIT,
     MIN_IDLE_INTERVAL,
-    REQUEST_TIMEOUT,
 )
 from .coordinator import error_key
 
@@ -194,9 +193,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         """Check the input, then log in and list the cars; return the form errors or the token."""
         if errors := _input_errors(data):
             return errors, None
-        client = OrangePowerClient(
-            async_get_clientsession(self.hass), data[CONF_URL], timeout=REQUEST_TIMEOUT
-        )
+        client = OrangePowerClient(async_get_clientsession(self.hass), data[CONF_URL])
         try:
             token = await client.login(
                 data[CONF_EMAIL], data[CONF_PASSWORD], data[CONF_ACCOUNT_EMAIL]

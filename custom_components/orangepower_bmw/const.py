@@ -27,6 +27,3 @@ MAX_DAILY_REQUEST_LIMIT: Final = 2000
 
 # A token with less than this left is renewed before the poll rather than risked.
 TOKEN_RENEW_MARGIN: Final = timedelta(minutes=5)
-
-# Seconds before a request to the service is given up.
-REQUEST_TIMEOUT: Final = 30.0
