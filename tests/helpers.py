@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import json
+from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -11,6 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from simulator import Simulator
 
+FIXTURES = Path(__file__).parent / "fixtures"
 WALLBOX = "input_boolean.wallbox_plugged_in"
 IX_BATTERY = "sensor.bmw_ix_xdrive50_battery"
 IX_PLUG = "binary_sensor.bmw_ix_xdrive50_charger_connected"
@@ -47,3 +50,8 @@ async def minutes(hass: HomeAssistant, freezer: FrozenDateTimeFactory, count: in
 async def toggle(hass: HomeAssistant, entity_id: str) -> None:
     """Flip the stand-in wallbox."""
     await hass.services.async_call("input_boolean", "toggle", {"entity_id": entity_id}, True)
+
+
+def reference(name: str) -> Any:
+    """Return one of the service's reference answers, as its API reference shows it (fixtures/)."""
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))

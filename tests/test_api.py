@@ -29,6 +29,7 @@ from custom_components.orangepower_bmw.api import (
     Vehicle,
 )
 from simulator import Simulator, parse_scenario, run_simulator
+from tests.helpers import reference
 
 EMAIL = "demo@example.com"
 PASSWORD = "demo-password"
@@ -177,6 +178,26 @@ async def test_refused_login_is_invalid_credentials(
     assert err.status == 401
     assert reason in answer_logged(caplog)
     assert_secret_free(err, (email, password, account_email), caplog)
+
+
+@pytest.mark.parametrize("vehicles", ["one object", "a list"])
+async def test_the_reference_answers_as_served_make_the_reference_token_and_car(
+    client: OrangePowerClient, simulator: Simulator, vehicles: str
+) -> None:
+    car = reference("vehicle")
+    simulator.inject_fault("token", body=json.dumps(reference("token")))
+    simulator.inject_fault("vehicles", body=json.dumps(car if vehicles == "one object" else [car]))
+
+    token = await client.login(EMAIL, PASSWORD, EMAIL)
+    (vehicle,) = await client.get_vehicles(token, EMAIL, PASSWORD)
+
+    assert token.access_token == reference("token")["access_token"]
+    assert token.expires_at == NOW + timedelta(hours=8)
+    assert (vehicle.vin, vehicle.model, vehicle.year) == ("WBY7ZddD802daf16", "i3s 94 REX", 2018)
+    assert vehicle.charging == ChargingStatus(
+        percentage=82, state="NOT_CHARGING", type="CONDUCTIVE", charger_connected=False
+    )
+    assert (vehicle.electric_range, vehicle.electric_range_unit) == (121.0, "KILOMETERS")
 
 
 async def test_base_url_with_a_trailing_slash(

@@ -17,28 +17,12 @@ from custom_components.orangepower_bmw.api import (
     parse_token,
     parse_vehicles,
 )
+from tests.helpers import reference
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 # The vehicle object exactly as the service's reference shows it.
-REFERENCE_VEHICLE: dict[str, Any] = {
-    "_id": "62137c48e075b1442f0c955c",
-    "electric_range": {"distance": {"value": 121, "units": "KILOMETERS"}},
-    "device_type": "bmw",
-    "user_id": "61b1d1a2d5df13f67657dbf2",
-    "device_id": "WBY7ZddD802daf16",
-    "id": "916ba1b2eeba4b4881ce9d829852d70e",
-    "model": "i3s 94 REX",
-    "year": 2018,
-    "brand": "BMW",
-    "charging_state": {
-        "charge_percentage": "82",
-        "state": "NOT_CHARGING",
-        "type": "CONDUCTIVE",
-        "is_charger_connected": False,
-    },
-    "__v": 0,
-}
+REFERENCE_VEHICLE: dict[str, Any] = reference("vehicle")
 
 REFERENCE_MODEL = Vehicle(
     vin="WBY7ZddD802daf16",
@@ -221,16 +205,7 @@ def test_wrong_shapes_are_unexpected(body: Any) -> None:
 
 
 def test_token_from_the_reference_example() -> None:
-    token = parse_token(
-        {
-            "access_token": "YKJUUwmBXcQThWx7XzU7ddd4pyMZkd3tgWM",
-            "token_type": "Bearer",
-            "expires_in": 28800,
-            "refresh_token": "mRlcF34pWz",
-            "scope": "smacc vehicle_data vehicle_list",
-        },
-        NOW,
-    )
+    token = parse_token(reference("token"), NOW)
     assert token.access_token == "YKJUUwmBXcQThWx7XzU7ddd4pyMZkd3tgWM"
     assert token.expires_at == NOW + timedelta(hours=8)
     assert "YKJU" not in repr(token)

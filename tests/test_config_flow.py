@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 import json
 import logging
@@ -215,31 +215,31 @@ async def test_user_service_error_then_retry(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
-async def test_user_wrong_password_then_right(
-    hass: HomeAssistant, simulator: Simulator, simulator_url: str
+@pytest.mark.parametrize(
+    ("wrong", "error"),
+    [
+        (lambda url: user_input(url, password="wrong-password"), "invalid_auth"),
+        # A closed port stands for an address where nothing listens.
+        (lambda _: user_input(closed_port_url()), "cannot_connect"),
+    ],
+    ids=["wrong_password", "nothing_listening"],
+)
+async def test_user_mistake_then_right(
+    hass: HomeAssistant,
+    simulator_url: str,
+    socket_enabled: None,
+    wrong: Callable[[str], dict[str, Any]],
+    error: str,
 ) -> None:
-    typed = user_input(simulator_url, password="wrong-password")
+    typed = wrong(simulator_url)
     result = await submit(hass, await start_user_flow(hass), typed)
 
-    assert_form_again(hass, result, "user", {"base": "invalid_auth"})
+    assert_form_again(hass, result, "user", {"base": error})
     assert_keeps_input_but_password(result, typed)
 
     result = await submit(hass, result, user_input(simulator_url))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].data[CONF_PASSWORD] == PASSWORD
-
-
-async def test_user_nothing_listening_then_right_address(
-    hass: HomeAssistant, simulator_url: str, socket_enabled: None
-) -> None:
-    typed = user_input(closed_port_url())
-    result = await submit(hass, await start_user_flow(hass), typed)
-
-    assert_form_again(hass, result, "user", {"base": "cannot_connect"})
-    assert_keeps_input_but_password(result, typed)
-
-    result = await submit(hass, result, user_input(simulator_url))
-    assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].data[CONF_URL] == simulator_url
 
 

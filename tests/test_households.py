@@ -513,6 +513,22 @@ async def test_a_device_can_be_deleted_while_the_entry_is_not_loaded(
     assert await async_remove_config_entry_device(hass, init_integration, device)
 
 
+async def delete_the_missing_ix(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """Take the iX off the account and delete its device, as the user may once it is missing."""
+    simulator.remove_car(IX_VIN)
+    await advance(hass, freezer, timedelta(minutes=5))
+    device = device_of(device_registry, IX_VIN, entry)
+    assert await async_remove_config_entry_device(hass, entry, device)
+    device_registry.async_remove_device(device.id)
+    await hass.async_block_till_done()
+
+
 async def test_deleting_a_missing_cars_device_stops_showing_it(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -520,12 +536,7 @@ async def test_deleting_a_missing_cars_device_stops_showing_it(
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    simulator.remove_car(IX_VIN)
-    await advance(hass, freezer, timedelta(minutes=5))
-    device = device_of(device_registry, IX_VIN, init_integration)
-
-    assert await async_remove_config_entry_device(hass, init_integration, device)
-    device_registry.async_remove_device(device.id)
+    await delete_the_missing_ix(hass, freezer, simulator, init_integration, device_registry)
     await advance(hass, freezer, timedelta(minutes=5))
 
     assert IX_VIN not in init_integration.runtime_data.shown
@@ -542,12 +553,7 @@ async def test_a_deleted_device_comes_back_when_its_car_returns(
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    simulator.remove_car(IX_VIN)
-    await advance(hass, freezer, timedelta(minutes=5))
-    device = device_of(device_registry, IX_VIN, init_integration)
-    assert await async_remove_config_entry_device(hass, init_integration, device)
-    device_registry.async_remove_device(device.id)
-    await hass.async_block_till_done()
+    await delete_the_missing_ix(hass, freezer, simulator, init_integration, device_registry)
 
     simulator.add_car(
         EMAIL, {"vin": IX_VIN, "model": "iX xDrive50", "year": 2023, "percentage": 70}

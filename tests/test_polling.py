@@ -127,21 +127,27 @@ async def test_unreachable_at_setup_still_retries_setup(
 # 3. Refresh triggers.
 
 
-@pytest.mark.usefixtures("idle")
+@pytest.fixture
+async def linked(
+    hass: HomeAssistant, idle: Simulator, mock_config_entry: MockConfigEntry, wallbox: str
+) -> str:
+    """Set the entry up with both cars idle, the wallbox linked and an hourly idle interval."""
+    await set_up(
+        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox]}
+    )
+    return wallbox
+
+
 async def test_a_plug_in_shows_half_a_minute_after_the_wallbox_sees_it(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    wallbox: str,
+    linked: str,
 ) -> None:
-    await set_up(
-        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox]}
-    )
     before = simulator.counts["vehicles"]
 
     simulator.plug(IX_VIN)
-    await toggle(hass, wallbox)
+    await toggle(hass, linked)
     await advance(hass, freezer, timedelta(seconds=29))
     assert simulator.counts["vehicles"] == before
     await advance(hass, freezer, timedelta(seconds=2))
@@ -153,20 +159,15 @@ async def test_a_plug_in_shows_half_a_minute_after_the_wallbox_sees_it(
     assert simulator.counts["vehicles"] == before + 1
 
 
-@pytest.mark.usefixtures("idle")
 async def test_a_trigger_that_shows_nothing_new_is_followed_up_once(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    wallbox: str,
+    linked: str,
 ) -> None:
-    await set_up(
-        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox]}
-    )
     before = simulator.counts["vehicles"]
 
-    await toggle(hass, wallbox)
+    await toggle(hass, linked)
     await advance(hass, freezer, timedelta(seconds=31))
     assert simulator.counts["vehicles"] == before + 1
     # The car reports to BMW late: it is plugged in by the follow-up, 3 minutes later.
@@ -178,42 +179,32 @@ async def test_a_trigger_that_shows_nothing_new_is_followed_up_once(
     assert simulator.counts["vehicles"] == before + 2
 
 
-@pytest.mark.usefixtures("idle")
 async def test_a_flapping_trigger_asks_at_most_once_a_minute(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    wallbox: str,
+    linked: str,
 ) -> None:
-    await set_up(
-        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox]}
-    )
     before = simulator.counts["vehicles"]
 
     for _ in range(10 * 12):  # every 5 seconds for 10 minutes
-        await toggle(hass, wallbox)
+        await toggle(hass, linked)
         await advance(hass, freezer, timedelta(seconds=5))
 
     made = simulator.counts["vehicles"] - before
     assert 5 <= made <= 10
 
 
-@pytest.mark.usefixtures("idle")
 async def test_changes_close_together_make_one_refresh(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    wallbox: str,
+    linked: str,
 ) -> None:
-    await set_up(
-        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox]}
-    )
     before = simulator.counts["vehicles"]
     simulator.plug(IX_VIN)
     for _ in range(3):
-        await toggle(hass, wallbox)
+        await toggle(hass, linked)
         await advance(hass, freezer, timedelta(seconds=5))
     await advance(hass, freezer, timedelta(seconds=30))
     assert simulator.counts["vehicles"] == before + 1

@@ -8,34 +8,12 @@ from typing import Any
 import pytest
 
 from simulator import Simulator, parse_scenario
+from tests.helpers import reference
 from tests.simulator.client import DEMO_EMAIL, DEMO_PASSWORD, I3S_VIN, IX_VIN, Client
 
 # The contract's example answers.
-CONTRACT_TOKEN = {
-    "access_token": "YKJUUwmBXcQThWx7XzU7ddd4pyMZkd3tgWM",
-    "token_type": "Bearer",
-    "expires_in": 28800,
-    "refresh_token": "mRlcF34pWzkfHxOauwpVe7B3GSMxCSFdfeRIPA3G9ilkHSGacnkUUo",
-    "scope": "smacc vehicle_data vehicle_list perseus svds dlm cesim mini_connected remote_services authenticate_user fupo",
-}
-CONTRACT_VEHICLE = {
-    "_id": "62137c48e075b1442f0c955c",
-    "electric_range": {"distance": {"value": 121, "units": "KILOMETERS"}},
-    "device_type": "bmw",
-    "user_id": "61b1d1a2d5df13f67657dbf2",
-    "device_id": "WBY7ZddD802daf16",
-    "id": "916ba1b2eeba4b4881ce9d829852d70e",
-    "model": "i3s 94 REX",
-    "year": 2018,
-    "brand": "BMW",
-    "charging_state": {
-        "charge_percentage": "82",
-        "state": "NOT_CHARGING",
-        "type": "CONDUCTIVE",
-        "is_charger_connected": False,
-    },
-    "__v": 0,
-}
+CONTRACT_TOKEN = reference("token")
+CONTRACT_VEHICLE = reference("vehicle")
 
 
 def shape(value: Any) -> Any:
