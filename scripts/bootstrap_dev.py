@@ -62,8 +62,7 @@ def prepare_config(config_dir: Path, *, port: int, copy_configuration: bool) -> 
     section in YAML is imported once as an unconfirmed trial that reverts after five minutes), so
     the address, 127.0.0.1 and the port, is written there before each start. Onboarding's
     core-config step is marked done up front: configuration.yaml already sets the location and
-    units, and finishing that step through the API would start the onboarding integrations (met,
-    radio_browser, ...) that install packages and reach the internet.
+    units.
     """
     config_dir.mkdir(parents=True, exist_ok=True)
     if copy_configuration:
@@ -84,9 +83,14 @@ def prepare_config(config_dir: Path, *, port: int, copy_configuration: bool) -> 
         link.symlink_to(target, target_is_directory=True)
     storage = config_dir / ".storage"
     storage.mkdir(exist_ok=True)
-    # The formats of Home Assistant 2026.10 (http 2.2, onboarding 4); a later version migrates them.
+    # Only these two private files, in Home Assistant 2026.10's formats (a later version migrates
+    # them); everything else goes through public APIs. The address must hold from the very first
+    # start: the public http/config/configure command needs a running, onboarded Home Assistant
+    # and applies only after a restart, so until then it would listen on every interface, port 8123.
     _write_store(storage, "http", 2, 2, _http_settings(port))
     if not (storage / "onboarding").exists():
+        # Finishing this step through /api/onboarding/core_config would also start the onboarding
+        # integrations (met, radio_browser, ...), which install packages and reach the internet.
         _write_store(storage, "onboarding", 4, 1, {"done": ["core_config"]})
 
 
