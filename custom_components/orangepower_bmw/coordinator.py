@@ -1,20 +1,17 @@
-"""The coordinator: token lifecycle, polling, which cars this entry shows, and error mapping."""
+"""The coordinator: token lifecycle, polling and its schedule, the daily limit, error mapping."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 import logging
 import random
-from typing import Any, TypedDict, override
+from typing import Any, override
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, Platform
-from homeassistant.core import CALLBACK_TYPE, CoreState, HomeAssistant, callback
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import (
-    device_registry as dr,
-    entity_registry as er,
     issue_registry as ir,
 )
 from homeassistant.helpers.event import async_track_point_in_utc_time, async_track_time_change
@@ -38,6 +35,7 @@ from .api import (
     VehicleList,
 )
 from .budget import BudgetSpentError, RequestBudget, aware, next_midnight
+from .cars import EntryCars
 from .charging import ChargingInsight
 from .const import (
     CONF_ACCOUNT_EMAIL,
@@ -69,10 +67,6 @@ MIN_RETRY_AFTER = timedelta(minutes=1)
 RATE_LIMIT_REPAIR_AFTER = timedelta(hours=1)
 # While the service says the API is gone, ask no more than this often whether it is back.
 GONE_POLL_INTERVAL = timedelta(hours=1)
-# A car missing from good polls keeps its device until it has been missing this long and this often,
-# so that one empty or partial answer does not remove every car.
-MISSING_GRACE = timedelta(hours=1)
-MISSING_GRACE_POLLS = 3
 # A refresh asked for by a trigger that showed nothing new is followed by one more, this much later.
 FOLLOW_UP_DELAY = timedelta(minutes=3)
 # A request made this shortly before an asked-for refresh answers it (the end of a wait, a slot).
@@ -80,14 +74,6 @@ JUST_REQUESTED = timedelta(seconds=10)
 # The repairs this integration raises for an entry, as f"{key}_{entry_id}".
 ISSUE_KEYS = ("rate_limited", "service_gone")
 STORAGE_VERSION = 1
-
-
-class DeviceFields(TypedDict, total=False):
-    """What a car's device shows of it."""
-
-    name: str | None
-    manufacturer: str | None
-    model: str | None
 
 
 def storage_key(entry_id: str) -> str:
@@ -126,14 +112,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         )
         self.client = client
         self._token = Token.from_dict(entry.data.get(CONF_TOKEN) or {})
-        # The cars whose entities this entry shows; a car another entry shows is left to it.
-        self.shown: set[str] = set()
-        self._left_to_others: set[str] = set()
-        # When each missing car was first missing (stored), and from how many good polls since.
-        self._missing: dict[str, str] = {}
-        self._missing_polls: dict[str, int] = {}
-        # Each shown car's brand, model and year as last known, for its device.
-        self._described: dict[str, Vehicle] = {}
+        self.cars = EntryCars(hass, entry)
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, storage_key(entry.entry_id)
         )
@@ -198,7 +177,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         """Take in what was stored; a part that is missing or not of its shape is left out."""
         missing, requests, cars = stored.get("missing"), stored.get("requests"), stored.get("cars")
         if isinstance(missing, dict):
-            self._missing = {vin: since for vin, since in missing.items() if aware(since)}
+            self.cars.missing = {vin: since for vin, since in missing.items() if aware(since)}
         self.budget = RequestBudget.from_dict(
             self.budget.limit, requests if isinstance(requests, dict) else {}, now
         )
@@ -207,7 +186,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             self.data = {car.vin: car for car in vehicles if car is not None}
             self.polled_at = aware(stored.get("polled_at"))
             self._from_store = True
-            self._show_listed_cars(self.data)
+            self.cars.show_listed(self.data)
         waiting = stored.get("waiting")
         if isinstance(waiting, dict) and (until := aware(waiting.get("until"))) and until > now:
             error, status = waiting.get("error"), waiting.get("status")
@@ -298,9 +277,9 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self.charging.observe(data, dt_util.utcnow())
         self._warn_skipped(vehicles)
         self._warn_unknown_values(vehicles)
-        self._show_listed_cars(data)
-        self._track_missing_cars(data)
-        self._update_devices(data)
+        self.cars.show_listed(data)
+        self.cars.track_missing(data)
+        self.cars.update_devices(data)
         self.polled_at = now
         self._plan(now, data)
         self._save()
@@ -334,7 +313,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         # A car missing from this answer counts as it was last seen: a glitch does not slow polling.
         cars = {**(self.data or {}), **(data or {})}
         interval = self._interval(
-            charging=any(is_charging(cars[vin]) for vin in self.shown & cars.keys()),
+            charging=any(is_charging(cars[vin]) for vin in self.cars.shown & cars.keys()),
             entry=self.config_entry,
         )
         gap = self.budget.gap(now, self._renewals_left(now))
@@ -365,7 +344,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             "requests": self.budget.as_dict(),
             "cars": [car.as_dict() for car in (self.data or {}).values()],
             "polled_at": self.polled_at.isoformat() if self.polled_at else None,
-            "missing": self._missing,
+            "missing": self.cars.missing,
             "waiting": {"until": self._waiting_until.isoformat(), "error": key, "status": status}
             if self._waiting_until
             else None,
@@ -464,6 +443,15 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         # A refresh that failed showed nothing new either, unless the service asked to wait.
         if follow_up and self._waiting_until is None and charge_states(self.data) == before:
             self.async_refresh_soon(FOLLOW_UP_DELAY)
+
+    @property
+    def shown(self) -> set[str]:
+        """Return the VINs of the cars this entry shows."""
+        return self.cars.shown
+
+    def forget(self, vin: str) -> None:
+        """Stop showing a car; its entities go at the next update of the listeners."""
+        self.cars.forget(vin)
 
     @override
     async def async_request_refresh(self) -> None:
@@ -629,189 +617,6 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
                 vehicles.skipped,
             )
         self._warned_skipped = vehicles.skipped > 0
-
-    def _show_listed_cars(self, data: dict[str, Vehicle]) -> None:
-        """Show each listed car that no other entry shows; take over one another entry let go."""
-        for vin in sorted(data.keys() - self.shown):
-            owner = self._other_owner(vin)
-            if owner is not None and _shows(self.hass, owner, vin):
-                if vin not in self._left_to_others:
-                    self._left_to_others.add(vin)
-                    _LOGGER.info(
-                        "The %s is shown by the entry %s; this entry skips it",
-                        device_fields(data[vin])["name"],
-                        owner.title,
-                    )
-                continue
-            if owner is not None:
-                self._take_over(vin, owner.entry_id)
-            self._left_to_others.discard(vin)
-            self.shown.add(vin)
-
-    def _other_owner(self, vin: str) -> ConfigEntry | None:
-        """Return the other entry that shows this car or owns its entities, if any."""
-        for other in self.hass.config_entries.async_entries(DOMAIN):
-            coordinator = getattr(other, "runtime_data", None)
-            if (
-                other.entry_id != self.config_entry.entry_id
-                and isinstance(coordinator, OrangePowerCoordinator)
-                and vin in coordinator.shown
-                and other.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS)
-            ):
-                return other
-        registry = er.async_get(self.hass)
-        entity_id = registry.async_get_entity_id(Platform.SENSOR, DOMAIN, f"{vin}_battery")
-        entity = registry.async_get(entity_id) if entity_id else None
-        if entity is None or entity.config_entry_id in (None, self.config_entry.entry_id):
-            return None
-        return self.hass.config_entries.async_get_entry(entity.config_entry_id or "")
-
-    def _take_over(self, vin: str, owner_id: str) -> None:
-        """Move a car's entities from the entry that let it go to this one, and drop its device."""
-        registry = er.async_get(self.hass)
-        for entity in er.async_entries_for_config_entry(registry, owner_id):
-            if entity.platform == DOMAIN and entity.unique_id.startswith(f"{vin}_"):
-                registry.async_update_entity(
-                    entity.entity_id,
-                    config_entry_id=self.config_entry.entry_id,
-                    device_id=None,
-                    disabled_by=_disabled_after_takeover(entity.disabled_by),
-                )
-        devices = dr.async_get(self.hass)
-        if device := devices.async_get_device_by_identifier((DOMAIN, vin), owner_id):
-            _LOGGER.info("The %s is now shown by this entry", device.name)
-            devices.async_remove_device(device.id)
-
-    def _track_missing_cars(self, data: dict[str, Vehicle]) -> None:
-        """Let go at once of a car another entry lists; remove a car missing for long enough."""
-        now = dt_util.utcnow()
-        absent = (self.shown | self._device_vins()) - data.keys()
-        self._missing = {vin: self._missing[vin] for vin in absent & self._missing.keys()}
-        self._missing_polls = {vin: self._missing_polls.get(vin, 0) for vin in absent}
-        for vin in sorted(absent):
-            # An answer without any car is a glitch, not the car moving to another account.
-            if data and self._listed_elsewhere(vin):
-                # The other entry takes the car over at its next poll.
-                self.forget(vin)
-                continue
-            since = dt_util.parse_datetime(self._missing.setdefault(vin, now.isoformat())) or now
-            self._missing_polls[vin] += 1
-            if now - since >= MISSING_GRACE and self._missing_polls[vin] >= MISSING_GRACE_POLLS:
-                self._remove_device(vin)
-                self.forget(vin)
-
-    def _listed_elsewhere(self, vin: str) -> bool:
-        """Return whether another loaded entry's last poll worked and listed this car."""
-        for other in self.hass.config_entries.async_loaded_entries(DOMAIN):
-            coordinator = getattr(other, "runtime_data", None)
-            if (
-                other.entry_id != self.config_entry.entry_id
-                and isinstance(coordinator, OrangePowerCoordinator)
-                and coordinator.last_update_success
-                and vin in (coordinator.data or {})
-            ):
-                return True
-        return False
-
-    def _device_vins(self) -> set[str]:
-        """Return the VINs of this entry's car devices."""
-        registry = dr.async_get(self.hass)
-        return {
-            value
-            for device in dr.async_entries_for_config_entry(registry, self.config_entry.entry_id)
-            for domain, value in device.identifiers
-            if domain == DOMAIN and value != self.config_entry.entry_id
-        }
-
-    def _remove_device(self, vin: str) -> None:
-        """Remove this entry's device of a car, and with it the car's entities."""
-        registry = dr.async_get(self.hass)
-        if device := registry.async_get_device_by_identifier(
-            (DOMAIN, vin), self.config_entry.entry_id
-        ):
-            _LOGGER.info("The %s left the account; removing its device", device.name)
-            registry.async_remove_device(device.id)
-
-    def forget(self, vin: str) -> None:
-        """Stop showing a car; its entities go at the next update of the listeners."""
-        self.shown.discard(vin)
-        self._missing.pop(vin, None)
-        self._missing_polls.pop(vin, None)
-        self._described.pop(vin, None)
-
-    def _update_devices(self, data: dict[str, Vehicle]) -> None:
-        """Bring each shown car's device up to date when its brand, model or year changed."""
-        registry = dr.async_get(self.hass)
-        for vin in self.shown & data.keys():
-            vehicle, known = data[vin], self._described.get(vin)
-            if known is not None:
-                # A field the service left out this time is unknown, not a change.
-                vehicle = replace(
-                    vehicle,
-                    brand=vehicle.brand or known.brand,
-                    model=vehicle.model or known.model,
-                    year=vehicle.year or known.year,
-                )
-            self._described[vin] = vehicle
-            if known is None and None in (vehicle.brand, vehicle.model, vehicle.year):
-                # First seen since start-up with a field left out: nothing to compare it with.
-                continue
-            fields = device_fields(vehicle)
-            device = registry.async_get_device_by_identifier(
-                (DOMAIN, vin), self.config_entry.entry_id
-            )
-            if device is not None and any(
-                getattr(device, key) != value for key, value in fields.items()
-            ):
-                registry.async_update_device(device.id, **fields)
-
-
-def device_fields(vehicle: Vehicle) -> DeviceFields:
-    """Return the name, manufacturer and model a car's device shows."""
-    model = vehicle.model
-    if model is not None and vehicle.year is not None:
-        model = f"{model} ({vehicle.year})"
-    return {
-        "name": " ".join(part for part in (vehicle.brand or "BMW", vehicle.model) if part),
-        "manufacturer": vehicle.brand,
-        "model": model,
-    }
-
-
-def _disabled_after_takeover(
-    disabled_by: er.RegistryEntryDisabler | None,
-) -> er.RegistryEntryDisabler | None:
-    """Return how a car's entity is disabled once it moves to another entry and a new device.
-
-    Disabled with its old entry: enabled with the new one. Disabled with its old device, which
-    goes: disabled by the user, who disabled that device.
-    """
-    if disabled_by is er.RegistryEntryDisabler.CONFIG_ENTRY:
-        return None
-    if disabled_by is er.RegistryEntryDisabler.DEVICE:
-        return er.RegistryEntryDisabler.USER
-    return disabled_by
-
-
-def _shows(hass: HomeAssistant, entry: ConfigEntry, vin: str) -> bool:
-    """Return whether another entry shows the car, or is (re)loading and will."""
-    coordinator = getattr(entry, "runtime_data", None)
-    if entry.state is ConfigEntryState.SETUP_RETRY:
-        # It failed to start (the service was down); it shows its cars when the service answers.
-        return True
-    if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS):
-        return isinstance(coordinator, OrangePowerCoordinator) and (
-            vin in coordinator.shown or coordinator.data is None
-        )
-    if (
-        entry.state is ConfigEntryState.NOT_LOADED
-        and not entry.disabled_by
-        and hass.state is not CoreState.running
-    ):
-        # Home Assistant is starting and has not come to that entry yet.
-        return True
-    # A reload holds the lock between unloading and setting up again.
-    return entry.setup_lock.locked()
 
 
 def wait_error_key(key: object) -> str:

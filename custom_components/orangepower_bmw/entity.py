@@ -12,8 +12,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api import Vehicle
+from .cars import device_fields
 from .const import DOMAIN
-from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator, device_fields
+from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator
 
 
 class OrangePowerEntity(CoordinatorEntity[OrangePowerCoordinator]):
