@@ -72,7 +72,12 @@ async def test_a_pending_trigger_waits_for_a_wait_that_began_after_it(
 # Once broken: a reload (options change) or restart during a wait asks at once.
 @pytest.mark.parametrize(
     ("fault", "quiet"),
-    [({"status": 429, "retry_after": "1800"}, 25), ({"status": 410}, 55)],
+    [
+        ({"status": 429, "retry_after": "1800"}, 25),
+        ({"status": 410}, 55),
+        # Backing off twice the 15 minutes, less up to a fifth: the backoff is stored too.
+        ({"status": 403}, 20),
+    ],
     ids=repr,
 )
 @pytest.mark.usefixtures("idle")

@@ -427,10 +427,8 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
 
     async def _refresh_soon_due(self, now: datetime) -> None:
         """Make the poll asked for, unless one was just made, and the follow-up if nothing changed."""
+        # Never within a wait: one that began after it was asked for moved it (see _hold).
         self._soon = self._soon_at = None
-        if self._waiting_until is not None and now < self._waiting_until:
-            self.async_refresh_soon(self._waiting_until - now)
-            return
         follow_up, self._follow_up = self._follow_up, False
         before, self._states_asked = self._states_asked, None
         last = self.budget.last_request

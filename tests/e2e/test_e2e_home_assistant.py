@@ -273,7 +273,8 @@ async def test_devices_follow_cars_joining_and_leaving_the_account(
     stack: Stack, api: HomeAssistantApi, simulator: Simulator
 ) -> None:
     assert stack.entry_id is not None
-    assert set(await devices(api, stack.entry_id)) == {I3S_VIN, IX_VIN}
+    # The cars' devices, and the account's own (its identifier is the entry's id).
+    assert set(await devices(api, stack.entry_id)) == {I3S_VIN, IX_VIN, stack.entry_id}
 
     await simulator.call("POST", f"accounts/{DEMO_EMAIL}/cars", NEW_CAR)
 
@@ -301,7 +302,7 @@ async def test_devices_follow_cars_joining_and_leaving_the_account(
         device_id=new_device["id"],
         config_entry_id=stack.entry_id,
     )
-    assert set(await devices(api, stack.entry_id)) == {I3S_VIN, IX_VIN}
+    assert set(await devices(api, stack.entry_id)) == {I3S_VIN, IX_VIN, stack.entry_id}
     assert value(await states(api), f"sensor.{NEW_CAR_ID}_battery") is None
 
 
