@@ -367,3 +367,8 @@ async def test_the_cars_dashboard_is_what_a_newcomer_lands_on(
     # The charts draw their lines in an animation of about a second: let it end for the picture.
     await page.wait_for_timeout(2_000)
     await save_screenshot(await page.screenshot(full_page=True), "dashboard.png", for_docs=True)
+
+
+def test_home_assistant_installed_no_package(stack: Stack) -> None:
+    # The frontend's pages load integrations too; their packages are all in requirements_test.txt.
+    assert "Attempting install" not in stack.log_text()

@@ -401,6 +401,11 @@ def test_the_log_has_no_errors_but_the_expected_one(stack: Stack) -> None:
     assert problems == []
 
 
+def test_home_assistant_installed_no_package(stack: Stack) -> None:
+    # requirements_test.txt has every package the integrations Home Assistant loads need.
+    assert "Attempting install" not in stack.log_text()
+
+
 def test_the_log_has_no_warnings_about_the_integration(stack: Stack) -> None:
     warnings = [line for line in _log_problems(stack.log_text()) if " WARNING " in line]
     assert warnings == []
