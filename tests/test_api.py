@@ -600,6 +600,18 @@ async def test_huge_body_is_refused(
             (PASSWORD, PASSWORD[:-1]),
             id="cut-at-the-800-byte-window",
         ),
+        pytest.param(
+            "a/b&c d<e>",
+            '{"error": "refused", "password": "a\\/b&c d<e>"}',
+            ("a\\/b&c d<e>", "a/b&c d<e>"),
+            id="json-slash-escaped",
+        ),
+        pytest.param(
+            "a/b&c d<e>",
+            "refused: a/b&amp;c d&lt;e&gt; or a%2Fb%26c%20d%3Ce%3E or a%2Fb%26c+d%3Ce%3E",
+            ("a/b&amp;c d&lt;e&gt;", "a%2Fb%26c%20d%3Ce%3E", "a%2Fb%26c+d%3Ce%3E"),
+            id="html-and-url-escaped",
+        ),
     ],
 )
 async def test_echoed_password_is_in_no_form_in_the_excerpt(
@@ -619,6 +631,39 @@ async def test_echoed_password_is_in_no_form_in_the_excerpt(
     assert "refused" in excerpt
     for leaked in (*leaked_forms, EMAIL):
         assert leaked.lower() not in excerpt.lower()
+
+
+async def test_the_orange_power_account_echoed_by_the_vehicles_call_is_not_logged(
+    session: aiohttp.ClientSession,
+    simulator_url: str,
+    token: Token,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = OrangePowerClient(
+        session, simulator_url, clock=lambda: NOW, redact=("op@example.com",)
+    )
+    simulator.inject_fault("vehicles", status=400, body="no tokens stored for OP@example.com")
+
+    with pytest.raises(UnexpectedResponseError):
+        await client.get_vehicles(token, EMAIL, PASSWORD)
+
+    assert "no tokens stored for **REDACTED**" in answer_logged(caplog)
+    assert "op@example.com" not in caplog.text.lower()
+
+
+async def test_tokens_in_a_refused_token_answer_are_not_logged(
+    client: OrangePowerClient, simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = json.dumps({"error": "moved", "access_token": "LiveAccess42", "refresh_token": "R3"})
+    simulator.inject_fault("token", status=400, body=body)
+
+    with pytest.raises(UnexpectedResponseError):
+        await client.login(EMAIL, PASSWORD, EMAIL)
+
+    assert '"error": "moved"' in answer_logged(caplog)
+    assert "LiveAccess42" not in caplog.text
+    assert "R3" not in caplog.text
 
 
 async def test_cut_off_token_answer_does_not_show_the_access_token(

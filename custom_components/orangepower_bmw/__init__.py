@@ -14,7 +14,7 @@ from homeassistant.helpers.storage import Store
 
 from .api import REQUEST_TIMEOUT, OrangePowerClient, Token
 from .charging import charging_store
-from .const import CONF_REFRESH_ENTITIES, CONF_TOKEN, DOMAIN
+from .const import CONF_ACCOUNT_EMAIL, CONF_REFRESH_ENTITIES, CONF_TOKEN, DOMAIN
 from .coordinator import (
     ISSUE_KEYS,
     STORAGE_VERSION,
@@ -32,7 +32,10 @@ PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR]
 async def async_setup_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) -> bool:
     """Set up the account's cars from a config entry."""
     client = OrangePowerClient(
-        async_get_clientsession(hass), entry.data[CONF_URL], timeout=REQUEST_TIMEOUT
+        async_get_clientsession(hass),
+        entry.data[CONF_URL],
+        timeout=REQUEST_TIMEOUT,
+        redact=(entry.data[CONF_ACCOUNT_EMAIL],),
     )
     coordinator = OrangePowerCoordinator(hass, entry, client)
     await coordinator.charging.async_load()

@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+import html
 import json
 import logging
 import math
 import re
 import time
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 
@@ -57,6 +59,9 @@ MAX_ERROR_BODY_BYTES = 64 * 1024
 MAX_TOKEN_LIFETIME = timedelta(days=1)
 MAX_RETRY_AFTER = timedelta(days=1)
 EXCERPT_LENGTH = 200
+# A JSON value whose key names a token, even cut off: an answer may hold a token the client
+# cannot recognise, and a log must not show it.
+TOKEN_VALUE = re.compile(r'("[^"]*token[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*"?', re.IGNORECASE)
 
 type Clock = Callable[[], datetime]
 
@@ -219,8 +224,14 @@ class OrangePowerClient:
         *,
         timeout: float = REQUEST_TIMEOUT,
         clock: Clock | None = None,
+        redact: Iterable[str] = (),
     ) -> None:
-        """Use the caller's session; every request gives up after `timeout` seconds."""
+        """Use the caller's session; every request gives up after `timeout` seconds.
+
+        `redact`: more text the client's log never shows, such as the Orange Power account e-mail,
+        which the service may echo in an answer to any request.
+        """
+        self._redact = tuple(redact)
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -229,7 +240,7 @@ class OrangePowerClient:
     async def login(self, email: str, password: str, account_email: str) -> Token:
         """Get a new access token for the BMW account, stored under the Orange Power account."""
         body = {"email": email, "password": password, "payload": {"email": account_email}}
-        secrets = (email, password, account_email)
+        secrets = (email, password, account_email, *self._redact)
         status, headers, raw = await self._post(TOKEN_PATH, body, None, secrets)
         if status == 401:
             raise InvalidCredentialsError("The service refused the BMW credentials", status=status)
@@ -239,7 +250,7 @@ class OrangePowerClient:
 
     async def get_vehicles(self, token: Token, email: str, password: str) -> VehicleList:
         """Return the account's BMW cars (an empty list when it has none)."""
-        secrets = (email, password, token.access_token)
+        secrets = (email, password, token.access_token, *self._redact)
         status, headers, raw = await self._post(
             VEHICLES_PATH,
             {"email": email, "password": password},
@@ -335,22 +346,27 @@ def _decode_json(raw: bytes, status: int, secrets: Iterable[str] | None) -> Any:
 
 
 def _redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in the text, as written or JSON-escaped, with a placeholder."""
+    """Replace every secret in the text, as written or escaped as a server may echo it."""
     # An empty secret would match everywhere.
     for secret in filter(None, secrets):
+        escaped = json.dumps(secret)[1:-1]
         for form in {
             secret,
-            json.dumps(secret)[1:-1],
+            escaped,
+            escaped.replace("/", "\\/"),
             json.dumps(secret, ensure_ascii=False)[1:-1],
+            html.escape(secret),
+            quote(secret, safe=""),
+            quote_plus(secret),
         }:
             text = re.sub(re.escape(form), "**REDACTED**", text, flags=re.IGNORECASE)
     return text
 
 
 def _excerpt(raw: bytes, secrets: Iterable[str]) -> str:
-    """Return the start of a body on one line, with the request's secrets taken out first."""
-    text = _redact(raw.decode("utf-8", "replace"), secrets)
-    return " ".join(text.split())[:EXCERPT_LENGTH]
+    """Return the start of a body on one line, without the request's secrets or any token."""
+    text = TOKEN_VALUE.sub(r'\1"**REDACTED**"', raw.decode("utf-8", "replace"))
+    return " ".join(_redact(text, secrets).split())[:EXCERPT_LENGTH]
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -193,7 +193,9 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         """Check the input, then log in and list the cars; return the form errors or the token."""
         if errors := _input_errors(data):
             return errors, None
-        client = OrangePowerClient(async_get_clientsession(self.hass), data[CONF_URL])
+        client = OrangePowerClient(
+            async_get_clientsession(self.hass), data[CONF_URL], redact=(data[CONF_ACCOUNT_EMAIL],)
+        )
         try:
             token = await client.login(
                 data[CONF_EMAIL], data[CONF_PASSWORD], data[CONF_ACCOUNT_EMAIL]
