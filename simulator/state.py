@@ -68,16 +68,24 @@ class SimulatorClock:
         self._offset = timedelta()
 
 
+# At a demo speed, a full charge stays full this long before it starts over, from the scenario's
+# level but no higher than DEMO_RESTART_AT.
+DEMO_HOLD_FULL = timedelta(minutes=5)
+DEMO_RESTART_AT = 80.0
+
+
 class Car:
     """A car whose charge moves on with the clock whenever it is read.
 
-    At a demo speed the charge moves that many times faster, and a charge that reaches 100% starts
-    over from the scenario's level, so that a demo always has a charge to watch.
+    At a demo speed the charge moves that many times faster, and a charge that reaches 100% stays
+    full for DEMO_HOLD_FULL, then starts over, so that a demo always has a charge to watch.
     """
 
     def __init__(self, spec: CarSpec, now: datetime, demo_speed: float | None = None) -> None:
         self.spec = spec
         self.demo_speed = demo_speed
+        # When a demo's charge reached 100 %, to start it over.
+        self.full_since: datetime | None = None
         self.percentage = spec.percentage
         self.charger_connected = spec.charger_connected
         self.charging = spec.charging
@@ -99,11 +107,16 @@ class Car:
         if self.charging and hours > 0:
             self.percentage += self.spec.charge_rate_per_hour * (self.demo_speed or 1) * hours
         self.updated_at = max(now, self.updated_at)
-        if self.percentage >= 100 and self.charging and self.demo_speed:
-            self.percentage = min(self.spec.percentage, 99.0)
-        elif self.percentage >= 100:
+        if self.percentage >= 100:
+            if self.charging and self.demo_speed:
+                self.full_since = now
             self.percentage = 100.0
             self.charging = False
+        if self.full_since is not None and now - self.full_since >= DEMO_HOLD_FULL:
+            self.full_since = None
+            if self.charger_connected:
+                self.percentage = min(self.spec.percentage, DEMO_RESTART_AT)
+                self.charging = True
 
     @property
     def state(self) -> str:
@@ -265,6 +278,8 @@ class Simulator:
         self.scenario = scenario or default_scenario()
         # Charges move this many times faster and start over when full (scripts/develop's demo).
         self.demo_speed = demo_speed
+        # When a demo's charge reached 100 %, to start it over.
+        self.full_since: datetime | None = None
         self.clock = SimulatorClock()
         self.token_lifetime = self.scenario.token_lifetime
         self.accounts: list[Account] = []
@@ -382,6 +397,7 @@ class Simulator:
         car = self.car(vin)
         car.charger_connected = False
         car.charging = False
+        car.full_since = None
         return car
 
     def start_charging(self, vin: str) -> Car:
@@ -390,6 +406,7 @@ class Simulator:
         if not car.charger_connected:
             raise SimulatorError(409, f"car {vin} is not plugged in")
         car.charging = True
+        car.full_since = None
         car.advance(self.clock.now())
         return car
 
@@ -397,6 +414,7 @@ class Simulator:
         """Stop charging; the charger stays plugged in."""
         car = self.car(vin)
         car.charging = False
+        car.full_since = None
         return car
 
     def update_car(self, vin: str, **fields: object) -> Car:
@@ -420,6 +438,8 @@ class Simulator:
         car.units = units
         car.state_override = state
         car.overrides = copy.deepcopy(overrides)
+        # Set by hand: a demo's full charge does not start over on its own.
+        car.full_since = None
         car.advance(self.clock.now())
         return car
 

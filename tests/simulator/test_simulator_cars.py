@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import re
 from typing import Any
 
@@ -69,13 +70,65 @@ def test_at_a_demo_speed_a_charge_moves_faster_and_starts_over_when_full() -> No
     # 10 % an hour, six times faster: 1 % a minute from 45 %.
     simulator.clock.advance(10 * 60)
     assert simulator.car(I3S_VIN).charge_percentage == 55
-    # Full after 55 minutes, then it starts over from 45 % and keeps charging.
-    simulator.clock.advance(50 * 60)
+    # Full after 55 minutes: shown full for five minutes, then it starts over from 45 %.
+    simulator.clock.advance(46 * 60)
+    car = simulator.car(I3S_VIN)
+    assert (car.charge_percentage, car.state) == (100, "FULLY_CHARGED")
+    simulator.clock.advance(5 * 60)
     car = simulator.car(I3S_VIN)
     assert (car.charge_percentage, car.state) == (45, "CHARGING")
-    # An unplugged car does not move, and tokens keep their lifetime.
+    # An unplugged car does not move.
     assert simulator.car(IX_VIN).charge_percentage == 64
-    assert simulator.token_lifetime == 28800
+
+
+@pytest.mark.parametrize("step", ["unplug", "stop_charging", "update_car"])
+def test_a_demos_full_charge_taken_over_by_hand_does_not_start_over(step: str) -> None:
+    simulator = Simulator(demo_speed=6)
+    simulator.clock.advance(56 * 60)
+    if step == "update_car":
+        simulator.update_car(I3S_VIN, percentage=100)
+    else:
+        getattr(simulator, step)(I3S_VIN)
+    simulator.clock.advance(10 * 60)
+    assert simulator.car(I3S_VIN).charge_percentage == 100
+
+
+def test_a_full_scenario_car_at_a_demo_speed_starts_over_lower() -> None:
+    scenario = parse_scenario(
+        {
+            "accounts": [
+                {
+                    "email": "d@example.com",
+                    "password": "p",
+                    "cars": [
+                        {
+                            "vin": I3S_VIN,
+                            "model": "i3s",
+                            "year": 2018,
+                            "percentage": 100,
+                            "charger_connected": True,
+                            "charging": True,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    simulator = Simulator(scenario, demo_speed=6)
+    simulator.clock.advance(6 * 60)
+    car = simulator.car(I3S_VIN)
+    assert (car.charge_percentage, car.state) == (80, "CHARGING")
+
+
+async def test_a_demo_speed_leaves_token_lifetimes_alone(socket_enabled: None) -> None:
+    simulator = Simulator(demo_speed=6)
+    async with run_simulator(simulator) as url, aiohttp.ClientSession() as session:
+        response = await Client(session, url).token()
+        token = await response.json()
+    assert token["expires_in"] == 28800
+    assert simulator.check_token(token["access_token"]).expires_at - simulator.clock.now() > (
+        timedelta(hours=7, minutes=59)
+    )
 
 
 async def test_clock_follows_frozen_time(
