@@ -292,13 +292,13 @@ class HomeAssistantApi:
         result: dict[str, Any] = await self.post(f"/api/config/config_entries/flow/{flow_id}", data)
         return result
 
-    async def add_integration(self, simulator_url: str) -> str:
-        """Add the demo account through the config flow; return the entry id."""
+    async def add_integration(
+        self, simulator_url: str, account: dict[str, str] | None = None
+    ) -> str:
+        """Add an account (the demo's unless told) through the config flow; return the entry id."""
+        account = account or {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
         flow = await self.start_flow()
-        result = await self.submit_flow(
-            flow["flow_id"],
-            {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "url": simulator_url},
-        )
+        result = await self.submit_flow(flow["flow_id"], {**account, "url": simulator_url})
         if result.get("type") != "create_entry":
             msg = f"adding the integration failed: {result.get('errors') or result}"
             raise BootstrapError(msg)
@@ -338,8 +338,8 @@ class HomeAssistantApi:
             msg = f"setting the demo's options failed: {result.get('errors') or result}"
             raise BootstrapError(msg)
 
-    async def cars(self) -> dict[str, dict[str, str]]:
-        """Return each car's entity ids by key (battery, charger, ...), keyed by device name."""
+    async def cars(self) -> list[tuple[str, dict[str, str]]]:
+        """Return each car's name and its entity ids by key (battery, charger, ...), by name."""
         devices = {device["id"]: device for device in await self.ws("config/device_registry/list")}
         found: dict[str, dict[str, str]] = {}
         for entity in await self.ws("config/entity_registry/list"):
@@ -349,20 +349,26 @@ class HomeAssistantApi:
             for domain, identifier in device["identifiers"]:
                 if domain == DOMAIN and entity["unique_id"].startswith(f"{identifier}_"):
                     key = entity["unique_id"].removeprefix(f"{identifier}_")
-                    name = device["name_by_user"] or device["name"]
-                    found.setdefault(name, {})[key] = entity["entity_id"]
-        # The account's own device has no battery: it is not a car.
-        return {name: keys for name, keys in sorted(found.items()) if "battery" in keys}
+                    found.setdefault(device["id"], {})[key] = entity["entity_id"]
+        # By device, as two cars of a model share a name; the account's device is no car.
+        return sorted(
+            (devices[device_id]["name_by_user"] or devices[device_id]["name"], keys)
+            for device_id, keys in found.items()
+            if "battery" in keys
+        )
 
-    async def add_dashboard(self) -> bool:
-        """Add the Cars dashboard for the cars found and make it the default; False if it exists.
+    async def add_dashboard(self, *, added_before: bool = False) -> str:
+        """Add the Cars dashboard for the cars found and make it the default, once.
 
-        Through Home Assistant's own dashboard and frontend APIs, as the UI does. An existing
-        dashboard is left as it is: the developer may have changed it.
+        Through Home Assistant's own dashboard and frontend APIs, as the UI does. Return "added",
+        "kept" when it is there (the developer may have changed it: it is left as it is) or
+        "deleted" when it was added before and the developer has deleted it since.
         """
         dashboards = await self.ws("lovelace/dashboards/list")
         if any(dashboard["url_path"] == DASHBOARD_URL for dashboard in dashboards):
-            return False
+            return "kept"
+        if added_before:
+            return "deleted"
         await self.ws(
             "lovelace/dashboards/create",
             url_path=DASHBOARD_URL,
@@ -381,7 +387,7 @@ class HomeAssistantApi:
             key="core",
             value={**(core.get("value") or {}), "default_panel": DASHBOARD_URL},
         )
-        return True
+        return "added"
 
     async def states(self, prefix: str = "") -> dict[str, dict[str, Any]]:
         """Return the state machine's states whose entity id starts with the prefix."""
@@ -440,7 +446,7 @@ def car_section(name: str, entity: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def dashboard(cars: dict[str, dict[str, str]]) -> dict[str, Any]:
+def dashboard(cars: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
     """Return the Cars dashboard: a section per car, side by side."""
     return {
         "title": DASHBOARD_TITLE,
@@ -451,7 +457,7 @@ def dashboard(cars: dict[str, dict[str, str]]) -> dict[str, Any]:
                 "icon": "mdi:car-electric",
                 "type": "sections",
                 "max_columns": max(2, len(cars)),
-                "sections": [car_section(name, entity) for name, entity in cars.items()],
+                "sections": [car_section(name, entity) for name, entity in cars],
             }
         ],
     }
@@ -549,8 +555,21 @@ async def _long_lived_token(api: HomeAssistantApi, stored: str | None) -> str:
     return token
 
 
+async def simulator_accounts(session: aiohttp.ClientSession, url: str) -> list[dict[str, str]]:
+    """Return the simulator's accounts as the add-account form takes them, from its control API."""
+    async with session.get(f"{url}/_simulator/state", timeout=REQUEST_TIMEOUT) as response:
+        if response.status != 200:
+            msg = f"the simulator at {url} answered {response.status}"
+            raise BootstrapError(msg)
+        state = await response.json()
+    return [
+        {key: account[key] for key in ("email", "password", "account_email")}
+        for account in state["accounts"]
+    ]
+
+
 async def bootstrap(
-    args: argparse.Namespace, stored_token: str | None
+    args: argparse.Namespace, stored: dict[str, Any]
 ) -> tuple[str, dict[str, dict[str, Any]]]:
     """Onboard when needed, make sure the integration is there; return a token and the batteries."""
     async with aiohttp.ClientSession() as session:
@@ -573,15 +592,27 @@ async def bootstrap(
                 await api.finish_onboarding()
         entries = await api.entries()
         if not entries:
-            say(f"bootstrap: adding Orange Power BMW for {DEMO_EMAIL} at {args.simulator_url}")
-            entry_id = await api.add_integration(args.simulator_url)
-            await api.set_demo_options(entry_id)
-        elif await api.point_at(entries[0]["entry_id"], args.simulator_url):
-            say(f"bootstrap: pointed Orange Power BMW at {args.simulator_url}")
-        token = await _long_lived_token(api, stored_token)
+            # Every account of the simulator's scenario: the demo's, or those of --scenario.
+            for account in await simulator_accounts(session, args.simulator_url):
+                say(
+                    f"bootstrap: adding Orange Power BMW for {account['email']} at {args.simulator_url}"
+                )
+                await api.set_demo_options(await api.add_integration(args.simulator_url, account))
+        for entry in entries:
+            if await api.point_at(entry["entry_id"], args.simulator_url):
+                say(f"bootstrap: pointed {entry['title']} at {args.simulator_url}")
+        token = await _long_lived_token(api, stored.get("access_token"))
         batteries = await wait_for_cars(api, args.timeout)
-        if await api.add_dashboard():
-            say(f"bootstrap: added the {DASHBOARD_TITLE} dashboard and made it the default")
+        match await api.add_dashboard(added_before=bool(stored.get("dashboard_added"))):
+            case "added":
+                say(f"bootstrap: added the {DASHBOARD_TITLE} dashboard and made it the default")
+            case "deleted":
+                say(
+                    f"bootstrap: the {DASHBOARD_TITLE} dashboard was deleted and is not made again "
+                    f"(remove dashboard_added from {args.credentials} to have it back)"
+                )
+            case _:
+                say(f"bootstrap: kept the {DASHBOARD_TITLE} dashboard as it is")
         return token, batteries
 
 
@@ -595,6 +626,8 @@ def _store_credentials(path: Path, args: argparse.Namespace, token: str) -> None
         "username": args.username,
         "password": args.password,
         "access_token": token,
+        # The Cars dashboard was made once; a developer who deletes it does not get it back.
+        "dashboard_added": True,
     }
     path.write_text(json.dumps(credentials, indent=2), encoding="utf-8")
 
@@ -640,9 +673,7 @@ def main(argv: list[str] | None = None) -> int:
             prepare_config(Path(args.prepare_config), port=args.port, copy_configuration=False)
             return 0
         credentials = Path(args.credentials)
-        token, batteries = asyncio.run(
-            bootstrap(args, _load_credentials(credentials).get("access_token"))
-        )
+        token, batteries = asyncio.run(bootstrap(args, _load_credentials(credentials)))
         _store_credentials(credentials, args, token)
         _print_access(args, batteries)
     except (BootstrapError, aiohttp.ClientError, TimeoutError) as err:

@@ -54,10 +54,22 @@ async def test_the_readme_dashboard_is_the_demo_one_and_shows_only_real_entities
 
 def test_the_dashboard_has_a_section_per_car_side_by_side() -> None:
     keys = ("battery", "charger", "electric_range", "charging_rate", "charge_end", "charge_target")
-    cars = {name: {key: f"sensor.{name}_{key}" for key in keys} for name in ("a", "b", "c")}
+    # Two cars of one model share a name, not a section.
+    cars = [
+        (name, {key: f"sensor.{index}_{key}" for key in keys}) for index, name in enumerate("aab")
+    ]
 
     (view,) = dashboard(cars)["views"]
 
-    assert [section["cards"][0]["heading"] for section in view["sections"]] == ["a", "b", "c"]
+    assert [section["cards"][0]["heading"] for section in view["sections"]] == ["a", "a", "b"]
+    assert [section["cards"][1]["entity"] for section in view["sections"]] == [
+        "sensor.0_battery",
+        "sensor.1_battery",
+        "sensor.2_battery",
+    ]
     assert view["max_columns"] == 3
-    assert view["type"] == "sections"
+    # The README's view is the one the script makes.
+    (readme_view,) = readme_dashboard()["views"]
+    assert {key: view[key] for key in readme_view if key != "sections"} == {
+        key: value for key, value in readme_view.items() if key != "sections"
+    }

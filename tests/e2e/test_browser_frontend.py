@@ -322,8 +322,8 @@ async def test_the_cars_dashboard_is_what_a_newcomer_lands_on(
     # a new car has its first hourly statistics an hour after it is added.
     await seed_statistics(owner_api, seeded_estimate)
     # What scripts/develop's first run does, after the cars arrived.
-    assert await owner_api.add_dashboard()
-    assert not await owner_api.add_dashboard()  # a second run leaves it alone
+    assert await owner_api.add_dashboard() == "added"
+    assert await owner_api.add_dashboard() == "kept"  # a second run leaves it alone
 
     await page.goto(stack.ha_url)
     await expect(page).to_have_url(re.compile(f"/{DASHBOARD_URL}/cars$"), timeout=FIRST_RENDER_MS)
