@@ -247,15 +247,18 @@ async def test_the_recorder_keeps_the_cars_history_and_statistics(api: HomeAssis
         )
         return {states[0]["entity_id"]: [state["state"] for state in states] for states in found}
 
-    async def plug_in_recorded() -> dict[str, list[str]] | None:
-        found = await history()
-        return found if found.get(plug, [])[-3:] == ["off", "on", "off"] else None
+    async def recorded() -> dict[str, list[str]] | None:
+        found, now = await history(), await states(api)
+        # The iX's plug-in and unplug of the step before, and each battery as the car shows it now.
+        return (
+            found
+            if found.get(plug, [])[-3:] == ["off", "on", "off"]
+            and all(found.get(battery, [None])[-1] == value(now, battery) for battery in batteries)
+            else None
+        )
 
-    # The recorder commits every few seconds: the iX's plug-in and unplug of the step before.
-    shown = await wait_for("the history of the iX's plug", plug_in_recorded)
-    # What the recorder kept last is what the cars show now.
-    for battery in batteries:
-        assert shown[battery][-1] == value(await states(api), battery), battery
+    # The recorder commits every few seconds.
+    shown = await wait_for("the history of the iX's plug and both batteries", recorded)
     assert shown[f"sensor.{IX}_battery"][-1] == "64"
 
     statistics = {
