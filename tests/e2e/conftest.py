@@ -12,6 +12,8 @@ import asyncio
 import atexit
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from importlib import metadata
+import json
 import os
 from pathlib import Path
 import re
@@ -21,6 +23,8 @@ import time
 from typing import IO, Any
 
 import aiohttp
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 import pytest
 
 from scripts.bootstrap_dev import HomeAssistantApi, prepare_config, stop_process, wait_until_up
@@ -65,6 +69,47 @@ def free_port() -> int:
         timeout=30,
     )
     return int(found.stdout)
+
+
+def _exact_pins(lines: list[str]) -> set[tuple[str, str]]:
+    """Return the (name, version) of each requirement pinned with == among the lines."""
+    pins: set[tuple[str, str]] = set()
+    for line in lines:
+        requirement = Requirement(line)
+        specifiers = list(requirement.specifier)
+        if requirement.marker is None and len(specifiers) == 1 and specifiers[0].operator == "==":
+            pins.add((canonicalize_name(requirement.name), specifiers[0].version))
+    return pins
+
+
+def unpinned_requirements(components: list[str]) -> list[str]:
+    """Return the manifest requirements of the loaded integrations that no pin fixes.
+
+    A package only a range asks for (gazetteer-matcher wants home-assistant-intents>=...) is
+    installed at its newest version, and Home Assistant then installs the version its manifest pins
+    at start. Only requirements_test.txt's own pins and Home Assistant's hold on any day, whatever
+    this machine's .venv happens to have installed.
+    """
+    ours = [
+        line.split("#")[0].strip()
+        for line in (ROOT / "requirements_test.txt").read_text(encoding="utf-8").splitlines()
+    ]
+    pins = _exact_pins([line for line in ours if line])
+    for dist in ("homeassistant", "pytest-homeassistant-custom-component"):
+        pins |= _exact_pins(metadata.requires(dist) or [])
+    components_dir = Path(
+        metadata.distribution("homeassistant").locate_file("homeassistant/components")
+    )
+    # A loaded platform is listed as "integration.platform": both are integrations.
+    domains = sorted({part for component in components for part in component.split(".")})
+    manifests = {domain: components_dir / domain / "manifest.json" for domain in domains}
+    return [
+        f"{domain}: {requirement}"
+        for domain, manifest in manifests.items()
+        if manifest.is_file()
+        for requirement in json.loads(manifest.read_text(encoding="utf-8")).get("requirements", [])
+        if not _exact_pins([requirement]) <= pins
+    ]
 
 
 @dataclass

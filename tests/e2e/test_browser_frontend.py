@@ -33,6 +33,7 @@ from tests.e2e.conftest import (
     ROOT,
     START_TIMEOUT,
     Stack,
+    unpinned_requirements,
     wait_for,
 )
 
@@ -372,3 +373,12 @@ async def test_the_cars_dashboard_is_what_a_newcomer_lands_on(
 def test_home_assistant_installed_no_package(stack: Stack) -> None:
     # The frontend's pages load integrations too; their packages are all in requirements_test.txt.
     assert "Attempting install" not in stack.log_text()
+
+
+async def test_requirements_pin_what_the_loaded_integrations_need(
+    owner_api: HomeAssistantApi,
+) -> None:
+    # Whatever this machine's .venv has: a fresh one installs only what requirements_test.txt pins.
+    components = await owner_api.get("/api/components")
+    assert "conversation" in components
+    assert unpinned_requirements(components) == []

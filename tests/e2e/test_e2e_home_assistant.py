@@ -20,7 +20,14 @@ from scripts.bootstrap_dev import (
     HomeAssistantApi,
     wait_until_up,
 )
-from tests.e2e.conftest import OWNER_PASSWORD, OWNER_USERNAME, Simulator, Stack, wait_for
+from tests.e2e.conftest import (
+    OWNER_PASSWORD,
+    OWNER_USERNAME,
+    Simulator,
+    Stack,
+    unpinned_requirements,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.incremental, pytest.mark.timeout(300)]
 
@@ -409,6 +416,15 @@ def test_the_log_has_no_errors_but_the_expected_one(stack: Stack) -> None:
 def test_home_assistant_installed_no_package(stack: Stack) -> None:
     # requirements_test.txt has every package the integrations Home Assistant loads need.
     assert "Attempting install" not in stack.log_text()
+
+
+async def test_requirements_pin_what_the_loaded_integrations_need(
+    owner_api: HomeAssistantApi,
+) -> None:
+    # Whatever this machine's .venv has: a fresh one installs only what requirements_test.txt pins.
+    components = await owner_api.get("/api/components")
+    assert "recorder" in components
+    assert unpinned_requirements(components) == []
 
 
 def test_the_log_has_no_warnings_about_the_integration(stack: Stack) -> None:
