@@ -747,3 +747,37 @@ async def test_an_oversized_rate_limit_answer_keeps_its_status_and_delay(
 
     assert exc_info.value.retry_after == 60.0
     assert len(answer_logged(caplog)) <= 200
+
+
+# Once broken: a 200 vehicles answer that was not valid JSON was logged with the VIN and user id.
+@pytest.mark.parametrize("status", [200, 404, 500])
+@pytest.mark.parametrize(
+    "shape",
+    ["cut_off_json", "json_with_an_error", "html", "text"],
+)
+async def test_no_vin_or_id_reaches_the_log_whatever_the_answer(
+    client: OrangePowerClient,
+    token: Token,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    shape: str,
+) -> None:
+    car = simulator.car_json(I3S_VIN)["vehicle"]
+    ids = (car["device_id"], car["user_id"], car["id"], car["_id"])
+    body = {
+        "cut_off_json": json.dumps([car])[:300],
+        "json_with_an_error": json.dumps({"error": "bad car", "vehicle": car, "vin": I3S_VIN}),
+        "html": f"<html><body><h1>Vehicle {I3S_VIN} of user {car['user_id']} failed</h1></body></html>",
+        "text": f"no data for {car['id']} ({car['_id']}), VIN {I3S_VIN.lower()}",
+    }[shape]
+    simulator.inject_fault("vehicles", status=status, body=body)
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(OrangePowerError) as exc_info:
+        await client.get_vehicles(token, EMAIL, PASSWORD)
+
+    # Every answer but well-formed JSON of the wrong shape is logged, from its start.
+    assert (answer_logged(caplog) != "") is not (status == 200 and shape == "json_with_an_error")
+    for text in (str(exc_info.value), caplog.text):
+        for secret in ids:
+            assert str(secret).lower() not in text.lower()

@@ -59,9 +59,16 @@ MAX_ERROR_BODY_BYTES = 64 * 1024
 MAX_TOKEN_LIFETIME = timedelta(days=1)
 MAX_RETRY_AFTER = timedelta(days=1)
 EXCERPT_LENGTH = 200
-# A JSON value whose key names a token, even cut off: an answer may hold a token the client
-# cannot recognise, and a log must not show it.
-TOKEN_VALUE = re.compile(r'("[^"]*token[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*"?', re.IGNORECASE)
+# A JSON value whose key names a token or an identifier, even cut off: an answer may hold a token
+# or a car's VIN and ids the client cannot recognise, and a log must not show them.
+SECRET_VALUE = re.compile(
+    r'("(?:[^"]*token[^"]*|_?id|device_id|user_id|vin|e-?mail|password)"\s*:\s*)'
+    r'(?:"(?:[^"\\]|\\.)*"?|-?\d+)',
+    re.IGNORECASE,
+)
+# A word that looks like an identifier (a VIN, a database id, a token): letters and digits mixed,
+# ten or more. The service may echo one anywhere, in text or HTML.
+IDENTIFIER = re.compile(r"\b(?=[a-z0-9]*\d)(?=[a-z0-9]*[a-z])[a-z0-9]{10,}\b", re.IGNORECASE)
 
 type Clock = Callable[[], datetime]
 
@@ -364,9 +371,14 @@ def _redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def _excerpt(raw: bytes, secrets: Iterable[str]) -> str:
-    """Return the start of a body on one line, without the request's secrets or any token."""
-    text = TOKEN_VALUE.sub(r'\1"**REDACTED**"', raw.decode("utf-8", "replace"))
-    return " ".join(_redact(text, secrets).split())[:EXCERPT_LENGTH]
+    """Return the start of a body on one line, without the request's secrets, tokens or ids."""
+    text = SECRET_VALUE.sub(r'\1"**REDACTED**"', raw.decode("utf-8", "replace"))
+    return " ".join(redact_identifiers(_redact(text, secrets)).split())[:EXCERPT_LENGTH]
+
+
+def redact_identifiers(text: str) -> str:
+    """Return the text with every word that looks like an identifier (a VIN, an id) replaced."""
+    return IDENTIFIER.sub("**ID**", text)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
