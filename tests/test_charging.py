@@ -238,6 +238,12 @@ def test_a_restart_changes_nothing(
         if index == restart_at:
             restarted = CarCharging.from_dict(json.loads(json.dumps(restarted.as_dict())))
             restarted.set_target(target)
+            # Once broken: before its first poll (a reload under a limit) the estimates were gone.
+            assert (restarted.rate, restarted.end, restarted.stalled) == (
+                straight.rate,
+                straight.end,
+                straight.stalled,
+            )
         minutes += interval
         for charging in (straight, restarted):
             poll(charging, minutes, level, state=state, plugged_in=plugged_in)
@@ -463,3 +469,26 @@ def test_every_known_state_with_the_plug_in_has_a_charger_state() -> None:
     """No state BMW knows, other than its own UNKNOWN, leaves a plugged-in car's charger unknown."""
     for state in CHARGING_STATES - {"UNKNOWN"}:
         assert charger_state(car(50, state=state, plugged_in=True)) is not None, state
+
+
+# Once broken: the hysteresis kept an end that had already passed while the car still charged
+# below its target (up to about 5 minutes), which evcc reads as the finish time.
+@pytest.mark.parametrize("late", [1, 2, 4, 6])
+def test_the_end_is_never_before_the_poll_that_shows_the_car_below_its_target(late: int) -> None:
+    charging = charged({0: 76, 10: 77, 20: 78, 30: 79}, target=80)
+    assert charging.end == START + 35 * MINUTE
+    poll(charging, 35 + late, 79)
+    assert charging.end is not None
+    assert charging.end >= START + (35 + late) * MINUTE
+
+
+def test_a_stall_is_still_shown_after_a_reload_before_the_next_poll() -> None:
+    charging = charged({0: 50, 10: 51, 20: 52, 30: 53, 75: 53})
+    assert charging.stalled is True
+    restored = CarCharging.from_dict(json.loads(json.dumps(charging.as_dict())))
+    restored.set_target(80)
+    assert (restored.rate, restored.end, restored.stalled) == (
+        charging.rate,
+        charging.end,
+        True,
+    )

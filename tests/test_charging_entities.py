@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.orangepower_bmw.const import DOMAIN
+from custom_components.orangepower_bmw.const import CONF_DAILY_REQUEST_LIMIT, DOMAIN
 from simulator import Simulator
 from tests.conftest import I3S_VIN
 from tests.helpers import advance
@@ -156,10 +156,14 @@ async def test_frozen_level_raises_and_clears_the_stall_flag(
     assert state(hass, LAST_CHANGED) != frozen_at
 
 
+# Once broken under a limit: the reload took the stored values without a poll, and the end was
+# thrown away when the target number restored itself.
+@pytest.mark.parametrize("limit", [0, 48], ids=["no_limit", "under_a_limit"])
 async def test_reload_mid_charge(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     init_integration: MockConfigEntry,
+    limit: int,
 ) -> None:
     """After a reload the estimate is back at once, with the user's target and capacity."""
     await set_number(hass, TARGET, 80)
@@ -168,6 +172,10 @@ async def test_reload_mid_charge(
     before = {entity_id: state(hass, entity_id) for entity_id in (RATE, END, ENERGY, TARGET)}
     assert before[END] != STATE_UNKNOWN
 
+    hass.config_entries.async_update_entry(
+        init_integration,
+        options={**init_integration.options, CONF_DAILY_REQUEST_LIMIT: limit},
+    )
     assert await hass.config_entries.async_reload(init_integration.entry_id)
     await hass.async_block_till_done()
 
@@ -279,3 +287,21 @@ async def test_unreadable_sessions_are_started_afresh(
     assert state(hass, CHARGER) == "charging"
     assert state(hass, RATE) == STATE_UNKNOWN
     assert "cannot be read; starting afresh" in caplog.text
+
+
+# Once broken: the end stayed in the past while the car still charged below its target.
+async def test_the_end_is_never_in_the_past_while_charging_below_the_target(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+) -> None:
+    await minutes(hass, freezer, 60)
+    await set_number(hass, TARGET, int(state(hass, "sensor.bmw_i3s_94_rex_battery")) + 3)
+    seen = set()
+    for _ in range(60):  # 30 minutes, every 30 seconds
+        await advance(hass, freezer, timedelta(seconds=30))
+        end = state(hass, END)
+        seen.add(end == STATE_UNKNOWN)
+        if end != STATE_UNKNOWN:
+            assert dt_util.parse_datetime(end) >= dt_util.utcnow()
+    assert seen == {True, False}

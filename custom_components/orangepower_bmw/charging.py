@@ -201,15 +201,23 @@ class CarCharging:
         # Until the target is restored after a restart, the end shown before is kept for it.
         if self.target is not None:
             end = self._estimate_end(self.target)
-            if end is None or self.shown_end is None or abs(end - self.shown_end) >= END_HYSTERESIS:
+            if (
+                end is None
+                or self.shown_end is None
+                or abs(end - self.shown_end) >= END_HYSTERESIS
+                # A car still below its target is not done before the poll that shows it.
+                or (self.polled_at is not None and self.shown_end < self.polled_at)
+            ):
                 self.shown_end = end
         self.stalled = self._is_stalled()
 
     def _estimate_end(self, target: float) -> datetime | None:
         """Return when the target will be reached at the session's rate, when known."""
-        session, now = self.session, self.polled_at
-        if session is None or now is None or session.level >= target:
+        session = self.session
+        if session is None or session.level >= target:
             return None
+        # Restored without a poll since (a reload under a limit), the session's last poll is now.
+        now = self.polled_at or session.last_poll
         fit = session.fit()
         if fit is None:
             return None
@@ -217,15 +225,16 @@ class CarCharging:
         end = at + timedelta(hours=(target - level) / rate)
         # The level still shown now is below the next whole percent, so the car is no nearer
         # than that: an end that has already passed while the level lags is moved on.
-        earliest = now + timedelta(hours=(target - session.level - 1) / rate)
+        earliest = now + timedelta(hours=max(target - session.level - 1, 0) / rate)
         return max(end, earliest)
 
     def _is_stalled(self) -> bool:
         """Return whether the level has not moved for much longer than charging would take."""
-        session, now = self.session, self.polled_at
+        session = self.session
         # A full battery cannot move, whatever the state says.
-        if session is None or now is None or session.level >= 100:
+        if session is None or session.level >= 100:
             return False
+        now = self.polled_at or session.last_poll
         wait = STALL_AFTER
         if (rate := self.rate) is not None:
             wait = max(wait, timedelta(hours=STALL_STEPS / rate))
@@ -244,12 +253,14 @@ class CarCharging:
     def from_dict(cls, data: Mapping[str, Any]) -> CarCharging:
         """Return a car stored by as_dict."""
         level_since, session, shown_end = data["level_since"], data["session"], data["shown_end"]
-        return cls(
+        car = cls(
             level=data["level"],
             level_since=datetime.fromisoformat(level_since) if level_since else None,
             session=Session.from_dict(session) if session else None,
             shown_end=datetime.fromisoformat(shown_end) if shown_end else None,
         )
+        car.stalled = car._is_stalled()
+        return car
 
 
 class ChargingInsight:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import override
 
 from homeassistant.components.sensor import (
@@ -14,11 +14,13 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfLength
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.typing import StateType
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util import dt as dt_util
 
 from .api import CHARGING_STATES, CHARGING_TYPES, Vehicle
 from .charging import CarCharging, Charger, charger_state
@@ -27,6 +29,9 @@ from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator
 from .entity import OrangePowerEntity, add_entities_for_new_cars
 
 PARALLEL_UPDATES = 0
+
+# A time shown is rewritten this long after it passed, so that it is past by then.
+EXPIRY_MARGIN = timedelta(seconds=1)
 
 # Kilometres per unit the service reports a range in.
 KM_PER_RANGE_UNIT = {"KILOMETERS": 1.0, "MILES": 1.609344}
@@ -111,6 +116,8 @@ class ChargingSensorDescription(SensorEntityDescription):
     """A sensor of a car's charging: its value from the car's data and what its polls showed."""
 
     value_fn: Callable[[Vehicle, CarCharging], StateType | datetime]
+    # A time that is unknown once it has passed without a poll saying what happened.
+    expires: bool = False
 
 
 def _rate(charging: CarCharging) -> float | None:
@@ -133,6 +140,8 @@ CHARGING_SENSORS: tuple[ChargingSensorDescription, ...] = (
         translation_key="charge_end",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda _, charging: charging.end,
+        # Past its end and not yet seen at the target: no estimate until the next poll.
+        expires=True,
     ),
     ChargingSensorDescription(
         key="energy_to_target",
@@ -259,11 +268,53 @@ class ChargingSensor(OrangePowerEntity, SensorEntity):
     """A sensor of a car's charging."""
 
     entity_description: ChargingSensorDescription
+    _cancel_expiry: CALLBACK_TYPE | None = None
 
     @property
     @override
     def native_value(self) -> StateType | datetime:
         """Return the sensor's value from the latest poll and the charging session."""
-        return self.entity_description.value_fn(
+        value = self.entity_description.value_fn(
             self.vehicle, self.coordinator.charging.car(self.vin)
         )
+        if self.entity_description.expires and isinstance(value, datetime):
+            return value if value >= dt_util.utcnow() else None
+        return value
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Follow the time the value expires at, if it does."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._stop_expiry)
+        self._track_expiry()
+
+    @override
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Show the new value and follow when it expires."""
+        self._track_expiry()
+        super()._handle_coordinator_update()
+
+    @callback
+    def _track_expiry(self) -> None:
+        """Write the state again the moment the value shown passes."""
+        self._stop_expiry()
+        if not self.entity_description.expires or not self.available:
+            return
+        if isinstance(value := self.native_value, datetime):
+            self._cancel_expiry = async_track_point_in_utc_time(
+                self.hass, self._expired, value + EXPIRY_MARGIN
+            )
+
+    @callback
+    def _expired(self, _: datetime) -> None:
+        """Show that the value passed."""
+        self._cancel_expiry = None
+        self.async_write_ha_state()
+
+    @callback
+    def _stop_expiry(self) -> None:
+        """Stop following the value's expiry."""
+        if self._cancel_expiry is not None:
+            self._cancel_expiry()
+            self._cancel_expiry = None
