@@ -361,7 +361,7 @@ async def test_a_spent_budget_waits_for_midnight_and_keeps_the_last_values(
     assert hass.states.get(IX_BATTERY).state == "64"
     assert sum("daily limit" in r.getMessage() for r in caplog.records) == 1
 
-    await advance(hass, freezer, timedelta(hours=1))  # past midnight
+    await advance(hass, freezer, timedelta(hours=1, minutes=1))  # just past midnight
     assert hass.states.get(REQUESTS_TODAY).state in ("1", "2")
     assert requests(simulator) > made
 

@@ -8,6 +8,10 @@ from typing import Any
 
 from homeassistant.util import dt as dt_util
 
+# With nothing left today, the next request waits until this long after local midnight: a timer
+# may land a fraction of a second early, and a request before midnight would be refused again.
+NEW_DAY_MARGIN = timedelta(seconds=10)
+
 
 class BudgetSpentError(Exception):
     """The daily limit allows no more requests today."""
@@ -66,9 +70,13 @@ class RequestBudget:
         }
 
     def roll(self, now: datetime) -> bool:
-        """Start a new count when the local day changed; return whether it did."""
+        """Start a new count on a later local day; return whether it did.
+
+        A clock that steps back over midnight keeps today's count. One that was more than a day
+        ahead counted a day that has not come: that count is dropped.
+        """
         today = dt_util.as_local(now).date()
-        if today == self.day:
+        if self.day - timedelta(days=1) <= today <= self.day:
             return False
         self.day, self.count = today, 0
         return True
@@ -85,17 +93,25 @@ class RequestBudget:
         self.count += 1
         self.last_request = now
 
+    def polls_left(self, now: datetime, reserve: int) -> int | None:
+        """Return how many polls the limit leaves today beyond the reserve; None: no limit."""
+        if not self.limit:
+            return None
+        self.roll(now)
+        return max(self.limit - self.count - reserve, 0)
+
     def next_slot(self, now: datetime, reserve: int) -> datetime | None:
         """Return the earliest time the pace allows the next request; None: no limit.
 
-        With no request left for polling, that is midnight.
+        With no request left for polling, that is just after midnight.
         """
         gap = self.gap(now, reserve)
         if gap is None:
             return None
-        if self.limit - self.count - reserve <= 0:
-            return next_midnight(now)
-        return now if self.last_request is None else self.last_request + gap
+        if not self.polls_left(now, reserve):
+            return next_midnight(now) + NEW_DAY_MARGIN
+        # A last request in the future is a clock that stepped back: pace from now.
+        return now if self.last_request is None else min(self.last_request, now) + gap
 
     def gap(self, now: datetime, reserve: int) -> timedelta | None:
         """Return the time between polls that makes the rest of the limit last until midnight.
