@@ -875,3 +875,68 @@ async def test_reconfigure_success_shows_our_message_and_updates_the_title(
     assert result["reason"] == "reconfigure_successful"
     assert result.get("translation_domain") is None
     assert init_integration.title == "D***@Example.com"
+
+
+# Once broken: reauth and reconfigure logged in and listed the cars without counting it; with a
+# limit of 10 spent, three reconfigures and a reauth sent 8 more requests.
+
+
+async def fill_in(hass: HomeAssistant, entry: MockConfigEntry, flow: str) -> ConfigFlowResult:
+    """Fill in the reauth or reconfigure form with the new password and submit it."""
+    if flow == "reauth":
+        return await submit(
+            hass, await entry.start_reauth_flow(hass), {CONF_PASSWORD: NEW_PASSWORD}
+        )
+    result = await start_reconfigure(hass, entry)
+    return await submit(hass, result, {**suggested_values(result), CONF_PASSWORD: NEW_PASSWORD})
+
+
+@pytest.mark.parametrize("flow", ["reauth", "reconfigure"])
+@pytest.mark.parametrize("loaded", [True, False], ids=["loaded", "refused_at_setup"])
+async def test_the_forms_requests_count_against_the_entry(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    flow: str,
+    loaded: bool,
+) -> None:
+    if not loaded:
+        simulator.set_password(EMAIL, NEW_PASSWORD)
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={**mock_config_entry.options, CONF_DAILY_REQUEST_LIMIT: 48}
+    )
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert (mock_config_entry.state is ConfigEntryState.LOADED) is loaded
+    simulator.set_password(EMAIL, NEW_PASSWORD)
+
+    result = await fill_in(hass, mock_config_entry, flow)
+
+    assert result["type"] is FlowResultType.ABORT
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    count = hass.states.get("sensor.orange_power_connect_requests_today").state
+    assert int(count) == sum(simulator.counts.values())
+
+
+@pytest.mark.parametrize("flow", ["reauth", "reconfigure"])
+async def test_a_spent_limit_refuses_the_forms_request(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    flow: str,
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={**mock_config_entry.options, CONF_DAILY_REQUEST_LIMIT: 10}
+    )
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    mock_config_entry.runtime_data.budget.count = 9  # one left: not enough for a login and a list
+    made = simulator.counts
+
+    result = await fill_in(hass, mock_config_entry, flow)
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "daily_limit_reached"}
+    assert simulator.counts == made

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+import json
 import logging
+from pathlib import Path
 import traceback
 from typing import Any
 from unittest.mock import patch
@@ -29,16 +31,24 @@ from tests.conftest import EMAIL, PASSWORD
 from tests.helpers import advance
 
 BATTERY = "sensor.bmw_ix_xdrive50_battery"
+ENGLISH = json.loads(
+    (
+        Path(__file__).parent.parent / "custom_components" / DOMAIN / "translations" / "en.json"
+    ).read_text()
+)
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class Fault:
-    """A fault, the message it shows, and the minutes until polling tries again."""
+    """A fault, the message it shows, the minutes until polling tries again, and what it says of that."""
 
     fault: dict[str, Any]
     message_key: str
     retry_minutes: int = 5
+    # Words of the English message that say when polling tries again (once broken: the 403's
+    # message said "at the next interval" while its wait doubles).
+    promise: str = ""
 
 
 def rate_limit_until(minutes: int) -> str:
@@ -51,16 +61,27 @@ FAULTS: dict[str, Fault] = {
         str(status): Fault({"status": status}, "invalid_response")
         for status in (400, 404, 405, 406)
     },
-    **{str(status): Fault({"status": status}, "server_error") for status in (500, 502, 503, 504)},
+    **{
+        str(status): Fault({"status": status}, "server_error", promise="at the next poll")
+        for status in (500, 502, 503, 504)
+    },
     "401": Fault({"status": 401}, "invalid_auth"),
-    "403": Fault({"status": 403}, "forbidden", retry_minutes=10),
-    "410": Fault({"status": 410}, "service_gone", retry_minutes=60),
-    "429": Fault({"status": 429}, "rate_limited", retry_minutes=10),
+    "403": Fault({"status": 403}, "forbidden", retry_minutes=10, promise="twice as long each time"),
+    "410": Fault({"status": 410}, "service_gone", retry_minutes=60, promise="once an hour"),
+    "429": Fault(
+        {"status": 429}, "rate_limited", retry_minutes=10, promise="twice as long each time"
+    ),
     "429 Retry-After seconds": Fault(
-        {"status": 429, "retry_after": "1200"}, "rate_limited", retry_minutes=20
+        {"status": 429, "retry_after": "1200"},
+        "rate_limited",
+        retry_minutes=20,
+        promise="as long as it asks",
     ),
     "429 Retry-After date": Fault(
-        {"status": 429, "retry_after": rate_limit_until(30)}, "rate_limited", retry_minutes=30
+        {"status": 429, "retry_after": rate_limit_until(30)},
+        "rate_limited",
+        retry_minutes=30,
+        promise="as long as it asks",
     ),
     "timeout": Fault({"delay": 2}, "cannot_connect"),
     "connection refused": Fault({}, "cannot_connect"),
@@ -194,6 +215,7 @@ async def test_fault(
         assert hass.states.get(BATTERY).state == STATE_UNAVAILABLE
         assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
         assert init_integration.runtime_data.last_exception.translation_key == fault.message_key
+        assert fault.promise in ENGLISH["exceptions"][fault.message_key]["message"]
         failed_lines = our_lines(caplog.records)
         assert len(failed_lines) == 1, [record.getMessage() for record in failed_lines]
         if name == "connection refused":

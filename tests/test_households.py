@@ -207,6 +207,37 @@ async def test_unloading_the_showing_entry_hands_the_car_over_with_its_entity_id
     assert errors(caplog) == []
 
 
+# Once broken: the car stayed unavailable, possibly for days, while the entry showing it waited
+# for a reauth, although the partner's entry polled fine and listed it.
+async def test_a_car_on_an_entry_waiting_for_reauth_moves_to_the_other(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    await set_up(hass, partner_entry)
+    simulator.set_password(EMAIL, "changed-in-the-app")
+
+    with caplog.at_level(logging.INFO):
+        await advance(hass, freezer, timedelta(minutes=5))  # the demo entry is refused
+        assert mock_config_entry.state is ConfigEntryState.LOADED
+        await advance(hass, freezer, timedelta(minutes=15))  # the partner's next good update
+
+    assert owner(entity_registry, I3S_BATTERY) == partner_entry.entry_id
+    assert hass.states.get(I3S_BATTERY).state not in (STATE_UNAVAILABLE, "unknown")
+    assert device_of(device_registry, I3S_VIN, partner_entry) is not None
+    assert device_of(device_registry, I3S_VIN, mock_config_entry) is None
+    # The demo entry's own car stays with it, unavailable until the user signs in again.
+    assert owner(entity_registry, IX_BATTERY) == mock_config_entry.entry_id
+    assert hass.states.get(IX_BATTERY).state == STATE_UNAVAILABLE
+    assert [error for error in errors(caplog) if "Authentication failed" not in error] == []
+
+
 async def test_a_reload_keeps_the_car_where_it_is(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,

@@ -320,3 +320,87 @@ async def test_a_403_raises_the_repair_after_an_hour(
     await set_up(hass, mock_config_entry)
     await minutes(hass, freezer, 65)
     assert issue_registry.async_get_issue(DOMAIN, f"rate_limited_{mock_config_entry.entry_id}")
+
+
+# Once broken: after the service refused the password, triggers, manual updates and follow-ups
+# still logged in with it, and the next update promised a poll that never came.
+@pytest.mark.usefixtures("idle")
+async def test_nothing_is_sent_once_the_password_is_refused(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    await set_up(hass, mock_config_entry, **{CONF_REFRESH_ENTITIES: [wallbox]})
+    simulator.set_password("demo@example.com", "changed-in-the-app")
+    await toggle(hass, wallbox)  # its refresh is refused; its follow-up would come 3 minutes later
+    await advance(hass, freezer, timedelta(seconds=31))
+    assert [flow["context"]["source"] for flow in hass.config_entries.flow.async_progress()] == [
+        "reauth"
+    ]
+    made = requests(simulator)
+
+    for _ in range(10):
+        await toggle(hass, wallbox)
+        await hass.services.async_call(
+            "homeassistant", "update_entity", {"entity_id": IX_BATTERY}, blocking=True
+        )
+        await minutes(hass, freezer, 6)
+
+    assert requests(simulator) == made
+    assert hass.states.get(NEXT_UPDATE).state == "unknown"
+
+
+# Once broken: with the limit spent, the poll planned for midnight fell a fraction of a second
+# before it (the coordinator's timer drops the fraction), was refused as yesterday's, and the new
+# day began an idle interval (here 4 hours) late.
+@pytest.mark.parametrize("early", [0.05, 0.5, 0.95])
+@pytest.mark.usefixtures("idle")
+async def test_a_spent_limit_polls_within_a_minute_after_midnight(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    early: float,
+) -> None:
+    freezer.move_to("2026-11-24T20:00:00+00:00")
+    await set_up(hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 240, CONF_DAILY_REQUEST_LIMIT: 10})
+    coordinator = mock_config_entry.runtime_data
+    coordinator.budget.count = 10
+    made = requests(simulator)
+    midnight = dt_util.parse_datetime("2026-11-25T00:00:00+00:00")
+    freezer.move_to(midnight - timedelta(seconds=early))
+    await coordinator.async_refresh()  # as the timer planned for midnight may land
+    assert requests(simulator) == made
+    for _ in range(60):
+        await advance(hass, freezer, timedelta(seconds=1))
+    assert requests(simulator) > made
+    assert hass.states.get(REQUESTS_TODAY).state in ("1", "2")
+
+
+# Once broken: a clock stepping back over midnight (a Raspberry Pi booting with its last shutdown's
+# time, then corrected) started a fresh count, allowing up to twice the limit that day.
+@pytest.mark.usefixtures("idle")
+async def test_a_clock_stepping_back_keeps_todays_count(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    freezer.move_to("2026-11-25T00:05:00+00:00")
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 10})
+    mock_config_entry.runtime_data.budget.count = 10
+    made = requests(simulator)
+
+    freezer.move_to("2026-11-24T23:50:00+00:00")
+    for _ in range(3):
+        await hass.services.async_call(
+            "homeassistant", "update_entity", {"entity_id": IX_BATTERY}, blocking=True
+        )
+        await minutes(hass, freezer, 5)
+
+    assert requests(simulator) == made
+    assert hass.states.get(REQUESTS_TODAY).state == "10"

@@ -18,7 +18,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .api import Vehicle
+from .api import Vehicle, redact_identifiers
 from .const import DOMAIN
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,12 +62,12 @@ class EntryCars:
                     self._left_to_others.add(vin)
                     _LOGGER.info(
                         "The %s is shown by the entry %s; this entry skips it",
-                        device_fields(data[vin])["name"],
+                        redact_identifiers(device_fields(data[vin])["name"] or ""),
                         owner.title,
                     )
                 continue
             if owner is not None:
-                self._take_over(vin, owner.entry_id)
+                self._take_over(vin, owner)
             self._left_to_others.discard(vin)
             self.shown.add(vin)
 
@@ -89,8 +89,13 @@ class EntryCars:
             return None
         return self._hass.config_entries.async_get_entry(entity.config_entry_id or "")
 
-    def _take_over(self, vin: str, owner_id: str) -> None:
+    def _take_over(self, vin: str, owner: ConfigEntry) -> None:
         """Move a car's entities from the entry that let it go to this one, and drop its device."""
+        if (cars := cars_of(owner)) is not None and vin in cars.shown:
+            # Still loaded (waiting for a reauth): its entities of the car go first.
+            cars.forget(vin)
+            owner.runtime_data.async_update_listeners()
+        owner_id = owner.entry_id
         registry = er.async_get(self._hass)
         for entity in er.async_entries_for_config_entry(registry, owner_id):
             if entity.platform == DOMAIN and entity.unique_id.startswith(f"{vin}_"):
@@ -102,7 +107,7 @@ class EntryCars:
                 )
         devices = dr.async_get(self._hass)
         if device := devices.async_get_device_by_identifier((DOMAIN, vin), owner_id):
-            _LOGGER.info("The %s is now shown by this entry", device.name)
+            _LOGGER.info("The %s is now shown by this entry", redact_identifiers(device.name or ""))
             devices.async_remove_device(device.id)
 
     def track_missing(self, data: dict[str, Vehicle]) -> None:
@@ -151,7 +156,10 @@ class EntryCars:
         """Remove this entry's device of a car, and with it the car's entities."""
         registry = dr.async_get(self._hass)
         if device := registry.async_get_device_by_identifier((DOMAIN, vin), self._entry.entry_id):
-            _LOGGER.info("The %s left the account; removing its device", device.name)
+            _LOGGER.info(
+                "The %s left the account; removing its device",
+                redact_identifiers(device.name or ""),
+            )
             registry.async_remove_device(device.id)
 
     def forget(self, vin: str) -> None:
@@ -223,6 +231,8 @@ def _shows(hass: HomeAssistant, entry: ConfigEntry, vin: str) -> bool:
         return (
             cars is not None
             and isinstance(coordinator, DataUpdateCoordinator)
+            # An entry waiting for the user to sign in again shows nothing new for days.
+            and not getattr(coordinator, "credentials_refused", False)
             and (vin in cars.shown or coordinator.data is None)
         )
     if (

@@ -49,7 +49,7 @@ from .const import (
     MIN_DAILY_REQUEST_LIMIT,
     MIN_IDLE_INTERVAL,
 )
-from .coordinator import error_key
+from .coordinator import EntryRequests, error_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -189,23 +189,39 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         """Return the options flow."""
         return OrangePowerOptionsFlow()
 
-    async def _validate(self, data: dict[str, Any]) -> tuple[dict[str, str], Token | None]:
-        """Check the input, then log in and list the cars; return the form errors or the token."""
+    async def _validate(
+        self, data: dict[str, Any], entry: ConfigEntry | None = None
+    ) -> tuple[dict[str, str], Token | None]:
+        """Check the input, then log in and list the cars; return the form errors or the token.
+
+        For an entry (reauth, reconfigure) both requests count against its daily limit, which
+        must allow both: a login is no use without the list it is for.
+        """
         if errors := _input_errors(data):
             return errors, None
+        requests = await EntryRequests.async_for_entry(self.hass, entry) if entry else None
+        if requests is not None and not requests.allows(2):
+            return {"base": "daily_limit_reached"}, None
         client = OrangePowerClient(
             async_get_clientsession(self.hass), data[CONF_URL], redact=(data[CONF_ACCOUNT_EMAIL],)
         )
         try:
+            if requests is not None:
+                requests.spend()
             token = await client.login(
                 data[CONF_EMAIL], data[CONF_PASSWORD], data[CONF_ACCOUNT_EMAIL]
             )
+            if requests is not None:
+                requests.spend()
             await client.get_vehicles(token, data[CONF_EMAIL], data[CONF_PASSWORD])
         except OrangePowerError as err:
             return {"base": error_key(err)}, None
         except Exception:
             _LOGGER.exception("Unexpected error while checking the account")
             return {"base": "unknown"}, None
+        finally:
+            if requests is not None:
+                await requests.async_save()
         return {}, token
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -241,7 +257,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _normalize(dict(entry.data), user_input[CONF_PASSWORD])
-            errors, token = await self._validate(data)
+            errors, token = await self._validate(data, entry)
             if token is not None:
                 return self.async_update_reload_and_abort(
                     entry,
@@ -270,7 +286,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
             if not (errors := _input_errors(data)):
                 await self.async_set_unique_id(account_id(data[CONF_EMAIL]))
                 self._abort_if_unique_id_mismatch()
-                errors, token = await self._validate(data)
+                errors, token = await self._validate(data, entry)
                 if token is not None:
                     return self.async_update_reload_and_abort(
                         entry,

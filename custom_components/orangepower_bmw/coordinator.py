@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 import logging
 import random
 from typing import Any, override
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
@@ -33,8 +34,9 @@ from .api import (
     TokenRejectedError,
     Vehicle,
     VehicleList,
+    redact_identifiers,
 )
-from .budget import BudgetSpentError, RequestBudget, aware, next_midnight
+from .budget import NEW_DAY_MARGIN, BudgetSpentError, RequestBudget, aware, next_midnight
 from .cars import EntryCars
 from .charging import ChargingInsight
 from .const import (
@@ -145,6 +147,9 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self._states_asked: dict[str, tuple[bool | None, str | None]] | None = None
         self._last_asked: datetime | None = None
         self._warned_skipped = False
+        # The service refused the stored credentials: nothing is sent until the user signs in
+        # again (the reauth or reconfigure flow reloads the entry) or the entry reloads.
+        self.credentials_refused = False
         self._unknown_values_seen: set[str] = set()
         self._backoff: timedelta | None = None
         self._limited_since: datetime | None = None
@@ -222,6 +227,8 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
     @override
     async def _async_update_data(self) -> dict[str, Vehicle]:
         """Fetch the cars, renewing the token when it is due or was refused."""
+        if self.credentials_refused:
+            raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="invalid_auth")
         now = dt_util.utcnow()
         first, self._first_after_load = self._first_after_load, False
         held_until = self._waiting_until if first else None
@@ -254,6 +261,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             self._plan(now)
             return self.data or {}
         except InvalidCredentialsError as err:
+            self._refused()
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="invalid_auth"
             ) from err
@@ -284,6 +292,16 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self._plan(now, data)
         self._save()
         return data
+
+    def _refused(self) -> None:
+        """Send nothing more with the refused credentials: drop every refresh asked for."""
+        self.credentials_refused = True
+        if self._soon is not None:
+            self._soon()
+        self._soon = self._soon_at = self._stored_ask = None
+        self._follow_up = False
+        self._states_asked = None
+        self._save()
 
     def _hold(self, until: datetime, now: datetime) -> None:
         """Make no request before this time, asked-for refreshes included."""
@@ -316,7 +334,12 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             charging=any(is_charging(cars[vin]) for vin in self.cars.shown & cars.keys()),
             entry=self.config_entry,
         )
-        gap = self.budget.gap(now, self._renewals_left(now))
+        reserve = self._renewals_left(now)
+        gap = self.budget.gap(now, reserve)
+        if gap is not None and self.budget.polls_left(now, reserve) == 0:
+            # Nothing left today: the new day's first poll comes just after midnight.
+            gap = next_midnight(now) + NEW_DAY_MARGIN - now
+            interval = gap
         self.update_interval = interval if gap is None else max(interval, gap)
 
     def _renewals_left(self, now: datetime) -> int:
@@ -332,6 +355,11 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         """Count a request about to be made; raise BudgetSpentError when the daily limit forbids it."""
         self.budget.spend(dt_util.utcnow())
         self._save()
+
+    async def async_requests_made(self) -> None:
+        """Save and show the count after requests made outside the schedule (the forms)."""
+        self._save()
+        self.async_update_listeners()
 
     def _save(self) -> None:
         """Store what must survive a restart, a few seconds later (and at shutdown)."""
@@ -384,7 +412,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             wait = self.update_interval.total_seconds()
         self._next_poll_at = (
             None
-            if self.config_entry.pref_disable_polling
+            if self.config_entry.pref_disable_polling or self.credentials_refused
             else dt_util.utcnow() + timedelta(seconds=wait or 0)
         )
         self._set_next_update()
@@ -406,6 +434,8 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         Requests close together make one poll. With follow_up, a poll that shows no car's plug or
         charging state change is followed by one more after FOLLOW_UP_DELAY (cars report late).
         """
+        if self.credentials_refused:
+            return
         now = dt_util.utcnow()
         when = max(now + delay, self._slot())
         if self._waiting_until is not None:
@@ -439,7 +469,12 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             self._set_next_update()
             self.async_update_listeners()
         # A refresh that failed showed nothing new either, unless the service asked to wait.
-        if follow_up and self._waiting_until is None and charge_states(self.data) == before:
+        if (
+            follow_up
+            and self._waiting_until is None
+            and not self.credentials_refused
+            and charge_states(self.data) == before
+        ):
             self.async_refresh_soon(FOLLOW_UP_DELAY)
 
     @property
@@ -455,8 +490,11 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
     async def async_request_refresh(self) -> None:
         """Refresh on request (homeassistant.update_entity).
 
-        Under a limit, at the next slot; while the service asked to wait, once the wait is over.
+        Under a limit, at the next slot; while the service asked to wait, once the wait is over;
+        never with credentials the service refused.
         """
+        if self.credentials_refused:
+            return
         if self.budget.limit or self._waiting_until is not None:
             self.async_refresh_soon(timedelta())
             return
@@ -603,7 +641,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
                     _LOGGER.warning(
                         "The service reported %r, a value this integration does not know yet; "
                         "it is shown as unknown. Please report it",
-                        value,
+                        redact_identifiers(value),
                     )
 
     def _warn_skipped(self, vehicles: VehicleList) -> None:
@@ -615,6 +653,53 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
                 vehicles.skipped,
             )
         self._warned_skipped = vehicles.skipped > 0
+
+
+class EntryRequests:
+    """An entry's count of today's requests, for the requests its reauth and reconfigure forms make.
+
+    Loaded, the entry's coordinator holds the count; otherwise its store does.
+    """
+
+    def __init__(self, budget: RequestBudget, save: Callable[[], Awaitable[None]]) -> None:
+        """Count against this budget, and save it with this."""
+        self._budget = budget
+        self._save = save
+
+    @classmethod
+    async def async_for_entry(cls, hass: HomeAssistant, entry: ConfigEntry) -> EntryRequests:
+        """Return the count of a config entry, loaded or not."""
+        coordinator = getattr(entry, "runtime_data", None)
+        if entry.state is ConfigEntryState.LOADED and isinstance(
+            coordinator, OrangePowerCoordinator
+        ):
+            return cls(coordinator.budget, coordinator.async_requests_made)
+        store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, storage_key(entry.entry_id))
+        loaded = await store.async_load()
+        stored = loaded if isinstance(loaded, dict) else {}
+        requests = stored.get("requests")
+        budget = RequestBudget.from_dict(
+            entry.options.get(CONF_DAILY_REQUEST_LIMIT, DEFAULT_DAILY_REQUEST_LIMIT),
+            requests if isinstance(requests, dict) else {},
+            dt_util.utcnow(),
+        )
+
+        async def save() -> None:
+            await store.async_save({**stored, "requests": budget.as_dict()})
+
+        return cls(budget, save)
+
+    def allows(self, requests: int) -> bool:
+        """Return whether the limit allows this many more requests now."""
+        return self._budget.allows(dt_util.utcnow(), requests)
+
+    def spend(self) -> None:
+        """Count a request about to be made; raise BudgetSpentError when the limit forbids it."""
+        self._budget.spend(dt_util.utcnow())
+
+    async def async_save(self) -> None:
+        """Keep the count, and show it."""
+        await self._save()
 
 
 def wait_error_key(key: object) -> str:
