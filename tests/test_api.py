@@ -3,31 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 import json
 import logging
 import re
 import socket
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 import pytest
 
 from custom_components.orangepower_bmw.api import (
-    ChargingStatus,
     ConnectionFailedError,
+    Credentials,
     InvalidCredentialsError,
     OrangePowerClient,
     OrangePowerError,
+    QuotaExceededError,
     RateLimitedError,
     ServerError,
     ServiceGoneError,
-    Token,
     TokenRejectedError,
     UnexpectedResponseError,
-    Vehicle,
 )
+from custom_components.orangepower_bmw.models import ChargingStatus, Token, Vehicle
 from simulator import Simulator, parse_scenario, run_simulator
 from tests.helpers import reference
 
@@ -52,23 +54,37 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+def client_of(
+    session: aiohttp.ClientSession,
+    url: str,
+    email: str = EMAIL,
+    password: str = PASSWORD,
+    account_email: str = EMAIL,
+    **options: Any,
+) -> OrangePowerClient:
+    """Return a client of an account at a server, reading the fixed clock."""
+    return OrangePowerClient(
+        session, Credentials(email, password, account_email), url, clock=lambda: NOW, **options
+    )
+
+
 @pytest.fixture
 def client(session: aiohttp.ClientSession, simulator_url: str) -> OrangePowerClient:
-    """Return a client of the simulator that reads the fixed clock."""
-    return OrangePowerClient(session, simulator_url, timeout=5, clock=lambda: NOW)
+    """Return a client of the demo account at the simulator."""
+    return client_of(session, simulator_url, timeout=5)
 
 
 @pytest.fixture
 async def token(client: OrangePowerClient) -> Token:
-    """Return a token of the demo account, issued before any fault is queued."""
-    return await client.login(EMAIL, PASSWORD, EMAIL)
+    """Return the client's token of the demo account, issued before any fault is queued."""
+    return await client.login()
 
 
-async def call(client: OrangePowerClient, endpoint: str, token: Token) -> object:
-    """Call one of the two endpoints with the demo account's credentials."""
+async def call(client: OrangePowerClient, endpoint: str) -> object:
+    """Call one of the two endpoints: log in, or list the cars with the client's token."""
     if endpoint == "token":
-        return await client.login(EMAIL, PASSWORD, EMAIL)
-    return await client.get_vehicles(token, EMAIL, PASSWORD)
+        return await client.login()
+    return await client.get_vehicles()
 
 
 def secrets_of(endpoint: str, token: Token) -> tuple[str, ...]:
@@ -115,12 +131,12 @@ def assert_secret_free(
 async def test_login_returns_the_token_with_expiry_from_the_clock_at_the_response(
     client: OrangePowerClient, simulator: Simulator
 ) -> None:
-    token = await client.login(EMAIL, PASSWORD, EMAIL)
+    token = await client.login()
 
     assert token.expires_at == NOW + timedelta(seconds=28800)
     assert token.access_token
     # Nothing uses the refresh token or the scopes, so the token does not keep them.
-    assert "refresh" not in repr(token.as_dict())
+    assert [field.name for field in fields(Token)] == ["access_token", "expires_at"]
     # The simulator issued this very token, to the demo account.
     assert simulator.check_token(token.access_token).email == EMAIL
     assert simulator.counts == {"token": 1, "vehicles": 0}
@@ -144,11 +160,11 @@ async def test_login_sends_the_orange_power_account_as_payload_email(
         )
     )
     async with run_simulator(simulator) as url:
-        client = OrangePowerClient(session, url, clock=lambda: NOW)
-
-        token = await client.login("driver@example.com", "secret", "op@example.com")
+        token = await client_of(
+            session, url, "driver@example.com", "secret", "op@example.com"
+        ).login()
         with pytest.raises(InvalidCredentialsError) as exc_info:
-            await client.login("driver@example.com", "secret", "driver@example.com")
+            await client_of(session, url, "driver@example.com", "secret").login()
 
     assert simulator.check_token(token.access_token).email == "driver@example.com"
     assert exc_info.value.status == 401
@@ -164,7 +180,8 @@ async def test_login_sends_the_orange_power_account_as_payload_email(
     ],
 )
 async def test_refused_login_is_invalid_credentials(
-    client: OrangePowerClient,
+    session: aiohttp.ClientSession,
+    simulator_url: str,
     email: str,
     password: str,
     account_email: str,
@@ -172,7 +189,7 @@ async def test_refused_login_is_invalid_credentials(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with pytest.raises(InvalidCredentialsError) as exc_info:
-        await client.login(email, password, account_email)
+        await client_of(session, simulator_url, email, password, account_email).login()
 
     err = exc_info.value
     assert err.status == 401
@@ -188,9 +205,9 @@ async def test_the_reference_answers_as_served_make_the_reference_token_and_car(
     simulator.inject_fault("token", body=json.dumps(reference("token")))
     simulator.inject_fault("vehicles", body=json.dumps(car if vehicles == "one object" else [car]))
 
-    token = await client.login(EMAIL, PASSWORD, EMAIL)
-    (vehicle,) = await client.get_vehicles(token, EMAIL, PASSWORD)
-
+    (vehicle,) = await client.get_vehicles()
+    token = client._token
+    assert token is not None
     assert token.access_token == reference("token")["access_token"]
     assert token.expires_at == NOW + timedelta(hours=8)
     assert (vehicle.vin, vehicle.model, vehicle.year) == ("WBY7ZddD802daf16", "i3s 94 REX", 2018)
@@ -203,10 +220,7 @@ async def test_the_reference_answers_as_served_make_the_reference_token_and_car(
 async def test_base_url_with_a_trailing_slash(
     session: aiohttp.ClientSession, simulator_url: str, simulator: Simulator
 ) -> None:
-    client = OrangePowerClient(session, simulator_url + "/", clock=lambda: NOW)
-
-    token = await client.login(EMAIL, PASSWORD, EMAIL)
-    vehicles = await client.get_vehicles(token, EMAIL, PASSWORD)
+    vehicles = await client_of(session, simulator_url + "/").get_vehicles()
 
     assert [vehicle.vin for vehicle in vehicles] == [I3S_VIN, IX_VIN]
     assert simulator.status_counts == {"token": {"200": 1}, "vehicles": {"200": 1}}
@@ -218,14 +232,11 @@ async def test_base_url_with_a_trailing_slash(
 async def test_get_vehicles_returns_the_two_default_cars(
     client: OrangePowerClient, token: Token, simulator: Simulator
 ) -> None:
-    vehicles = await client.get_vehicles(token, EMAIL, PASSWORD)
+    vehicles = await client.get_vehicles()
 
-    user_id = simulator.account(EMAIL).user_id
     assert vehicles == [
         Vehicle(
             vin=I3S_VIN,
-            vehicle_id=simulator.car(I3S_VIN).spec.vehicle_id,
-            user_id=user_id,
             brand="BMW",
             model="i3s 94 REX",
             year=2018,
@@ -237,8 +248,6 @@ async def test_get_vehicles_returns_the_two_default_cars(
         ),
         Vehicle(
             vin=IX_VIN,
-            vehicle_id=simulator.car(IX_VIN).spec.vehicle_id,
-            user_id=user_id,
             brand="BMW",
             model="iX xDrive50",
             year=2023,
@@ -250,49 +259,46 @@ async def test_get_vehicles_returns_the_two_default_cars(
         ),
     ]
     assert isinstance(vehicles[0].charging.percentage, int)
-    assert len({vehicle.vehicle_id for vehicle in vehicles}) == 2
 
 
-async def test_numeric_ids_are_read_as_text(
-    client: OrangePowerClient, token: Token, simulator: Simulator
+@pytest.mark.parametrize("refused", ["token expired", "invalid token"])
+async def test_a_refused_token_is_renewed_and_the_call_made_once_more(
+    session: aiohttp.ClientSession,
+    simulator_url: str,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    refused: str,
 ) -> None:
-    simulator.update_car(IX_VIN, overrides={"id": 987654321})
-
-    vehicles = await client.get_vehicles(token, EMAIL, PASSWORD)
-
-    assert vehicles[1].vehicle_id == "987654321"
-
-
-async def test_expired_token_is_rejected_and_a_new_login_recovers(
-    client: OrangePowerClient, token: Token, simulator: Simulator, caplog: pytest.LogCaptureFixture
-) -> None:
-    simulator.expire_tokens()
-
-    with pytest.raises(TokenRejectedError) as exc_info:
-        await client.get_vehicles(token, EMAIL, PASSWORD)
-
-    err = exc_info.value
-    assert err.status == 401
-    assert "token expired" in answer_logged(caplog)
-    assert_secret_free(err, secrets_of("vehicles", token), caplog)
-    fresh = await client.login(EMAIL, PASSWORD, EMAIL)
-    assert len(await client.get_vehicles(fresh, EMAIL, PASSWORD)) == 2
-
-
-async def test_unknown_token_is_rejected(
-    client: OrangePowerClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    unknown = Token(
-        access_token="never-issued-token-0123456789",
-        expires_at=NOW + timedelta(hours=8),
+    issued = await client_of(session, simulator_url).login()
+    unknown = Token(access_token="never-issued-token-0123456789", expires_at=issued.expires_at)
+    if refused == "token expired":
+        simulator.expire_tokens()
+    renewed: list[Token] = []
+    client = client_of(
+        session,
+        simulator_url,
+        token=issued if refused == "token expired" else unknown,
+        on_token=renewed.append,
     )
 
+    assert len(await client.get_vehicles()) == 2
+
+    assert refused in caplog.text
+    assert simulator.counts == {"token": 2, "vehicles": 2}
+    assert renewed == [client._token]
+    assert_secret_free(OrangePowerError(""), (EMAIL, PASSWORD, issued.access_token), caplog)
+
+
+async def test_a_token_refused_again_after_renewal_is_an_error_not_a_loop(
+    client: OrangePowerClient, token: Token, simulator: Simulator
+) -> None:
+    simulator.inject_fault("vehicles", status=401, count=2)
+
     with pytest.raises(TokenRejectedError) as exc_info:
-        await client.get_vehicles(unknown, EMAIL, PASSWORD)
+        await client.get_vehicles()
 
     assert exc_info.value.status == 401
-    assert "invalid token" in answer_logged(caplog)
-    assert_secret_free(exc_info.value, (EMAIL, PASSWORD, unknown.access_token), caplog)
+    assert simulator.counts == {"token": 2, "vehicles": 2}
 
 
 # Error statuses.
@@ -311,10 +317,11 @@ async def test_401_body_echoing_secrets_is_redacted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     secrets = secrets_of(endpoint, token)
-    simulator.inject_fault(endpoint, status=401, body=echo_body(secrets))
+    # The vehicles call is made again with a renewed token; both refused.
+    simulator.inject_fault(endpoint, status=401, body=echo_body(secrets), count=2)
 
     with pytest.raises(error) as exc_info:
-        await call(client, endpoint, token)
+        await call(client, endpoint)
 
     assert exc_info.value.status == 401
     assert "request refused for" in answer_logged(caplog)
@@ -326,7 +333,7 @@ async def test_401_body_echoing_secrets_is_redacted(
     ("status", "error"),
     [
         (400, UnexpectedResponseError),
-        (403, UnexpectedResponseError),
+        (403, QuotaExceededError),
         (404, UnexpectedResponseError),
         (405, UnexpectedResponseError),
         (406, UnexpectedResponseError),
@@ -350,7 +357,7 @@ async def test_error_status_maps_to_its_error(
     simulator.inject_fault(endpoint, status=status, body=echo_body(secrets))
 
     with pytest.raises(OrangePowerError) as exc_info:
-        await call(client, endpoint, token)
+        await call(client, endpoint)
 
     err = exc_info.value
     assert type(err) is error
@@ -370,7 +377,7 @@ async def test_error_status_with_the_services_json_error_body(
     simulator.inject_fault(endpoint, status=503)
 
     with pytest.raises(ServerError) as exc_info:
-        await call(client, endpoint, token)
+        await call(client, endpoint)
 
     assert answer_logged(caplog) == '{"error": "Service Unavailable", "status": 503}'
     assert "503" in str(exc_info.value)
@@ -411,7 +418,7 @@ async def test_429_is_rate_limited_with_the_delay_asked_for(
     simulator.inject_fault(endpoint, **fault)
 
     with pytest.raises(RateLimitedError) as exc_info:
-        await call(client, endpoint, token)
+        await call(client, endpoint)
 
     err = exc_info.value
     assert err.retry_after == seconds
@@ -425,7 +432,7 @@ async def test_429_with_an_unreadable_digit_in_retry_after(
     simulator.inject_fault("token", status=429, retry_after="²")
 
     with pytest.raises(RateLimitedError) as exc_info:
-        await client.login(EMAIL, PASSWORD, EMAIL)
+        await client.login()
 
     assert exc_info.value.retry_after is None
 
@@ -442,11 +449,11 @@ async def test_no_answer_within_the_timeout(
     endpoint: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    impatient = OrangePowerClient(session, simulator_url, timeout=0.05, clock=lambda: NOW)
+    impatient = client_of(session, simulator_url, timeout=0.05, token=token)
     simulator.inject_fault(endpoint, delay=0.3)
 
     with pytest.raises(ConnectionFailedError) as exc_info:
-        await call(impatient, endpoint, token)
+        await call(impatient, endpoint)
 
     assert exc_info.value.status is None
     assert "0.05 s" in str(exc_info.value)
@@ -463,14 +470,11 @@ async def test_connection_refused(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    client = OrangePowerClient(session, f"http://127.0.0.1:{closed_port}", clock=lambda: NOW)
-    token = Token(
-        access_token="access-token-0123456789",
-        expires_at=NOW + timedelta(hours=1),
-    )
+    token = Token(access_token="access-token-0123456789", expires_at=NOW + timedelta(hours=1))
+    client = client_of(session, f"http://127.0.0.1:{closed_port}", token=token)
 
     with pytest.raises(ConnectionFailedError) as exc_info:
-        await call(client, endpoint, token)
+        await call(client, endpoint)
 
     assert exc_info.value.status is None
     assert "Could not reach the service" in str(exc_info.value)
@@ -491,7 +495,7 @@ async def test_dropped_connection(
     requests_before = simulator.counts[endpoint]
 
     with pytest.raises(ConnectionFailedError) as exc_info:
-        await call(client, endpoint, token)
+        await call(client, endpoint)
 
     assert exc_info.value.status is None
     assert_secret_free(exc_info.value, secrets_of(endpoint, token), caplog)
@@ -515,7 +519,7 @@ async def test_200_with_a_body_that_is_not_the_answer(
     simulator.inject_fault(endpoint, body=body)
 
     with pytest.raises(UnexpectedResponseError) as exc_info:
-        await call(client, endpoint, token)
+        await call(client, endpoint)
 
     assert exc_info.value.status == 200
     assert_secret_free(exc_info.value, secrets_of(endpoint, token), caplog)
@@ -527,7 +531,7 @@ async def test_html_body_is_shown_as_a_one_line_excerpt(
     simulator.inject_fault("token", status=502, body="html")
 
     with pytest.raises(ServerError):
-        await client.login(EMAIL, PASSWORD, EMAIL)
+        await client.login()
 
     excerpt = answer_logged(caplog)
     assert excerpt.startswith("<!DOCTYPE html> <html><head><title>502 Bad Gateway</title>")
@@ -547,7 +551,7 @@ async def test_200_with_a_non_json_body_echoing_secrets_is_redacted(
     simulator.inject_fault(endpoint, body="<p>hello " + " ".join(secrets).upper() + "</p>")
 
     with pytest.raises(UnexpectedResponseError) as exc_info:
-        await call(client, endpoint, token)
+        await call(client, endpoint)
 
     # A token answer that is not JSON may hold a token the client cannot recognise: no excerpt.
     if endpoint == "token":
@@ -564,7 +568,7 @@ async def test_huge_body_is_refused(
     simulator.inject_fault(endpoint, body="huge")
 
     with pytest.raises(UnexpectedResponseError) as exc_info:
-        await call(client, endpoint, token)
+        await call(client, endpoint)
 
     assert exc_info.value.status == 200
     assert "larger than 4194304 bytes" in str(exc_info.value)
@@ -615,7 +619,8 @@ async def test_huge_body_is_refused(
     ],
 )
 async def test_echoed_password_is_in_no_form_in_the_excerpt(
-    client: OrangePowerClient,
+    session: aiohttp.ClientSession,
+    simulator_url: str,
     simulator: Simulator,
     password: str,
     body: str,
@@ -625,7 +630,7 @@ async def test_echoed_password_is_in_no_form_in_the_excerpt(
     simulator.inject_fault("token", status=400, body=body)
 
     with pytest.raises(UnexpectedResponseError):
-        await client.login(EMAIL, password, EMAIL)
+        await client_of(session, simulator_url, password=password).login()
 
     excerpt = answer_logged(caplog)
     assert "refused" in excerpt
@@ -640,13 +645,11 @@ async def test_the_orange_power_account_echoed_by_the_vehicles_call_is_not_logge
     simulator: Simulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = OrangePowerClient(
-        session, simulator_url, clock=lambda: NOW, redact=("op@example.com",)
-    )
+    client = client_of(session, simulator_url, account_email="op@example.com", token=token)
     simulator.inject_fault("vehicles", status=400, body="no tokens stored for OP@example.com")
 
     with pytest.raises(UnexpectedResponseError):
-        await client.get_vehicles(token, EMAIL, PASSWORD)
+        await client.get_vehicles()
 
     assert "no tokens stored for **REDACTED**" in answer_logged(caplog)
     assert "op@example.com" not in caplog.text.lower()
@@ -659,7 +662,7 @@ async def test_tokens_in_a_refused_token_answer_are_not_logged(
     simulator.inject_fault("token", status=400, body=body)
 
     with pytest.raises(UnexpectedResponseError):
-        await client.login(EMAIL, PASSWORD, EMAIL)
+        await client.login()
 
     assert '"error": "moved"' in answer_logged(caplog)
     assert "LiveAccess42" not in caplog.text
@@ -675,7 +678,7 @@ async def test_cut_off_token_answer_does_not_show_the_access_token(
     )
 
     with pytest.raises(UnexpectedResponseError) as exc_info:
-        await client.login(EMAIL, PASSWORD, EMAIL)
+        await client.login()
 
     assert issued not in caplog.text
     assert issued not in str(exc_info.value)
@@ -686,14 +689,15 @@ async def test_logs_hold_no_secret(
 ) -> None:
     caplog.set_level(logging.DEBUG)
 
-    token = await client.login(EMAIL, PASSWORD, EMAIL)
-    await client.get_vehicles(token, EMAIL, PASSWORD)
+    await client.get_vehicles()
+    token = client._token
+    assert token is not None
     simulator.inject_fault("vehicles", status=500, body=echo_body(secrets_of("vehicles", token)))
     with pytest.raises(ServerError):
-        await client.get_vehicles(token, EMAIL, PASSWORD)
+        await client.get_vehicles()
     simulator.inject_fault("token", drop="before")
     with pytest.raises(ConnectionFailedError):
-        await client.login(EMAIL, PASSWORD, EMAIL)
+        await client.login()
 
     client_messages = [
         record.getMessage()
@@ -729,7 +733,7 @@ async def test_a_redirect_is_not_followed_with_the_credentials(
     try:
         url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         with pytest.raises(UnexpectedResponseError) as exc_info:
-            await OrangePowerClient(session, url).login(EMAIL, PASSWORD, EMAIL)
+            await client_of(session, url).login()
     finally:
         await runner.cleanup()
 
@@ -743,7 +747,7 @@ async def test_an_oversized_rate_limit_answer_keeps_its_status_and_delay(
     simulator.inject_fault("token", status=429, retry_after="60", body="huge")
 
     with pytest.raises(RateLimitedError) as exc_info:
-        await client.login(EMAIL, PASSWORD, EMAIL)
+        await client.login()
 
     assert exc_info.value.retry_after == 60.0
     assert len(answer_logged(caplog)) <= 200
@@ -774,7 +778,7 @@ async def test_no_vin_or_id_reaches_the_log_whatever_the_answer(
     simulator.inject_fault("vehicles", status=status, body=body)
 
     with caplog.at_level(logging.DEBUG), pytest.raises(OrangePowerError) as exc_info:
-        await client.get_vehicles(token, EMAIL, PASSWORD)
+        await client.get_vehicles()
 
     # Every answer but well-formed JSON of the wrong shape is logged, from its start.
     assert (answer_logged(caplog) != "") is not (status == 200 and shape == "json_with_an_error")

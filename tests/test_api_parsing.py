@@ -8,15 +8,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
-from custom_components.orangepower_bmw.api import (
+from custom_components.orangepower_bmw.models import (
     ChargingStatus,
-    Token,
-    UnexpectedResponseError,
+    UnexpectedShapeError,
     Vehicle,
     parse_retry_after,
     parse_token,
     parse_vehicles,
 )
+from custom_components.orangepower_bmw.store import token_for_entry, token_from_entry
 from tests.helpers import reference
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -26,8 +26,6 @@ REFERENCE_VEHICLE: dict[str, Any] = reference("vehicle")
 
 REFERENCE_MODEL = Vehicle(
     vin="WBY7ZddD802daf16",
-    vehicle_id="916ba1b2eeba4b4881ce9d829852d70e",
-    user_id="61b1d1a2d5df13f67657dbf2",
     brand="BMW",
     model="i3s 94 REX",
     year=2018,
@@ -93,8 +91,6 @@ def test_every_optional_field_missing_is_none_never_invented() -> None:
     (vehicle,) = parse_vehicles(minimal)
     assert vehicle == Vehicle(
         vin="VIN1",
-        vehicle_id="v1",
-        user_id="u",
         brand=None,
         model=None,
         year=None,
@@ -200,7 +196,7 @@ def test_a_charging_state_that_is_not_an_object_makes_only_its_values_unknown(
     ],
 )
 def test_wrong_shapes_are_unexpected(body: Any) -> None:
-    with pytest.raises(UnexpectedResponseError):
+    with pytest.raises(UnexpectedShapeError):
         parse_vehicles(body)
 
 
@@ -210,7 +206,7 @@ def test_token_from_the_reference_example() -> None:
     assert token.expires_at == NOW + timedelta(hours=8)
     assert "YKJU" not in repr(token)
     # Nothing uses the refresh token, type or scopes: none of them is kept to be stored.
-    assert token.as_dict() == {
+    assert token_for_entry(token) == {
         "access_token": "YKJUUwmBXcQThWx7XzU7ddd4pyMZkd3tgWM",
         "expires_at": (NOW + timedelta(hours=8)).isoformat(),
     }
@@ -236,7 +232,7 @@ def test_token_lifetime_odd_values_are_short_lived_or_capped(
 
 @pytest.mark.parametrize("body", [[], "token", {"access_token": ""}, {"access_token": 5}, {}])
 def test_token_without_access_token_is_unexpected(body: Any) -> None:
-    with pytest.raises(UnexpectedResponseError):
+    with pytest.raises(UnexpectedShapeError):
         parse_token(body, NOW)
 
 
@@ -244,7 +240,7 @@ def test_token_round_trips_through_storage() -> None:
     token = parse_token(
         {"access_token": "a", "refresh_token": "r", "expires_in": 60, "scope": "x y"}, NOW
     )
-    assert Token.from_dict(token.as_dict()) == token
+    assert token_from_entry(token_for_entry(token)) == token
 
 
 @pytest.mark.parametrize(
@@ -259,7 +255,7 @@ def test_token_round_trips_through_storage() -> None:
     ],
 )
 def test_unusable_stored_token_is_none(stored: dict[str, Any]) -> None:
-    assert Token.from_dict(stored) is None
+    assert token_from_entry(stored) is None
 
 
 def test_token_expiry_margin() -> None:
@@ -334,7 +330,7 @@ VEHICLE_JSON = st.fixed_dictionaries(
 def test_any_json_gives_models_or_the_unexpected_response_error(body: Any) -> None:
     try:
         vehicles = parse_vehicles(body)
-    except UnexpectedResponseError:
+    except UnexpectedShapeError:
         return
     for vehicle in vehicles:
         assert vehicle.vin
@@ -351,6 +347,6 @@ def test_any_json_gives_models_or_the_unexpected_response_error(body: Any) -> No
 def test_any_json_gives_a_token_or_the_unexpected_response_error(body: Any) -> None:
     try:
         token = parse_token(body, NOW)
-    except UnexpectedResponseError:
+    except UnexpectedShapeError:
         return
     assert NOW <= token.expires_at <= NOW + timedelta(days=1)

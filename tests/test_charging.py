@@ -10,8 +10,8 @@ import math
 from hypothesis import given, settings, strategies as st
 import pytest
 
-from custom_components.orangepower_bmw.api import CHARGING_STATES, ChargingStatus, Vehicle
 from custom_components.orangepower_bmw.charging import CarCharging, Charger, charger_state
+from custom_components.orangepower_bmw.models import CHARGING_STATES, ChargingStatus, Vehicle
 
 START = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -23,8 +23,6 @@ def car(
     """Return a car as a poll reports it."""
     return Vehicle(
         vin="WBY7Z8C5XJV123456",
-        vehicle_id="vehicle",
-        user_id="user",
         brand="BMW",
         model="i3s",
         year=2018,

@@ -250,10 +250,10 @@ async def test_removing_the_entry_removes_its_sessions(
     hass_storage: dict[str, object],
 ) -> None:
     """The stored sessions go with the entry."""
-    key = f"{DOMAIN}.{init_integration.entry_id}.charging"
+    key = f"{DOMAIN}.{init_integration.entry_id}"
     await minutes(hass, freezer, 5)
     assert await hass.config_entries.async_unload(init_integration.entry_id)
-    assert I3S_VIN in hass_storage[key]["data"]  # type: ignore[index]
+    assert I3S_VIN in hass_storage[key]["data"]["charging"]  # type: ignore[index]
 
     await hass.config_entries.async_remove(init_integration.entry_id)
     await hass.async_block_till_done()

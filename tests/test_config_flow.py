@@ -23,7 +23,7 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.orangepower_bmw.api import DEFAULT_BASE_URL, Token
+from custom_components.orangepower_bmw.api import DEFAULT_BASE_URL
 from custom_components.orangepower_bmw.const import (
     CONF_ACCOUNT_EMAIL,
     CONF_ACTIVE_INTERVAL,
@@ -33,6 +33,7 @@ from custom_components.orangepower_bmw.const import (
     CONF_TOKEN,
     DOMAIN,
 )
+from custom_components.orangepower_bmw.models import Token
 from simulator import Simulator, run_simulator
 from tests.conftest import EMAIL, PASSWORD
 
@@ -126,8 +127,7 @@ def patched_client() -> Iterator[MagicMock]:
         ) as client_class,
         patch("custom_components.orangepower_bmw.async_setup_entry", return_value=True),
     ):
-        client_class.return_value.login.return_value = token
-        client_class.return_value.get_vehicles.return_value = []
+        client_class.return_value.check.return_value = token
         yield client_class
 
 
@@ -338,7 +338,7 @@ async def test_user_accepts_local_http_and_any_https(
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].data[CONF_URL] == url
-    assert patched_client.call_args.args[1] == url
+    assert patched_client.call_args.args[2] == url
 
 
 @pytest.mark.parametrize("suffix", ["?", "/?", "#", "/#"])
@@ -699,7 +699,7 @@ async def test_options_saved_as_whole_minutes_and_reloaded(
     coordinator = init_integration.runtime_data
     assert coordinator is not old_coordinator
     # The i3s is charging, so the account is polled at the active interval.
-    assert coordinator.update_interval == timedelta(minutes=active)
+    assert coordinator.schedule.interval == timedelta(minutes=active)
 
 
 @pytest.mark.parametrize(

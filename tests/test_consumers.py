@@ -14,7 +14,7 @@ import yaml
 
 from custom_components.orangepower_bmw.charging import Charger
 from custom_components.orangepower_bmw.number import NUMBERS
-from custom_components.orangepower_bmw.sensor import CHARGING_SENSORS, SENSORS
+from custom_components.orangepower_bmw.sensor import SENSORS
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 CAR = "bmw_i3s_94_rex"
@@ -77,14 +77,14 @@ def test_predbat_sees_a_plugged_in_car() -> None:
 
 def test_the_charger_sensor_offers_exactly_these_states() -> None:
     """The enum sensor's options are the words pinned above, no more."""
-    (charger,) = (description for description in CHARGING_SENSORS if description.key == "charger")
+    (charger,) = (description for description in SENSORS if description.key == "charger")
     assert set(charger.options or ()) == {charger.value for charger in Charger}
 
 
 def entity(domain: str, key: str) -> str:
     """Return the example car's entity id for a description key, checking that the key exists."""
     keys = {
-        "sensor": {description.key for description in (*SENSORS, *CHARGING_SENSORS)},
+        "sensor": {description.key for description in SENSORS},
         "number": {description.key for description in NUMBERS},
     }
     assert key in keys[domain], key

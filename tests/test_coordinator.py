@@ -23,8 +23,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.orangepower_bmw import async_remove_config_entry_device
-from custom_components.orangepower_bmw.api import OrangePowerClient
+from custom_components.orangepower_bmw.api import Credentials, OrangePowerClient
 from custom_components.orangepower_bmw.const import CONF_TOKEN, DOMAIN
+from custom_components.orangepower_bmw.store import token_for_entry
 from simulator import Simulator
 from tests.conftest import EMAIL, I3S_VIN, IX_VIN, PASSWORD
 from tests.helpers import advance
@@ -48,8 +49,10 @@ async def stored_token(
     hass: HomeAssistant, url: str, expires_in: timedelta | None = None
 ) -> dict[str, Any]:
     """Log in to the simulator as the config flow would and return the token as it is stored."""
-    client = OrangePowerClient(async_get_clientsession(hass), url)
-    data = (await client.login(EMAIL, PASSWORD, EMAIL)).as_dict()
+    client = OrangePowerClient(
+        async_get_clientsession(hass), Credentials(EMAIL, PASSWORD, EMAIL), url
+    )
+    data = token_for_entry(await client.login())
     if expires_in is not None:
         data["expires_at"] = (dt_util.utcnow() + expires_in).isoformat()
     return data
@@ -174,7 +177,7 @@ async def test_concurrent_refreshes_log_in_once(
     await asyncio.gather(*(coordinator.async_refresh() for _ in range(3)))
 
     assert simulator.counts["token"] == 2
-    assert coordinator.login_calls == 2
+    assert coordinator.client.logins == 2
     assert coordinator.last_update_success
 
 
@@ -234,12 +237,12 @@ async def test_polling_is_fast_only_while_a_car_charges(
     init_integration: MockConfigEntry,
 ) -> None:
     coordinator = init_integration.runtime_data
-    assert coordinator.update_interval == timedelta(minutes=5)
+    assert coordinator.schedule.interval == timedelta(minutes=5)
 
     # Plugged in but waiting (for a cheap period, say): nothing changes by the minute.
     simulator.stop_charging(I3S_VIN)
     await advance(hass, freezer, timedelta(minutes=5))
-    assert coordinator.update_interval == timedelta(minutes=15)
+    assert coordinator.schedule.interval == timedelta(minutes=15)
     calls = simulator.counts["vehicles"]
     await advance(hass, freezer, timedelta(minutes=10))
     assert simulator.counts["vehicles"] == calls
@@ -248,7 +251,7 @@ async def test_polling_is_fast_only_while_a_car_charges(
     simulator.start_charging(IX_VIN)
     await advance(hass, freezer, timedelta(minutes=5))
     assert simulator.counts["vehicles"] == calls + 1
-    assert coordinator.update_interval == timedelta(minutes=5)
+    assert coordinator.schedule.interval == timedelta(minutes=5)
     assert hass.states.get(IX_PLUG).state == STATE_ON
 
 
@@ -276,7 +279,7 @@ async def test_interval_for_each_mix_of_car_states(
     for vin, state in zip((I3S_VIN, IX_VIN), sorted(states) * 2, strict=False):
         simulator.update_car(vin, state=state)
     await advance(hass, freezer, timedelta(minutes=5))
-    assert init_integration.runtime_data.update_interval == timedelta(minutes=interval)
+    assert init_integration.runtime_data.schedule.interval == timedelta(minutes=interval)
 
 
 async def test_charging_progress_shows_at_each_poll(

@@ -244,5 +244,5 @@ async def test_fault(
 @pytest.fixture(autouse=True)
 def short_timeout() -> Any:
     """Give up on a request after a fraction of a second, so the timeout fault is quick."""
-    with patch("custom_components.orangepower_bmw.REQUEST_TIMEOUT", 0.5):
+    with patch("custom_components.orangepower_bmw.coordinator.REQUEST_TIMEOUT", 0.5):
         yield

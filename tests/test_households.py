@@ -127,7 +127,7 @@ async def test_a_shared_car_is_shown_once_and_skipped_by_the_other_entry(
     skipped = [r for r in caplog.records if "this entry skips it" in r.getMessage()]
     assert len(skipped) == 1
     # The charging i3s is not the partner's to watch: its entry polls at the idle interval.
-    assert partner_entry.runtime_data.update_interval == timedelta(minutes=15)
+    assert partner_entry.runtime_data.schedule.interval == timedelta(minutes=15)
 
 
 async def test_a_skipped_car_is_logged_once(
@@ -167,7 +167,7 @@ async def test_removing_the_showing_entry_hands_the_car_to_the_other(
     assert device_of(device_registry, I3S_VIN, partner_entry) is not None
     assert errors(caplog) == []
     # Now the partner's entry shows a charging car: it polls at the active interval.
-    assert partner_entry.runtime_data.update_interval == timedelta(minutes=5)
+    assert partner_entry.runtime_data.schedule.interval == timedelta(minutes=5)
 
 
 @pytest.mark.parametrize("how", ["unload", "disable"])
@@ -570,7 +570,7 @@ async def test_deleting_a_missing_cars_device_stops_showing_it(
     await delete_the_missing_ix(hass, freezer, simulator, init_integration, device_registry)
     await advance(hass, freezer, timedelta(minutes=5))
 
-    assert IX_VIN not in init_integration.runtime_data.shown
+    assert IX_VIN not in init_integration.runtime_data.cars.shown
     assert hass.states.get(IX_BATTERY) is None
 
 
@@ -654,7 +654,7 @@ async def test_a_glitch_does_not_slow_polling_of_a_charging_car(
 ) -> None:
     simulator.inject_fault("vehicles", body="[]")
     await advance(hass, freezer, timedelta(minutes=5))
-    assert init_integration.runtime_data.update_interval == timedelta(minutes=5)
+    assert init_integration.runtime_data.schedule.interval == timedelta(minutes=5)
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+import logging
+
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from simulator import Simulator
 
@@ -17,3 +24,59 @@ async def test_setup_and_unload(
     assert hass.states.get("sensor.bmw_i3s_94_rex_battery") is not None
     await hass.config_entries.async_unload(init_integration.entry_id)
     assert init_integration.state is ConfigEntryState.NOT_LOADED
+
+
+# What this integration relies on in Home Assistant's DataUpdateCoordinator, which sets no timer
+# of its own here: the schedule's one timer is set after every refresh.
+
+
+class Probe(DataUpdateCoordinator[int]):
+    """A coordinator without an interval that fails as told and counts its refreshes."""
+
+    fail: Exception | None = None
+    updates = 0
+    finished = 0
+
+    async def _async_update_data(self) -> int:
+        self.updates += 1
+        if self.fail is not None:
+            raise self.fail
+        return self.updates
+
+    @callback
+    def _async_refresh_finished(self) -> None:
+        self.finished += 1
+
+
+async def test_home_assistant_calls_back_after_every_refresh_and_polls_on_its_own_never(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = MockConfigEntry(domain="probe")
+    entry.add_to_hass(hass)
+    probe = Probe(hass, logging.getLogger(__name__), config_entry=entry, name="probe")
+    probe.async_add_listener(lambda: None)
+
+    for fail in (None, UpdateFailed("down"), ConfigEntryAuthFailed("refused")):
+        probe.fail = fail
+        await probe.async_refresh()
+    freezer.tick(timedelta(days=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+    assert (probe.updates, probe.finished) == (3, 3)
+    assert probe.data == 1
+
+
+async def test_home_assistant_keeps_the_data_when_a_first_refresh_fails(
+    hass: HomeAssistant,
+) -> None:
+    entry = MockConfigEntry(domain="probe")
+    entry.add_to_hass(hass)
+    entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
+    probe = Probe(hass, logging.getLogger(__name__), config_entry=entry, name="probe")
+    probe.data, probe.fail = 7, UpdateFailed("down")
+
+    with pytest.raises(ConfigEntryNotReady):
+        await probe.async_config_entry_first_refresh()
+
+    assert (probe.data, probe.last_update_success) == (7, False)

@@ -33,10 +33,11 @@ import pytest
 import yaml
 
 from custom_components.orangepower_bmw import (
+    api,
     binary_sensor,
     config_flow,
-    coordinator,
     number,
+    schedule,
     sensor,
 )
 from custom_components.orangepower_bmw.const import DOMAIN
@@ -275,9 +276,7 @@ def entity_translation_paths() -> set[Key]:
     paths: set[Key] = set()
     for platform, descriptions in (
         ("sensor", (*sensor.SENSORS, *sensor.ACCOUNT_SENSORS)),
-        ("sensor", sensor.CHARGING_SENSORS),
         ("binary_sensor", binary_sensor.BINARY_SENSORS),
-        ("binary_sensor", binary_sensor.CHARGING_BINARY_SENSORS),
         ("number", number.NUMBERS),
     ):
         for description in descriptions:
@@ -297,15 +296,20 @@ def _string_constants(node: ast.AST) -> list[str]:
         return [node.value]
     if isinstance(node, ast.IfExp):
         return _string_constants(node.body) + _string_constants(node.orelse)
-    if isinstance(node, ast.Call) and ast.unparse(node.func) == "error_key":
-        return _error_keys()
+    if isinstance(node, ast.Call) and ast.unparse(node.func) in SHARED_KEY_FUNCTIONS:
+        return _error_keys(ast.unparse(node.func))
     return []
 
 
-def _error_keys() -> list[str]:
-    """Return every translation key the shared error_key function can give."""
-    tree = ast.parse(Path(coordinator.__file__).read_text(encoding="utf-8"))
-    function = _functions(tree)["error_key"]
+# The functions that give translation keys to other modules, and their module.
+SHARED_KEY_FUNCTIONS = {"error_key": api, "wait_key": schedule}
+
+
+def _error_keys(name: str) -> list[str]:
+    """Return every translation key a shared function (error_key, wait_key) can give."""
+    module = SHARED_KEY_FUNCTIONS[name]
+    tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+    function = _functions(tree)[name]
     return [
         key
         for node in ast.walk(function)

@@ -24,7 +24,7 @@ from custom_components.orangepower_bmw.const import (
     CONF_REFRESH_ENTITIES,
     DOMAIN,
 )
-from custom_components.orangepower_bmw.coordinator import storage_key
+from custom_components.orangepower_bmw.store import storage_key
 from simulator import Simulator
 from tests.conftest import I3S_VIN, IX_VIN
 from tests.helpers import (
@@ -449,11 +449,12 @@ async def test_the_limit_holds_within_a_poll_that_must_renew_a_refused_token(
     simulator.expire_tokens()
     before = requests(simulator)
 
-    # The vehicles call is refused, the renewal is the tenth request, the retry would be the 11th.
+    # The vehicles call is refused, and the limit has no room for the renewal and the retry it
+    # is for: no login that could not be used.
     await advance(hass, freezer, timedelta(hours=2))
 
-    assert requests(simulator) == before + 2
-    assert mock_config_entry.runtime_data.budget.count == 10
+    assert requests(simulator) == before + 1
+    assert mock_config_entry.runtime_data.budget.count == 9
     assert hass.states.get(IX_BATTERY).state == "64"
 
 
@@ -544,5 +545,5 @@ async def test_the_count_is_stored(
 ) -> None:
     await advance(hass, freezer, timedelta(seconds=15))
     stored = hass_storage[storage_key(init_integration.entry_id)]["data"]
-    assert stored["requests"]["count"] == 2
+    assert stored["schedule"]["budget"]["count"] == 2
     assert {car["vin"] for car in stored["cars"]} == {I3S_VIN, IX_VIN}

@@ -24,7 +24,7 @@ from custom_components.orangepower_bmw.const import (
     CONF_REFRESH_ENTITIES,
     DOMAIN,
 )
-from custom_components.orangepower_bmw.coordinator import storage_key
+from custom_components.orangepower_bmw.store import storage_key
 from simulator import Simulator
 from tests.conftest import I3S_VIN, IX_VIN
 from tests.helpers import (
@@ -118,7 +118,7 @@ async def test_a_reload_keeps_a_pending_trigger_under_a_limit(
     await advance(hass, freezer, timedelta(minutes=10))
     simulator.plug(IX_VIN)
     await toggle(hass, wallbox)  # waits for the next paced slot, about 00:33
-    slot = mock_config_entry.runtime_data._soon_at
+    slot = mock_config_entry.runtime_data.schedule.ask.at
     await advance(hass, freezer, timedelta(minutes=5))
     await hass.config_entries.async_reload(mock_config_entry.entry_id)
     await hass.async_block_till_done()
@@ -302,6 +302,9 @@ async def test_one_budget_warning_a_day_across_reloads(
             await hass.services.async_call(
                 "homeassistant", "update_entity", {"entity_id": IX_BATTERY}, blocking=True
             )
+            # Refused twice, as a timer that lands early would be.
+            for _ in range(2):
+                await mock_config_entry.runtime_data.async_refresh()
             await advance(hass, freezer, timedelta(hours=5))
             await hass.config_entries.async_reload(mock_config_entry.entry_id)
             await hass.async_block_till_done()
@@ -349,6 +352,7 @@ async def test_nothing_is_sent_once_the_password_is_refused(
         )
         await minutes(hass, freezer, 6)
 
+    await mock_config_entry.runtime_data.async_refresh()  # nor a direct refresh
     assert requests(simulator) == made
     assert hass.states.get(NEXT_UPDATE).state == "unknown"
 

@@ -5,23 +5,15 @@ from __future__ import annotations
 import logging
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.const import CONF_URL, Platform
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers.device_registry import DeviceEntry
-from homeassistant.helpers.storage import Store
 
-from .api import REQUEST_TIMEOUT, OrangePowerClient, Token
-from .charging import charging_store
-from .const import CONF_ACCOUNT_EMAIL, CONF_REFRESH_ENTITIES, CONF_TOKEN, DOMAIN
-from .coordinator import (
-    ISSUE_KEYS,
-    STORAGE_VERSION,
-    OrangePowerConfigEntry,
-    OrangePowerCoordinator,
-    storage_key,
-)
+from .const import CONF_REFRESH_ENTITIES, CONF_TOKEN, DOMAIN
+from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator
+from .notices import async_remove_issues
+from .store import EntryStore, token_for_entry, token_from_entry
 from .triggers import async_track_refresh_entities
 
 _LOGGER = logging.getLogger(__name__)
@@ -31,18 +23,17 @@ PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR]
 
 async def async_setup_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) -> bool:
     """Set up the account's cars from a config entry."""
-    client = OrangePowerClient(
-        async_get_clientsession(hass),
-        entry.data[CONF_URL],
-        timeout=REQUEST_TIMEOUT,
-        redact=(entry.data[CONF_ACCOUNT_EMAIL],),
-    )
-    coordinator = OrangePowerCoordinator(hass, entry, client)
-    await coordinator.charging.async_load()
+    coordinator = OrangePowerCoordinator(hass, entry)
     # Set before the first poll, so that other entries sharing a car see which cars this one shows.
     entry.runtime_data = coordinator
-    await coordinator.async_config_entry_first_refresh()
-    entry.async_on_unload(coordinator.charging.async_save)
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except ConfigEntryNotReady:
+        if coordinator.schedule.wait is None:
+            raise
+        # Rate limited, out of quota or told the API is gone: no reason to retry set-up every
+        # few seconds. The entry loads without fresh data (its entities unavailable), and the
+        # schedule asks again when the wait is over.
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(
         async_track_refresh_entities(
@@ -53,18 +44,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) 
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) -> bool:
-    """Unload a config entry."""
+    """Unload a config entry; the coordinator writes its store as it shuts down."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) -> None:
     """Withdraw the entry's repairs and delete what it stored."""
-    for key in ISSUE_KEYS:
-        ir.async_delete_issue(hass, DOMAIN, f"{key}_{entry.entry_id}")
-    await Store[dict[str, object]](
-        hass, STORAGE_VERSION, storage_key(entry.entry_id)
-    ).async_remove()
-    await charging_store(hass, entry.entry_id).async_remove()
+    async_remove_issues(hass, entry.entry_id)
+    await EntryStore(hass, entry.entry_id).async_remove()
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
@@ -76,8 +63,8 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     # Home Assistant itself refuses an entry from a newer major version, without calling this.
     if entry.minor_version < 2:
         data = dict(entry.data)
-        token = Token.from_dict(data.get(CONF_TOKEN) or {})
-        data[CONF_TOKEN] = token.as_dict() if token is not None else None
+        token = token_from_entry(data.get(CONF_TOKEN) or {})
+        data[CONF_TOKEN] = token_for_entry(token) if token is not None else None
         hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
         _LOGGER.debug("Migrated the entry to version 1.2")
     return True
@@ -98,7 +85,7 @@ async def async_remove_config_entry_device(
     if any(vin in (coordinator.data or {}) for vin in vins):
         return False
     for vin in vins:
-        coordinator.forget(vin)
+        coordinator.cars.forget(vin)
     # The platforms drop the car's entities, so that a car that comes back gets them again.
     coordinator.async_update_listeners()
     return True

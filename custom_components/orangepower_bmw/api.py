@@ -1,25 +1,34 @@
-"""Client for the Orange Power Connect cloud API (BMW endpoints).
+"""Client for the Orange Power Connect cloud API (BMW endpoints), and the errors it raises.
 
-Knows nothing about Home Assistant: it takes an aiohttp session and a base URL, returns frozen typed
-models and raises the small error hierarchy below. It never logs a password, a token or a request body.
+Knows nothing about Home Assistant: it takes an aiohttp session, a base URL and the account's
+credentials, keeps the access token (logging in when there is none or it is due, renewing it once
+when the service refuses it) and returns the frozen models of `models.py`. It never logs a password,
+a token, an identifier or a request body.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 import html
 import json
 import logging
-import math
 import re
 import time
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import aiohttp
+
+from .models import (
+    Token,
+    UnexpectedShapeError,
+    VehicleList,
+    parse_retry_after,
+    parse_token,
+    parse_vehicles,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -28,36 +37,13 @@ DEFAULT_BASE_URL = "https://www.connect.orangepower.co.uk"
 REQUEST_TIMEOUT = 30.0
 TOKEN_PATH = "/api/bmw/oauth-token"
 VEHICLES_PATH = "/api/get-user-devices"
-
-# The charging states bimmer_connected knows; anything else is kept as its raw string.
-CHARGING_STATES = frozenset(
-    {
-        "DEFAULT",
-        "CHARGING",
-        "ERROR",
-        "COMPLETE",
-        "FULLY_CHARGED",
-        "FINISHED_FULLY_CHARGED",
-        "FINISHED_NOT_FULL",
-        "INVALID",
-        "NOT_CHARGING",
-        "PLUGGED_IN",
-        "WAITING_FOR_CHARGING",
-        "TARGET_REACHED",
-        "UNKNOWN",
-    }
-)
-
-# Charging types seen so far; likewise, a new one is kept as its raw string.
-CHARGING_TYPES = frozenset({"CONDUCTIVE", "INDUCTIVE", "NOT_AVAILABLE"})
+# A token with less than this left is renewed before the request rather than risked.
+TOKEN_RENEW_MARGIN = timedelta(minutes=5)
 
 # A body larger than this is not a vehicle list; refuse it rather than hold it in memory.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 # Of an error answer only the start is read: enough for an excerpt, and the status still counts.
 MAX_ERROR_BODY_BYTES = 64 * 1024
-# A token lifetime or a Retry-After beyond this is not believed (it also keeps datetimes in range).
-MAX_TOKEN_LIFETIME = timedelta(days=1)
-MAX_RETRY_AFTER = timedelta(days=1)
 EXCERPT_LENGTH = 200
 # A JSON value whose key names a token or an identifier, even cut off: an answer may hold a token
 # or a car's VIN and ids the client cannot recognise, and a log must not show them.
@@ -66,11 +52,18 @@ SECRET_VALUE = re.compile(
     r'(?:"(?:[^"\\]|\\.)*"?|-?\d+)',
     re.IGNORECASE,
 )
-# A word that looks like an identifier (a VIN, a database id, a token): letters and digits mixed,
-# ten or more. The service may echo one anywhere, in text or HTML.
-IDENTIFIER = re.compile(r"\b(?=[a-z0-9]*\d)(?=[a-z0-9]*[a-z])[a-z0-9]{10,}\b", re.IGNORECASE)
+# A word that looks like an identifier (a VIN, a database id, a token, even an old one): letters
+# and digits mixed, ten or more, with "-" and "_" as in base64url. The service may echo one
+# anywhere, in text or HTML.
+IDENTIFIER = re.compile(
+    r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[a-z])[\w-]{10,}(?![\w-])", re.IGNORECASE | re.ASCII
+)
 
 type Clock = Callable[[], datetime]
+# Called before each request with how many requests the call still needs, this one included (a
+# login is no use without the list it is for); it counts the request, or raises BudgetSpentError.
+type RequestHook = Callable[[int], None]
+type TokenCallback = Callable[[Token], None]
 
 
 class OrangePowerError(Exception):
@@ -87,22 +80,26 @@ class InvalidCredentialsError(OrangePowerError):
 
 
 class TokenRejectedError(OrangePowerError):
-    """The vehicles endpoint refused the access token: expired or revoked (401)."""
+    """The vehicles endpoint refused the access token, even a fresh one (401)."""
 
 
 class RateLimitedError(OrangePowerError):
-    """The service asked us to slow down (429)."""
+    """The service asked the client to slow down (429)."""
 
     def __init__(
         self,
         message: str,
         *,
-        retry_after: float | None,
+        retry_after: float | None = None,
         status: int | None = None,
     ) -> None:
         """Keep the delay the service asked for, in seconds, or None when it gave none."""
         super().__init__(message, status=status)
         self.retry_after = retry_after
+
+
+class QuotaExceededError(RateLimitedError):
+    """The service refused access (403), which is how a used-up quota usually arrives."""
 
 
 class ServiceGoneError(OrangePowerError):
@@ -121,153 +118,142 @@ class UnexpectedResponseError(OrangePowerError):
     """The service answered with a status, a body or a shape this client does not understand."""
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """An access token and when it stops working.
+class BudgetSpentError(OrangePowerError):
+    """The daily request limit allows no more requests today; nothing was sent."""
 
-    The token answer's refresh token, type and scopes are not kept: no endpoint takes them.
-    """
 
-    access_token: str = field(repr=False)
-    expires_at: datetime
-
-    def expires_within(self, margin: timedelta, now: datetime) -> bool:
-        """Return whether the token is expired, or will be within the margin."""
-        return self.expires_at - margin <= now
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the token as JSON-ready data, for storage."""
-        return {"access_token": self.access_token, "expires_at": self.expires_at.isoformat()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Token | None:
-        """Return a token from stored data, or None when the data is not a usable token."""
-        try:
-            expires_at = datetime.fromisoformat(data["expires_at"])
-            access_token = data["access_token"]
-        except KeyError, TypeError, ValueError:
-            return None
-        if not isinstance(access_token, str) or not access_token or expires_at.tzinfo is None:
-            return None
-        return cls(access_token=access_token, expires_at=expires_at)
+def error_key(err: OrangePowerError) -> str:
+    """Return the translation key of what the user is told: a form's error and a failed poll's."""
+    match err:
+        case InvalidCredentialsError():
+            return "invalid_auth"
+        case TokenRejectedError():
+            return "token_rejected"
+        case QuotaExceededError():
+            return "forbidden"
+        case RateLimitedError():
+            return "rate_limited"
+        case ConnectionFailedError():
+            return "cannot_connect"
+        case ServerError():
+            return "server_error"
+        case ServiceGoneError():
+            return "service_gone"
+        case BudgetSpentError():
+            return "daily_limit_reached"
+        case _:
+            return "invalid_response"
 
 
 @dataclass(frozen=True, slots=True)
-class ChargingStatus:
-    """The charging state of a car; any part the service left out is None."""
+class Credentials:
+    """The MyBMW account and the Orange Power Connect account its tokens are kept under."""
 
-    percentage: int | None
-    state: str | None
-    type: str | None
-    charger_connected: bool | None
+    email: str
+    password: str = field(repr=False)
+    account_email: str
 
-
-@dataclass(frozen=True, slots=True)
-class Vehicle:
-    """One car of the account; any optional part the service left out is None."""
-
-    vin: str
-    vehicle_id: str | None
-    user_id: str | None
-    brand: str | None
-    model: str | None
-    year: int | None
-    charging: ChargingStatus
-    electric_range: float | None
-    electric_range_unit: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the car as JSON-ready data, for storage."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Vehicle | None:
-        """Return a car from stored data, or None when the data is not a car as as_dict wrote it."""
-        charging = _stored_fields(
-            ChargingStatus, data.get("charging") if isinstance(data, dict) else None
-        )
-        car = _stored_fields(cls, {**data, "charging": None}) if charging is not None else None
-        if charging is None or car is None or not car["vin"]:
-            return None
-        return cls(**{**car, "charging": ChargingStatus(**charging)})
-
-
-# The types as_dict writes, by the annotation of the field (None stands for a nested object).
-_STORED_TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,),
-    "str | None": (str, type(None)),
-    "int | None": (int, type(None)),
-    "float | None": (int, float, type(None)),
-    "bool | None": (bool, type(None)),
-    "ChargingStatus": (type(None),),
-}
-
-
-def _stored_fields(cls: type, data: Any) -> dict[str, Any] | None:
-    """Return the stored fields of a dataclass, or None unless each is there with its type."""
-    if not isinstance(data, dict) or set(data) != {each.name for each in fields(cls)}:
-        return None
-    for each in fields(cls):
-        value, allowed = data[each.name], _STORED_TYPES[str(each.type)]
-        # A bool is an int to isinstance, but a stored count or year is never true or false.
-        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
-            return None
-    return data
-
-
-class VehicleList(list[Vehicle]):
-    """The cars of one answer, and how many of its items were skipped for having no VIN."""
-
-    skipped: int = 0
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Return what no log may show."""
+        return (self.email, self.password, self.account_email)
 
 
 class OrangePowerClient:
-    """Talks to one Orange Power Connect server through a session owned by the caller."""
+    """Talks to one Orange Power Connect server for one account, through the caller's session."""
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
+        credentials: Credentials,
         base_url: str = DEFAULT_BASE_URL,
         *,
+        token: Token | None = None,
+        on_token: TokenCallback | None = None,
+        before_request: RequestHook | None = None,
         timeout: float = REQUEST_TIMEOUT,
         clock: Clock | None = None,
-        redact: Iterable[str] = (),
     ) -> None:
-        """Use the caller's session; every request gives up after `timeout` seconds.
-
-        `redact`: more text the client's log never shows, such as the Orange Power account e-mail,
-        which the service may echo in an answer to any request.
-        """
-        self._redact = tuple(redact)
+        """Start from a token kept from before, if any; hand each new token to `on_token`."""
         self._session = session
+        self._credentials = credentials
         self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._on_token = on_token
+        self._before_request = before_request
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Requests made by this client (since the entry loaded), for diagnostics.
+        self.logins = 0
+        self.vehicle_calls = 0
 
-    async def login(self, email: str, password: str, account_email: str) -> Token:
+    def token_due(self, now: datetime) -> bool:
+        """Return whether the next request must log in first."""
+        return self._token is None or self._token.expires_within(TOKEN_RENEW_MARGIN, now)
+
+    async def get_vehicles(self) -> VehicleList:
+        """Return the account's BMW cars (an empty list when it has none).
+
+        Logs in first when there is no token or it is due; a token the service refuses is renewed
+        and the call made once more.
+        """
+        token = self._token
+        if token is None or self.token_due(self._clock()):
+            token = await self.login()
+        try:
+            return await self._vehicles(token)
+        except TokenRejectedError:
+            _LOGGER.debug("The access token was refused; renewing it and retrying once")
+        return await self._vehicles(await self.login())
+
+    async def check(self) -> Token:
+        """Log in afresh and list the cars once, as the forms check an account; return the token."""
+        token = await self.login()
+        await self._vehicles(token)
+        return token
+
+    async def login(self) -> Token:
         """Get a new access token for the BMW account, stored under the Orange Power account."""
-        body = {"email": email, "password": password, "payload": {"email": account_email}}
-        secrets = (email, password, account_email, *self._redact)
-        status, headers, raw = await self._post(TOKEN_PATH, body, None, secrets)
+        credentials = self._credentials
+        self._count(2)
+        self.logins += 1
+        body = {
+            "email": credentials.email,
+            "password": credentials.password,
+            "payload": {"email": credentials.account_email},
+        }
+        status, headers, raw = await self._post(TOKEN_PATH, body, None, credentials.secrets)
         if status == 401:
             raise InvalidCredentialsError("The service refused the BMW credentials", status=status)
         self._raise_for_status(status, headers)
         # A token answer that is not JSON may still hold a token: none of it is logged.
-        return parse_token(_decode_json(raw, status, None), self._clock())
+        token = _parsed(parse_token, _decode_json(raw, status, None), self._clock())
+        self._token = token
+        if self._on_token is not None:
+            self._on_token(token)
+        return token
 
-    async def get_vehicles(self, token: Token, email: str, password: str) -> VehicleList:
-        """Return the account's BMW cars (an empty list when it has none)."""
-        secrets = (email, password, token.access_token, *self._redact)
+    async def _vehicles(self, token: Token) -> VehicleList:
+        """Make one vehicles call with this token."""
+        credentials = self._credentials
+        self._count(1)
+        self.vehicle_calls += 1
+        secrets = (*credentials.secrets, token.access_token)
         status, headers, raw = await self._post(
             VEHICLES_PATH,
-            {"email": email, "password": password},
+            {"email": credentials.email, "password": credentials.password},
             {"Authorization": f"Bearer {token.access_token}"},
             secrets,
         )
         if status == 401:
             raise TokenRejectedError("The service refused the access token", status=status)
         self._raise_for_status(status, headers)
-        return parse_vehicles(_decode_json(raw, status, secrets))
+        return _parsed(parse_vehicles, _decode_json(raw, status, secrets))
+
+    def _count(self, needed: int) -> None:
+        """Let the hook count the request about to be made, or refuse it."""
+        if self._before_request is not None:
+            self._before_request(needed)
 
     async def _post(
         self,
@@ -319,6 +305,8 @@ class OrangePowerClient:
             raise ServiceGoneError("The service says this API was removed", status=status)
         if 500 <= status <= 599:
             raise ServerError(f"The service failed with status {status}", status=status)
+        if status == 403:
+            raise QuotaExceededError("The service refused access", status=status)
         raise UnexpectedResponseError(f"The service answered with status {status}", status=status)
 
 
@@ -381,122 +369,9 @@ def redact_identifiers(text: str) -> str:
     return IDENTIFIER.sub("**ID**", text)
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Return the delay a Retry-After header asks for, in seconds (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    limit = MAX_RETRY_AFTER.total_seconds()
-    if value.isascii() and value.isdigit():
-        return min(float(value), limit)
+def _parsed[T](parse: Callable[..., T], *args: Any) -> T:
+    """Return what the parser makes of an answer; a shape it does not know is an unexpected one."""
     try:
-        when = parsedate_to_datetime(value)
-    except TypeError, ValueError, IndexError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return min(max(0.0, (when - now).total_seconds()), limit)
-
-
-def parse_token(data: Any, now: datetime) -> Token:
-    """Build a Token from the token endpoint's JSON; `now` is the clock at the response."""
-    if not isinstance(data, dict):
-        raise UnexpectedResponseError("The token response is not a JSON object", status=200)
-    access_token = data.get("access_token")
-    if not isinstance(access_token, str) or not access_token:
-        raise UnexpectedResponseError("The token response has no access token", status=200)
-    # A missing, negative or unreadable lifetime means "use it now, renew next time".
-    lifetime = _number(data.get("expires_in"))
-    seconds = min(max(lifetime or 0.0, 0.0), MAX_TOKEN_LIFETIME.total_seconds())
-    return Token(access_token=access_token, expires_at=now + timedelta(seconds=seconds))
-
-
-def parse_vehicles(data: Any) -> VehicleList:
-    """Build the BMW cars from the vehicles endpoint's JSON: a list, one bare object, or [].
-
-    An item of a list without a VIN is skipped (and counted); one bare object without a VIN is not
-    a vehicle list at all.
-    """
-    if not isinstance(data, list):
-        if not isinstance(data, dict) or _text_or_number(data.get("device_id")) is None:
-            raise UnexpectedResponseError("The response is not a vehicle list", status=200)
-        data = [data]
-    vehicles = VehicleList()
-    for item in data:
-        vin = _text_or_number(item.get("device_id")) if isinstance(item, dict) else None
-        if vin is None:
-            vehicles.skipped += 1
-        # The endpoint lists all of the user's devices; only BMW ones (BMW and MINI cars) are cars here.
-        elif (_text(item.get("device_type")) or "bmw").lower() == "bmw":
-            vehicles.append(_parse_vehicle(item, vin))
-    return vehicles
-
-
-def _parse_vehicle(item: Mapping[str, Any], vin: str) -> Vehicle:
-    """Build one Vehicle from an item with a VIN; any other missing or odd field becomes None."""
-    charging = _mapping(item.get("charging_state"))
-    distance = _mapping(_mapping(item.get("electric_range")).get("distance"))
-    percentage = _number(charging.get("charge_percentage"))
-    electric_range = _number(distance.get("value"))
-    year = _number(item.get("year"))
-    return Vehicle(
-        vin=vin,
-        vehicle_id=_text_or_number(item.get("id")),
-        user_id=_text_or_number(item.get("user_id")),
-        brand=_text(item.get("brand")),
-        model=_text(item.get("model")),
-        year=int(year) if year is not None and year.is_integer() and 1900 <= year <= 2200 else None,
-        charging=ChargingStatus(
-            percentage=round(percentage)
-            if percentage is not None and 0 <= percentage <= 100
-            else None,
-            state=_text(charging.get("state")),
-            type=_text(charging.get("type")),
-            charger_connected=_flag(charging.get("is_charger_connected")),
-        ),
-        electric_range=electric_range
-        if electric_range is not None and electric_range >= 0
-        else None,
-        electric_range_unit=_text(distance.get("units")),
-    )
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    """Return the value when it is a JSON object, else an empty one."""
-    return value if isinstance(value, dict) else {}
-
-
-def _text_or_number(value: Any) -> str | None:
-    """Return an identifier given as a non-empty string or a number, else None."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
-    return _text(value)
-
-
-def _text(value: Any) -> str | None:
-    """Return a non-empty string, else None."""
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
-
-
-def _number(value: Any) -> float | None:
-    """Return a finite number from a JSON number or a numeric string, else None."""
-    if isinstance(value, bool):
-        return None
-    if not isinstance(value, str | int | float):
-        return None
-    try:
-        number = float(value)
-    except ValueError, OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _flag(value: Any) -> bool | None:
-    """Return a JSON boolean, or the strings "true"/"false", else None."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
+        return parse(*args)
+    except UnexpectedShapeError as err:
+        raise UnexpectedResponseError(str(err), status=200) from err

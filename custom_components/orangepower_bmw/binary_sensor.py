@@ -1,4 +1,4 @@
-"""Binary sensors of a car: charger connected, charging."""
+"""Binary sensors of a car: charger connected, charging, charging stalled."""
 
 from __future__ import annotations
 
@@ -16,58 +16,48 @@ from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .api import CHARGING_STATES, Vehicle
-from .charging import CarCharging
 from .coordinator import OrangePowerConfigEntry
-from .entity import OrangePowerEntity, add_entities_for_new_cars
+from .entity import CarEntityDescription, CarView, OrangePowerEntity, add_entities_for_new_cars
+from .models import CHARGING_STATES
 
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class VehicleBinarySensorDescription(BinarySensorEntityDescription):
-    """A car binary sensor: on, off, or None when the service did not say."""
+class CarBinarySensorDescription(BinarySensorEntityDescription, CarEntityDescription):
+    """A binary sensor of a car: on, off, or None when the data does not say."""
 
-    is_on_fn: Callable[[Vehicle], bool | None]
+    is_on_fn: Callable[[CarView], bool | None]
 
 
-def _is_charging(vehicle: Vehicle) -> bool | None:
+def _is_charging(car: CarView) -> bool | None:
     """Return whether the car charges; unknown for BMW's UNKNOWN and for a state we don't know."""
-    state = vehicle.charging.state
+    state = car.vehicle.charging.state
     if state not in CHARGING_STATES or state == "UNKNOWN":
         return None
     return state == "CHARGING"
 
 
-BINARY_SENSORS: tuple[VehicleBinarySensorDescription, ...] = (
-    VehicleBinarySensorDescription(
+BINARY_SENSORS: tuple[CarBinarySensorDescription, ...] = (
+    CarBinarySensorDescription(
         key="charger_connected",
         translation_key="charger_connected",
         device_class=BinarySensorDeviceClass.PLUG,
-        is_on_fn=lambda vehicle: vehicle.charging.charger_connected,
+        is_on_fn=lambda car: car.vehicle.charging.charger_connected,
     ),
-    VehicleBinarySensorDescription(
+    CarBinarySensorDescription(
         # Named "Charging" and drawn by its device class.
         key="charging",
         device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
         is_on_fn=_is_charging,
     ),
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ChargingBinarySensorDescription(BinarySensorEntityDescription):
-    """A binary sensor of a car's charging, from what its polls showed."""
-
-    is_on_fn: Callable[[CarCharging], bool]
-
-
-CHARGING_BINARY_SENSORS: tuple[ChargingBinarySensorDescription, ...] = (
-    ChargingBinarySensorDescription(
+    CarBinarySensorDescription(
         key="charging_stalled",
         translation_key="charging_stalled",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda charging: charging.stalled,
+        # Unknown, not unavailable, while polls fail: no level moves then.
+        needs_update=False,
+        is_on_fn=lambda car: car.charging.stalled if car.fresh else None,
     ),
 )
 
@@ -83,42 +73,18 @@ async def async_setup_entry(
         entry,
         async_add_entities,
         lambda vin: (
-            *(VehicleBinarySensor(coordinator, vin, description) for description in BINARY_SENSORS),
-            *(
-                ChargingBinarySensor(coordinator, vin, description)
-                for description in CHARGING_BINARY_SENSORS
-            ),
+            CarBinarySensor(coordinator, vin, description) for description in BINARY_SENSORS
         ),
     )
 
 
-class VehicleBinarySensor(OrangePowerEntity, BinarySensorEntity):
+class CarBinarySensor(OrangePowerEntity, BinarySensorEntity):
     """A binary sensor of a car."""
 
-    entity_description: VehicleBinarySensorDescription
+    entity_description: CarBinarySensorDescription
 
     @property
     @override
     def is_on(self) -> bool | None:
-        """Return the state from the latest poll."""
-        return self.entity_description.is_on_fn(self.vehicle)
-
-
-class ChargingBinarySensor(OrangePowerEntity, BinarySensorEntity):
-    """A binary sensor of a car's charging: unknown, not unavailable, while polls fail."""
-
-    entity_description: ChargingBinarySensorDescription
-
-    @property
-    @override
-    def available(self) -> bool:
-        """Return whether the car is on the account."""
-        return self.vin in self.coordinator.data
-
-    @property
-    @override
-    def is_on(self) -> bool | None:
-        """Return the state from the latest poll; unknown while polls fail, as no level moves then."""
-        if not self.coordinator.last_update_success:
-            return None
-        return self.entity_description.is_on_fn(self.coordinator.charging.car(self.vin))
+        """Return the state from the car's view."""
+        return self.entity_description.is_on_fn(self.car)

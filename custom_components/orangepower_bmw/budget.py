@@ -8,13 +8,11 @@ from typing import Any
 
 from homeassistant.util import dt as dt_util
 
+from .api import BudgetSpentError
+
 # With nothing left today, the next request waits until this long after local midnight: a timer
 # may land a fraction of a second early, and a request before midnight would be refused again.
 NEW_DAY_MARGIN = timedelta(seconds=10)
-
-
-class BudgetSpentError(Exception):
-    """The daily limit allows no more requests today."""
 
 
 def aware(value: Any) -> datetime | None:
@@ -86,17 +84,18 @@ class RequestBudget:
         self.roll(now)
         return not self.limit or self.count + requests <= self.limit
 
-    def spend(self, now: datetime) -> None:
-        """Count a request about to be made, or raise BudgetSpentError when the limit forbids it."""
-        if not self.allows(now, 1):
-            raise BudgetSpentError
+    def spend(self, now: datetime, needed: int = 1) -> None:
+        """Count a request about to be made, of `needed` the call still makes.
+
+        Raise BudgetSpentError, counting nothing, when the limit does not allow all of them.
+        """
+        if not self.allows(now, needed):
+            raise BudgetSpentError("The daily request limit is reached")
         self.count += 1
         self.last_request = now
 
-    def polls_left(self, now: datetime, reserve: int) -> int | None:
-        """Return how many polls the limit leaves today beyond the reserve; None: no limit."""
-        if not self.limit:
-            return None
+    def polls_left(self, now: datetime, reserve: int) -> int:
+        """Return how many polls the limit leaves today beyond the reserve (under a limit)."""
         self.roll(now)
         return max(self.limit - self.count - reserve, 0)
 

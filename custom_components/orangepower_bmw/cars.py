@@ -15,11 +15,13 @@ from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .api import Vehicle, redact_identifiers
+from .api import redact_identifiers
 from .const import DOMAIN
+from .models import Vehicle
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,6 +54,25 @@ class EntryCars:
         self._missing_polls: dict[str, int] = {}
         # Each shown car's brand, model and year as last known, for its device.
         self._described: dict[str, Vehicle] = {}
+        # The service refused this entry's credentials: it shows nothing new until the user
+        # signs in again, so another entry listing its shared cars takes them over.
+        self.waiting_for_user = False
+
+    def take_in(self, data: dict[str, Vehicle]) -> None:
+        """Follow a good answer: cars to show, cars gone missing, devices to bring up to date."""
+        self.show_listed(data)
+        self.track_missing(data)
+        self.update_devices(data)
+
+    def any_charging(self, data: dict[str, Vehicle] | None) -> bool:
+        """Return whether a car this entry shows is charging."""
+        return any(
+            vehicle.is_charging for vin, vehicle in (data or {}).items() if vin in self.shown
+        )
+
+    def device_info(self, vin: str) -> DeviceInfo:
+        """Return the device of a car's entities; cars.py made it and keeps it up to date."""
+        return DeviceInfo(identifiers={(DOMAIN, vin)}, serial_number=vin)
 
     def show_listed(self, data: dict[str, Vehicle]) -> None:
         """Show each listed car that no other entry shows; take over one another entry let go."""
@@ -70,6 +91,7 @@ class EntryCars:
                 self._take_over(vin, owner)
             self._left_to_others.discard(vin)
             self.shown.add(vin)
+            self._add_device(data[vin])
 
     def _other_owner(self, vin: str) -> ConfigEntry | None:
         """Return the other entry that shows this car or owns its entities, if any."""
@@ -88,6 +110,18 @@ class EntryCars:
         if entity is None or entity.config_entry_id in (None, self._entry.entry_id):
             return None
         return self._hass.config_entries.async_get_entry(entity.config_entry_id or "")
+
+    def _add_device(self, vehicle: Vehicle) -> None:
+        """Make the device of a car shown for the first time, named after what is known of it."""
+        registry = dr.async_get(self._hass)
+        entry_id = self._entry.entry_id
+        if registry.async_get_device_by_identifier((DOMAIN, vehicle.vin), entry_id) is None:
+            registry.async_get_or_create(
+                config_entry_id=entry_id,
+                identifiers={(DOMAIN, vehicle.vin)},
+                serial_number=vehicle.vin,
+                **device_fields(vehicle),
+            )
 
     def _take_over(self, vin: str, owner: ConfigEntry) -> None:
         """Move a car's entities from the entry that let it go to this one, and drop its device."""
@@ -232,7 +266,7 @@ def _shows(hass: HomeAssistant, entry: ConfigEntry, vin: str) -> bool:
             cars is not None
             and isinstance(coordinator, DataUpdateCoordinator)
             # An entry waiting for the user to sign in again shows nothing new for days.
-            and not getattr(coordinator, "credentials_refused", False)
+            and not cars.waiting_for_user
             and (vin in cars.shown or coordinator.data is None)
         )
     if (

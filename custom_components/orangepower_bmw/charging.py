@@ -11,20 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-import logging
 from typing import Any
 
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.storage import Store
-
-from .api import CHARGING_STATES, Vehicle
-from .const import DOMAIN
-
-_LOGGER = logging.getLogger(__name__)
-
-STORAGE_VERSION = 1
-# Seconds to gather the writes of several polls; pending writes are flushed on unload and at stop.
-SAVE_DELAY = 60
+from .models import CHARGING_STATES, Vehicle
 
 # An estimate needs this many level changes, this far apart.
 MIN_CHANGES = 2
@@ -264,42 +253,17 @@ class CarCharging:
 
 
 class ChargingInsight:
-    """The charging of an account's cars by VIN, kept in storage across restarts and reloads."""
+    """The charging of an account's cars by VIN; the entry's store keeps it across restarts."""
 
-    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
-        """Use the store of this config entry."""
-        self._store = charging_store(hass, entry_id)
-        self.cars: dict[str, CarCharging] = {}
+    def __init__(self, cars: dict[str, CarCharging] | None = None) -> None:
+        """Start from the stored cars, if any."""
+        self.cars: dict[str, CarCharging] = cars or {}
 
     def car(self, vin: str) -> CarCharging:
         """Return the charging of a car, new if it has none yet."""
         return self.cars.setdefault(vin, CarCharging())
 
     def observe(self, vehicles: Mapping[str, Vehicle], now: datetime) -> None:
-        """Take in a good poll of the account's cars, and save it soon."""
+        """Take in a good poll of the account's cars."""
         for vin, vehicle in vehicles.items():
             self.car(vin).observe(vehicle, now)
-        self._store.async_delay_save(self._as_dict, SAVE_DELAY)
-
-    async def async_load(self) -> None:
-        """Load the stored sessions."""
-        stored = await self._store.async_load() or {}
-        try:
-            self.cars = {vin: CarCharging.from_dict(car) for vin, car in stored.items()}
-        except KeyError, TypeError, ValueError, AttributeError:
-            # Losing the sessions costs an estimate for a while; refusing to start costs everything.
-            _LOGGER.warning("The stored charging sessions cannot be read; starting afresh")
-            self.cars = {}
-
-    async def async_save(self) -> None:
-        """Save now, so that a reload reads what this instance saw."""
-        await self._store.async_save(self._as_dict())
-
-    def _as_dict(self) -> dict[str, Any]:
-        """Return the stored form of every car."""
-        return {vin: car.as_dict() for vin, car in self.cars.items()}
-
-
-def charging_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
-    """Return the store of a config entry's charging sessions."""
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.charging")

@@ -27,10 +27,11 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.util import dt as dt_util
 import probatio
 from yarl import URL
 
-from .api import DEFAULT_BASE_URL, OrangePowerClient, OrangePowerError, Token
+from .api import DEFAULT_BASE_URL, Credentials, OrangePowerClient, OrangePowerError, error_key
 from .const import (
     CONF_ACCOUNT_EMAIL,
     CONF_ACTIVE_INTERVAL,
@@ -49,7 +50,9 @@ from .const import (
     MIN_DAILY_REQUEST_LIMIT,
     MIN_IDLE_INTERVAL,
 )
-from .coordinator import EntryRequests, error_key
+from .coordinator import EntryRequests
+from .models import Token
+from .store import token_for_entry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -199,21 +202,17 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         """
         if errors := _input_errors(data):
             return errors, None
-        requests = await EntryRequests.async_for_entry(self.hass, entry) if entry else None
-        if requests is not None and not requests.allows(2):
+        requests = await EntryRequests.async_load(self.hass, entry) if entry else None
+        if requests is not None and not requests.budget.allows(dt_util.utcnow(), 2):
             return {"base": "daily_limit_reached"}, None
         client = OrangePowerClient(
-            async_get_clientsession(self.hass), data[CONF_URL], redact=(data[CONF_ACCOUNT_EMAIL],)
+            async_get_clientsession(self.hass),
+            Credentials(data[CONF_EMAIL], data[CONF_PASSWORD], data[CONF_ACCOUNT_EMAIL]),
+            data[CONF_URL],
+            before_request=requests.count if requests else None,
         )
         try:
-            if requests is not None:
-                requests.spend()
-            token = await client.login(
-                data[CONF_EMAIL], data[CONF_PASSWORD], data[CONF_ACCOUNT_EMAIL]
-            )
-            if requests is not None:
-                requests.spend()
-            await client.get_vehicles(token, data[CONF_EMAIL], data[CONF_PASSWORD])
+            token = await client.check()
         except OrangePowerError as err:
             return {"base": error_key(err)}, None
         except Exception:
@@ -235,7 +234,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
             if token is not None:
                 return self.async_create_entry(
                     title=account_title(data[CONF_EMAIL]),
-                    data={**data, CONF_TOKEN: token.as_dict()},
+                    data={**data, CONF_TOKEN: token_for_entry(token)},
                 )
         return self.async_show_form(
             step_id="user",
@@ -261,7 +260,10 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
             if token is not None:
                 return self.async_update_reload_and_abort(
                     entry,
-                    data_updates={CONF_PASSWORD: data[CONF_PASSWORD], CONF_TOKEN: token.as_dict()},
+                    data_updates={
+                        CONF_PASSWORD: data[CONF_PASSWORD],
+                        CONF_TOKEN: token_for_entry(token),
+                    },
                     reason="reauth_successful",
                 )
             # The form has only the password: an error about a stored setting goes on top of it.
@@ -291,7 +293,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
                     return self.async_update_reload_and_abort(
                         entry,
                         title=account_title(data[CONF_EMAIL]),
-                        data_updates={**data, CONF_TOKEN: token.as_dict()},
+                        data_updates={**data, CONF_TOKEN: token_for_entry(token)},
                         reason="reconfigure_successful",
                     )
         suggested = _without_password(user_input) or _without_password(dict(entry.data))

@@ -30,14 +30,13 @@ TO_REDACT = {
 def _polling(coordinator: OrangePowerCoordinator) -> dict[str, Any]:
     """Return how polling goes: interval, last success and error, call counts since start."""
     last_success = coordinator.last_update_success_time
-    interval = coordinator.update_interval
     return {
-        "update_interval_seconds": interval.total_seconds() if interval else None,
+        "update_interval_seconds": coordinator.schedule.interval.total_seconds(),
         "last_update_success": coordinator.last_update_success,
         "last_success": last_success.isoformat() if last_success else None,
         "last_error": repr(coordinator.last_exception) if coordinator.last_exception else None,
-        "login_calls": coordinator.login_calls,
-        "vehicle_calls": coordinator.vehicle_calls,
+        "login_calls": coordinator.client.logins,
+        "vehicle_calls": coordinator.client.vehicle_calls,
         "daily_request_limit": coordinator.budget.limit,
         "requests_today": coordinator.budget.count,
         "next_update": coordinator.next_update.isoformat() if coordinator.next_update else None,

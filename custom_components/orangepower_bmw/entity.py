@@ -1,56 +1,78 @@
-"""The base entity of a car: device info, unique id, availability."""
+"""The base entity of a car: its device, unique id, the one availability rule, and its view."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import override
 
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .api import Vehicle
-from .cars import device_fields
-from .const import DOMAIN
+from .charging import CarCharging
 from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator
+from .models import Vehicle
+
+
+@dataclass(frozen=True, slots=True)
+class CarView:
+    """What the entities of a car read: its last values, its charging, and how fresh they are."""
+
+    vehicle: Vehicle
+    charging: CarCharging
+    # When the values were fetched; whether the last update worked.
+    polled_at: datetime | None
+    fresh: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarEntityDescription(EntityDescription):
+    """What every entity of a car declares besides its platform's fields."""
+
+    # A setting, or a flag that is unknown rather than unavailable, needs no working update.
+    needs_update: bool = True
 
 
 class OrangePowerEntity(CoordinatorEntity[OrangePowerCoordinator]):
-    """An entity of one car, unavailable while polls fail or once the car left the account."""
+    """An entity of one car.
+
+    Available while the car is on the account and, unless it needs no update, the last update
+    worked: unavailable while polls fail, and at once when a good answer leaves the car out.
+    """
 
     _attr_has_entity_name = True
+    entity_description: CarEntityDescription
 
     def __init__(
-        self, coordinator: OrangePowerCoordinator, vin: str, description: EntityDescription
+        self, coordinator: OrangePowerCoordinator, vin: str, description: CarEntityDescription
     ) -> None:
-        """Attach the entity to its car's device."""
+        """Attach the entity to its car's device, which cars.py made."""
         super().__init__(coordinator)
         self.entity_description = description
         self.vin = vin
         self._attr_unique_id = f"{vin}_{description.key}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, vin)}, serial_number=vin)
-        # A device that exists already is kept up to date by the coordinator, which does not
-        # take one answer that leaves a field out for a change; only a new device is described here.
-        if not dr.async_get(coordinator.hass).async_get_device_by_identifier(
-            (DOMAIN, vin), coordinator.config_entry.entry_id
-        ):
-            fields = device_fields(coordinator.data[vin])
-            self._attr_device_info["name"] = fields["name"]
-            self._attr_device_info["manufacturer"] = fields["manufacturer"]
-            self._attr_device_info["model"] = fields["model"]
+        self._attr_device_info = coordinator.cars.device_info(vin)
 
     @property
     @override
     def available(self) -> bool:
-        """Return whether the last poll worked and still listed this car."""
-        return super().available and self.vin in (self.coordinator.data or {})
+        """Return whether the car is on the account and, if needed, the last update worked."""
+        listed = self.vin in (self.coordinator.data or {})
+        fresh = self.coordinator.last_update_success or not self.entity_description.needs_update
+        return listed and fresh
 
     @property
-    def vehicle(self) -> Vehicle:
-        """Return the car's latest data; only read while available."""
-        return self.coordinator.data[self.vin]
+    def car(self) -> CarView:
+        """Return what the entity reads; only while available."""
+        coordinator = self.coordinator
+        return CarView(
+            vehicle=coordinator.data[self.vin],
+            charging=coordinator.charging.car(self.vin),
+            polled_at=coordinator.polled_at,
+            fresh=coordinator.last_update_success,
+        )
 
 
 def add_entities_for_new_cars(
@@ -66,14 +88,14 @@ def add_entities_for_new_cars(
     added: dict[str, list[Entity]] = {}
 
     def sync_with_shown_cars() -> None:
-        for vin in added.keys() - coordinator.shown:
+        for vin in added.keys() - coordinator.cars.shown:
             for entity in added.pop(vin):
                 # An entity whose adding was aborted has no hass; removing one twice is harmless.
                 if entity.hass is not None:
                     entry.async_create_task(coordinator.hass, entity.async_remove())
         new = [
             vin
-            for vin in sorted(coordinator.shown - added.keys())
+            for vin in sorted(coordinator.cars.shown - added.keys())
             if vin in (coordinator.data or {})
         ]
         for vin in new:

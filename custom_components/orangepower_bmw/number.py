@@ -18,18 +18,20 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .charging import CarCharging
 from .coordinator import OrangePowerConfigEntry
-from .entity import OrangePowerEntity, add_entities_for_new_cars
+from .entity import CarEntityDescription, OrangePowerEntity, add_entities_for_new_cars
 
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChargingNumberDescription(NumberEntityDescription):
+class ChargingNumberDescription(NumberEntityDescription, CarEntityDescription):
     """A setting of a car's charging: where it lives, and its value before the user sets it."""
 
     value_fn: Callable[[CarCharging], float | None]
     set_fn: Callable[[CarCharging, float], None]
     default: float | None = None
+    # A setting needs no update: it stays available while polls fail.
+    needs_update: bool = False
 
 
 NUMBERS: tuple[ChargingNumberDescription, ...] = (
@@ -97,12 +99,6 @@ class ChargingNumber(OrangePowerEntity, RestoreNumber):
         if value is not None:
             self.entity_description.set_fn(self._charging, value)
             self.coordinator.async_update_listeners()
-
-    @property
-    @override
-    def available(self) -> bool:
-        """Return whether the car is on the account: a setting does not need the last poll."""
-        return self.vin in self.coordinator.data
 
     @property
     @override

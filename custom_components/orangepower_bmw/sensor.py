@@ -1,11 +1,11 @@
-"""Sensors of a car (battery, range, charging status and type, last update) and of the account."""
+"""Sensors of a car (battery, range, charging, estimates) and of the account (requests, next update)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import override
+from typing import Any, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -22,30 +22,29 @@ from homeassistant.helpers.typing import StateType
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
-from .api import CHARGING_STATES, CHARGING_TYPES, Vehicle
-from .charging import CarCharging, Charger, charger_state
+from .charging import Charger, charger_state
 from .const import DOMAIN
 from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator
-from .entity import OrangePowerEntity, add_entities_for_new_cars
+from .entity import CarEntityDescription, CarView, OrangePowerEntity, add_entities_for_new_cars
+from .models import CHARGING_STATES, CHARGING_TYPES, Vehicle
 
 PARALLEL_UPDATES = 0
 
-# A time shown is rewritten this long after it passed, so that it is past by then.
-EXPIRY_MARGIN = timedelta(seconds=1)
-
 # Kilometres per unit the service reports a range in.
 KM_PER_RANGE_UNIT = {"KILOMETERS": 1.0, "MILES": 1.609344}
+# A time shown is written again this long after it passed, so that it is past by then.
+EXPIRY_MARGIN = timedelta(seconds=1)
+# BMW's own "UNKNOWN" is Home Assistant's unknown state, not an option of its own.
+STATUS_OPTIONS = CHARGING_STATES - {"UNKNOWN"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class VehicleSensorDescription(SensorEntityDescription):
-    """A car sensor: its value from the car's data and the time of the last good poll."""
+class CarSensorDescription(SensorEntityDescription, CarEntityDescription):
+    """A sensor of a car: its value from the car's view."""
 
-    value_fn: Callable[[Vehicle, datetime | None], StateType | datetime]
-
-
-# BMW's own "UNKNOWN" is Home Assistant's unknown state, not an option of its own.
-STATUS_OPTIONS = CHARGING_STATES - {"UNKNOWN"}
+    value_fn: Callable[[CarView], StateType | datetime]
+    # A time that is unknown once it has passed without a poll saying what happened.
+    expires: bool = False
 
 
 def _known(value: str | None, known: frozenset[str]) -> str | None:
@@ -53,7 +52,7 @@ def _known(value: str | None, known: frozenset[str]) -> str | None:
     return value.lower() if value in known else None
 
 
-def _range_km(vehicle: Vehicle) -> float | None:
+def range_km(vehicle: Vehicle) -> float | None:
     """Return the range in km, whatever unit the car reports it in; unknown for a unit we don't know.
 
     One native unit keeps the entity's meaning when the car's unit setting changes; Home Assistant
@@ -65,108 +64,95 @@ def _range_km(vehicle: Vehicle) -> float | None:
     return vehicle.electric_range * factor
 
 
-SENSORS: tuple[VehicleSensorDescription, ...] = (
-    VehicleSensorDescription(
+def _rate(car: CarView) -> float | None:
+    """Return the charging rate in % per hour to one decimal, when known."""
+    rate = car.charging.rate
+    return round(rate, 1) if rate is not None else None
+
+
+SENSORS: tuple[CarSensorDescription, ...] = (
+    CarSensorDescription(
         # Named "Battery" and drawn by its device class, its icon following the level.
         key="battery",
         device_class=SensorDeviceClass.BATTERY,
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
-        value_fn=lambda vehicle, _: vehicle.charging.percentage,
+        value_fn=lambda car: car.vehicle.charging.percentage,
     ),
-    VehicleSensorDescription(
+    CarSensorDescription(
         key="electric_range",
         translation_key="electric_range",
         device_class=SensorDeviceClass.DISTANCE,
         native_unit_of_measurement=UnitOfLength.KILOMETERS,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
-        value_fn=lambda vehicle, _: _range_km(vehicle),
+        value_fn=lambda car: range_km(car.vehicle),
     ),
-    VehicleSensorDescription(
+    CarSensorDescription(
         key="charging_status",
         translation_key="charging_status",
         device_class=SensorDeviceClass.ENUM,
         options=sorted(state.lower() for state in STATUS_OPTIONS),
-        value_fn=lambda vehicle, _: _known(vehicle.charging.state, STATUS_OPTIONS),
+        value_fn=lambda car: _known(car.vehicle.charging.state, STATUS_OPTIONS),
     ),
-    VehicleSensorDescription(
+    CarSensorDescription(
         key="charging_type",
         translation_key="charging_type",
         device_class=SensorDeviceClass.ENUM,
         options=sorted(kind.lower() for kind in CHARGING_TYPES),
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        value_fn=lambda vehicle, _: _known(vehicle.charging.type, CHARGING_TYPES),
+        value_fn=lambda car: _known(car.vehicle.charging.type, CHARGING_TYPES),
     ),
-    VehicleSensorDescription(
+    CarSensorDescription(
         key="last_update",
         translation_key="last_update",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        value_fn=lambda _, polled_at: polled_at,
+        value_fn=lambda car: car.polled_at,
     ),
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ChargingSensorDescription(SensorEntityDescription):
-    """A sensor of a car's charging: its value from the car's data and what its polls showed."""
-
-    value_fn: Callable[[Vehicle, CarCharging], StateType | datetime]
-    # A time that is unknown once it has passed without a poll saying what happened.
-    expires: bool = False
-
-
-def _rate(charging: CarCharging) -> float | None:
-    """Return the charging rate in % per hour to one decimal, when known."""
-    rate = charging.rate
-    return round(rate, 1) if rate is not None else None
-
-
-CHARGING_SENSORS: tuple[ChargingSensorDescription, ...] = (
-    ChargingSensorDescription(
+    CarSensorDescription(
         key="charging_rate",
         translation_key="charging_rate",
         native_unit_of_measurement=f"{PERCENTAGE}/h",
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=lambda _, charging: _rate(charging),
+        value_fn=_rate,
     ),
-    ChargingSensorDescription(
+    CarSensorDescription(
         key="charge_end",
         translation_key="charge_end",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda _, charging: charging.end,
+        value_fn=lambda car: car.charging.end,
         # Past its end and not yet seen at the target: no estimate until the next poll.
         expires=True,
     ),
-    ChargingSensorDescription(
+    CarSensorDescription(
         key="energy_to_target",
         translation_key="energy_to_target",
         device_class=SensorDeviceClass.ENERGY_STORAGE,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=lambda vehicle, charging: charging.energy_to_target(vehicle.charging.percentage),
+        value_fn=lambda car: car.charging.energy_to_target(car.vehicle.charging.percentage),
     ),
-    ChargingSensorDescription(
+    CarSensorDescription(
         key="charger",
         translation_key="charger",
         device_class=SensorDeviceClass.ENUM,
         options=[charger.value for charger in Charger],
-        value_fn=lambda vehicle, _: charger_state(vehicle),
+        value_fn=lambda car: charger_state(car.vehicle),
     ),
-    ChargingSensorDescription(
+    CarSensorDescription(
         key="battery_last_changed",
         translation_key="battery_last_changed",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         # Only while the level is known: it says since when the level shown has been shown.
-        value_fn=lambda vehicle, charging: (
-            charging.level_since if vehicle.charging.percentage is not None else None
+        value_fn=lambda car: (
+            car.charging.level_since if car.vehicle.charging.percentage is not None else None
         ),
     ),
 )
@@ -174,9 +160,10 @@ CHARGING_SENSORS: tuple[ChargingSensorDescription, ...] = (
 
 @dataclass(frozen=True, kw_only=True)
 class AccountSensorDescription(SensorEntityDescription):
-    """An account sensor: its value from the coordinator."""
+    """A sensor of the account's use of the service: its value and attributes from the coordinator."""
 
     value_fn: Callable[[OrangePowerCoordinator], StateType | datetime]
+    attributes_fn: Callable[[OrangePowerCoordinator], dict[str, Any]] = lambda _: {}
 
 
 ACCOUNT_SENSORS: tuple[AccountSensorDescription, ...] = (
@@ -208,75 +195,21 @@ async def async_setup_entry(
     add_entities_for_new_cars(
         entry,
         async_add_entities,
-        lambda vin: (
-            *(VehicleSensor(coordinator, vin, description) for description in SENSORS),
-            *(ChargingSensor(coordinator, vin, description) for description in CHARGING_SENSORS),
-        ),
+        lambda vin: (CarSensor(coordinator, vin, description) for description in SENSORS),
     )
 
 
-class VehicleSensor(OrangePowerEntity, SensorEntity):
+class CarSensor(OrangePowerEntity, SensorEntity):
     """A sensor of a car."""
 
-    entity_description: VehicleSensorDescription
-
-    @property
-    @override
-    def native_value(self) -> StateType | datetime:
-        """Return the sensor's value from the latest poll."""
-        return self.entity_description.value_fn(self.vehicle, self.coordinator.polled_at)
-
-
-class AccountSensor(CoordinatorEntity[OrangePowerCoordinator], SensorEntity):
-    """A sensor of the account's use of the service, on the account's service device.
-
-    Always available: it tells what this integration did, which it knows even when polls fail.
-    """
-
-    _attr_has_entity_name = True
-    entity_description: AccountSensorDescription
-
-    def __init__(
-        self, coordinator: OrangePowerCoordinator, description: AccountSensorDescription
-    ) -> None:
-        """Attach the sensor to the account's device."""
-        super().__init__(coordinator)
-        self.entity_description = description
-        entry_id = coordinator.config_entry.entry_id
-        self._attr_unique_id = f"{entry_id}_{description.key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, entry_id)},
-            entry_type=DeviceEntryType.SERVICE,
-            manufacturer="Orange Power",
-            name="Orange Power Connect",
-        )
-
-    @property
-    @override
-    def available(self) -> bool:
-        """Return True: the count and the plan are known whether or not polls work."""
-        return True
-
-    @property
-    @override
-    def native_value(self) -> StateType | datetime:
-        """Return the sensor's value."""
-        return self.entity_description.value_fn(self.coordinator)
-
-
-class ChargingSensor(OrangePowerEntity, SensorEntity):
-    """A sensor of a car's charging."""
-
-    entity_description: ChargingSensorDescription
+    entity_description: CarSensorDescription
     _cancel_expiry: CALLBACK_TYPE | None = None
 
     @property
     @override
     def native_value(self) -> StateType | datetime:
-        """Return the sensor's value from the latest poll and the charging session."""
-        value = self.entity_description.value_fn(
-            self.vehicle, self.coordinator.charging.car(self.vin)
-        )
+        """Return the sensor's value; a time that expires is unknown once past."""
+        value = self.entity_description.value_fn(self.car)
         if self.entity_description.expires and isinstance(value, datetime):
             return value if value >= dt_util.utcnow() else None
         return value
@@ -318,3 +251,46 @@ class ChargingSensor(OrangePowerEntity, SensorEntity):
         if self._cancel_expiry is not None:
             self._cancel_expiry()
             self._cancel_expiry = None
+
+
+class AccountSensor(CoordinatorEntity[OrangePowerCoordinator], SensorEntity):
+    """A sensor of the account's use of the service, on the account's service device.
+
+    Always available: it tells what this integration did, which it knows even when polls fail.
+    """
+
+    _attr_has_entity_name = True
+    entity_description: AccountSensorDescription
+
+    def __init__(
+        self, coordinator: OrangePowerCoordinator, description: AccountSensorDescription
+    ) -> None:
+        """Attach the sensor to the account's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        entry_id = coordinator.config_entry.entry_id
+        self._attr_unique_id = f"{entry_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, entry_id)},
+            entry_type=DeviceEntryType.SERVICE,
+            manufacturer="Orange Power",
+            name="Orange Power Connect",
+        )
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return True: the count and the plan are known whether or not polls work."""
+        return True
+
+    @property
+    @override
+    def native_value(self) -> StateType | datetime:
+        """Return the sensor's value."""
+        return self.entity_description.value_fn(self.coordinator)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return what explains the value."""
+        return self.entity_description.attributes_fn(self.coordinator)

@@ -303,13 +303,10 @@ async def seeded_estimate(stack: Stack, owner_api: HomeAssistantApi) -> int:
             changes=changes,
         ),
     )
-    key = f"orangepower_bmw.{entry_id}.charging"
-    (stack.config_dir / ".storage" / key).write_text(
-        json.dumps(
-            {"version": 1, "minor_version": 1, "key": key, "data": {I3S_VIN: seeded.as_dict()}}
-        ),
-        encoding="utf-8",
-    )
+    path = stack.config_dir / ".storage" / f"orangepower_bmw.{entry_id}"
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    stored["data"]["charging"][I3S_VIN] = seeded.as_dict()
+    path.write_text(json.dumps(stored), encoding="utf-8")
     stack.start_hass()
     await wait_until_up(owner_api.session, stack.ha_url, START_TIMEOUT, alive=stack.hass_alive)
     await wait_for_cars(owner_api, START_TIMEOUT)

@@ -1,0 +1,282 @@
+"""When the next request to the service goes out, and why.
+
+Plain data and pure decisions: the interval in force, a wait the service asked for, the backoff, a
+refresh asked for (a trigger, a manual update) and whether it wants a follow-up, the daily limit's
+pace, and credentials the service refused. The coordinator feeds it events and sets one timer from
+`next_request`; it is stored and restored as one value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from .api import (
+    TOKEN_RENEW_MARGIN,
+    OrangePowerError,
+    RateLimitedError,
+    ServiceGoneError,
+    error_key,
+)
+from .budget import NEW_DAY_MARGIN, RequestBudget, aware, next_midnight
+
+# A refresh a trigger asks for comes no sooner than this after the last one asked for; a manual
+# update no sooner than the second gap (as Home Assistant's own refresh debouncer allows).
+MIN_ASKED_GAP = timedelta(minutes=1)
+MIN_MANUAL_GAP = timedelta(seconds=10)
+# A request made this shortly before an asked-for refresh answers it.
+JUST_REQUESTED = timedelta(seconds=10)
+# Without a Retry-After, a rate-limited poll waits twice as long each time, up to this.
+MAX_BACKOFF = timedelta(hours=1)
+# A Retry-After of 0 or in the past would make the next poll immediate: wait at least this.
+MIN_RETRY_AFTER = timedelta(minutes=1)
+# While the service says the API is gone, ask no more than this often whether it is back.
+GONE_POLL_INTERVAL = timedelta(hours=1)
+# Without a known lifetime, a token is expected to last this long (the service's usual 8 hours).
+EXPECTED_TOKEN_LIFETIME = timedelta(hours=8)
+
+
+class Reason(StrEnum):
+    """Why the next request goes out when it does."""
+
+    INTERVAL = "interval"
+    ASKED = "asked"
+    WAIT = "wait"
+    DAILY_LIMIT = "daily_limit"
+
+
+@dataclass
+class Wait:
+    """No request before `until`: the service asked (Retry-After, a backoff, a retired API)."""
+
+    until: datetime
+    error: str
+    status: int | None
+
+
+@dataclass
+class Ask:
+    """A refresh asked for, due at `at`; with a follow-up if it shows no change."""
+
+    at: datetime
+    follow_up: bool
+
+
+@dataclass
+class Schedule:
+    """The state that decides when the next request goes out."""
+
+    idle: timedelta
+    active: timedelta
+    budget: RequestBudget
+    # Whether a car the entry shows was charging at the last good poll.
+    charging: bool = False
+    # When the current token runs out: the day's renewals are kept back from a limit.
+    token_expires: datetime | None = None
+    # The regular poll, as planned after the last request, and what decided its time.
+    next_poll: datetime | None = None
+    poll_reason: Reason = Reason.INTERVAL
+    wait: Wait | None = None
+    backoff: timedelta | None = None
+    # When rate limiting began, without a good poll since (for the repair after an hour).
+    limited_since: datetime | None = None
+    ask: Ask | None = None
+    last_asked: datetime | None = None
+    # The service refused the credentials: nothing more is sent until the entry reloads.
+    refused: bool = False
+    # The user turned polling off (the entry's system option): only asked-for refreshes go.
+    polling_off: bool = False
+
+    @property
+    def interval(self) -> timedelta:
+        """Return the user's interval for now: while a car charges, or while none does."""
+        return self.active if self.charging else self.idle
+
+    def next_request(self) -> tuple[datetime, Reason] | None:
+        """Return when the next request goes out and why; None: none is planned."""
+        if self.refused:
+            return None
+        planned: list[tuple[datetime, Reason]] = []
+        if self.next_poll is not None and not self.polling_off:
+            planned.append((self.next_poll, self.poll_reason))
+        if self.ask is not None:
+            planned.append((self.ask.at, Reason.ASKED))
+        # On a tie the poll's reason tells more: an asked-for refresh held by a wait or a limit.
+        return min(planned, key=lambda each: each[0], default=None)
+
+    # The first request after a start or reload.
+
+    def held(self, now: datetime) -> Wait | None:
+        """Return the wait still in force from before a reload; the next poll is at its end."""
+        if self.wait is None or self.wait.until <= now:
+            self.wait = None
+            return None
+        self.next_poll, self.poll_reason = self.wait.until, Reason.WAIT
+        return self.wait
+
+    def paced(self, now: datetime) -> bool:
+        """Return whether the limit's pace puts the first poll later; it is planned then."""
+        slot = self.budget.next_slot(now, self.renewals_left(now))
+        if slot is None or slot <= now:
+            return False
+        self.next_poll, self.poll_reason = slot, Reason.DAILY_LIMIT
+        return True
+
+    # Events.
+
+    def started(self, now: datetime) -> Ask | None:
+        """Note a request about to go out; return the asked-for refresh it answers, if any."""
+        ask = self.ask
+        if ask is None or ask.at > now + JUST_REQUESTED:
+            return None
+        self.ask = None
+        self.last_asked = now
+        return ask
+
+    def polled(self, now: datetime, *, charging: bool) -> None:
+        """Take in a good poll: the service is fine again, and the interval follows the cars."""
+        self.charging = charging
+        self.wait = self.backoff = self.limited_since = None
+        self._plan(now)
+
+    def failed(self, now: datetime, err: OrangePowerError, jitter: float = 1.0) -> None:
+        """Take in a failed poll; wait as long as the service asks, or back off.
+
+        `jitter` (0.8 to 1) shortens a backoff a little, so installations do not retry in step.
+        """
+        planned = self._plan(now) - now
+        wait = self._wait_after(err, now, planned, jitter)
+        if wait is None:
+            return
+        # A wait the service asked for only ever lengthens the next poll.
+        until = now + max(wait, planned)
+        self.wait = Wait(until=until, error=error_key(err), status=err.status)
+        self.next_poll, self.poll_reason = until, Reason.WAIT
+        if self.ask is not None and self.ask.at < until:
+            # Asked for before the wait began: it waits too.
+            self.ask.at = until
+
+    def _wait_after(
+        self, err: OrangePowerError, now: datetime, planned: timedelta, jitter: float
+    ) -> timedelta | None:
+        """Return how long the service asks to wait after this error; None: as usual."""
+        if isinstance(err, ServiceGoneError):
+            return GONE_POLL_INTERVAL
+        if not isinstance(err, RateLimitedError):
+            return None
+        # A 403 (a used-up quota) counts as rate limiting too, with a backoff.
+        self.limited_since = self.limited_since or now
+        if err.retry_after is not None:
+            return max(timedelta(seconds=err.retry_after), MIN_RETRY_AFTER)
+        self.backoff = min((self.backoff or planned) * 2, MAX_BACKOFF)
+        return self.backoff * jitter
+
+    def spent(self, now: datetime) -> None:
+        """Take in a poll the daily limit refused: the next one at the limit's next slot."""
+        self._plan(now)
+
+    def refuse(self) -> None:
+        """Send nothing more with credentials the service refused: forget what was asked for."""
+        self.refused = True
+        self.ask = None
+
+    def asked(
+        self,
+        now: datetime,
+        delay: timedelta,
+        *,
+        follow_up: bool = False,
+        gap: timedelta = MIN_ASKED_GAP,
+    ) -> bool:
+        """Ask for a refresh after the delay; return whether the next request moved.
+
+        Never sooner than the limit's pace, a wait, or `gap` after the last asked-for one;
+        requests close together make one.
+        """
+        if self.refused:
+            return False
+        slot = self.budget.next_slot(now, self.renewals_left(now))
+        when = max(now + delay, slot or now)
+        if self.wait is not None:
+            when = max(when, self.wait.until)
+        if self.last_asked is not None:
+            when = max(when, self.last_asked + gap)
+        if self.ask is not None:
+            self.ask.follow_up = self.ask.follow_up or follow_up
+            if self.ask.at <= when:
+                return False
+            follow_up = self.ask.follow_up
+        self.ask = Ask(at=when, follow_up=follow_up)
+        return True
+
+    def _plan(self, now: datetime) -> datetime:
+        """Plan the regular poll after a request: the user's interval, stretched by a limit."""
+        reserve = self.renewals_left(now)
+        gap = self.budget.gap(now, reserve)
+        if gap is not None and self.budget.polls_left(now, reserve) == 0:
+            # Nothing left today: the new day's first poll comes just after midnight.
+            self.next_poll = next_midnight(now) + NEW_DAY_MARGIN
+            self.poll_reason = Reason.DAILY_LIMIT
+        elif gap is not None and gap > self.interval:
+            self.next_poll, self.poll_reason = now + gap, Reason.DAILY_LIMIT
+        else:
+            self.next_poll, self.poll_reason = now + self.interval, Reason.INTERVAL
+        return self.next_poll
+
+    def renewals_left(self, now: datetime) -> int:
+        """Return how many logins the rest of the day needs if polling goes on until midnight."""
+        midnight = next_midnight(now)
+        expires = self.token_expires - TOKEN_RENEW_MARGIN if self.token_expires else now
+        if expires >= midnight:
+            return 0
+        return 1 + int((midnight - max(expires, now)) / EXPECTED_TOKEN_LIFETIME)
+
+    # Storage.
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return what a reload or restart keeps, as JSON-ready data."""
+        wait, ask = self.wait, self.ask
+        return {
+            "budget": self.budget.as_dict(),
+            "wait": {"until": wait.until.isoformat(), "error": wait.error, "status": wait.status}
+            if wait
+            else None,
+            "backoff_seconds": self.backoff.total_seconds() if self.backoff else None,
+            "limited_since": self.limited_since.isoformat() if self.limited_since else None,
+            "ask": {"at": ask.at.isoformat(), "follow_up": ask.follow_up} if ask else None,
+        }
+
+    def restore(self, stored: dict[str, Any], now: datetime) -> None:
+        """Take in what as_dict stored; a part that is missing or not of its shape is left out."""
+        budget = stored.get("budget")
+        self.budget = RequestBudget.from_dict(
+            self.budget.limit, budget if isinstance(budget, dict) else {}, now
+        )
+        wait = stored.get("wait")
+        if isinstance(wait, dict) and (until := aware(wait.get("until"))) and until > now:
+            error, status = wait.get("error"), wait.get("status")
+            self.wait = Wait(
+                until=until,
+                error=wait_key(error),
+                status=status if isinstance(status, int) else None,
+            )
+        self.limited_since = aware(stored.get("limited_since"))
+        backoff = stored.get("backoff_seconds")
+        if isinstance(backoff, int | float) and 0 < backoff <= MAX_BACKOFF.total_seconds():
+            self.backoff = timedelta(seconds=backoff)
+        ask = stored.get("ask")
+        if isinstance(ask, dict) and (at := aware(ask.get("at"))):
+            self.ask = Ask(at=at, follow_up=ask.get("follow_up") is True)
+
+
+def wait_key(error: object) -> str:
+    """Return the translation key of the error a wait is for, as stored for a reload."""
+    match error:
+        case "forbidden":
+            return "forbidden"
+        case "service_gone":
+            return "service_gone"
+        case _:
+            return "rate_limited"

@@ -1,0 +1,268 @@
+"""The schedule alone, with plain datetimes: when the next request goes out, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+import json
+from typing import Any
+
+from homeassistant.util import dt as dt_util
+import pytest
+
+from custom_components.orangepower_bmw.api import (
+    BudgetSpentError,
+    ConnectionFailedError,
+    InvalidCredentialsError,
+    OrangePowerError,
+    QuotaExceededError,
+    RateLimitedError,
+    ServerError,
+    ServiceGoneError,
+    TokenRejectedError,
+    UnexpectedResponseError,
+    error_key,
+)
+from custom_components.orangepower_bmw.budget import RequestBudget
+from custom_components.orangepower_bmw.schedule import Ask, Reason, Schedule, Wait
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+MIDNIGHT = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def utc() -> Iterator[None]:
+    """Keep the local day in UTC, whatever zone another test left behind."""
+    previous = dt_util.get_default_time_zone()
+    dt_util.set_default_time_zone(UTC)
+    yield
+    dt_util.set_default_time_zone(previous)
+
+
+def schedule(limit: int = 0, count: int = 0, **state: Any) -> Schedule:
+    """Return a schedule of 15 minutes idle and 5 charging, its token lasting past midnight."""
+    return Schedule(
+        idle=15 * MINUTE,
+        active=5 * MINUTE,
+        budget=RequestBudget(limit=limit, day=NOW.date(), count=count),
+        **{"token_expires": NOW + timedelta(days=1), **state},
+    )
+
+
+def at(minutes: float) -> datetime:
+    """Return a time this many minutes after NOW."""
+    return NOW + minutes * MINUTE
+
+
+# What happens to a schedule, and the next request it plans then.
+Event = Callable[[Schedule], object]
+
+EVENTS: dict[str, tuple[Schedule, Event, tuple[datetime, Reason] | None]] = {
+    "good poll, no car charging": (
+        schedule(),
+        lambda s: s.polled(NOW, charging=False),
+        (at(15), Reason.INTERVAL),
+    ),
+    "good poll, a car charging": (
+        schedule(),
+        lambda s: s.polled(NOW, charging=True),
+        (at(5), Reason.INTERVAL),
+    ),
+    "a limit of 48 stretches the interval": (
+        schedule(limit=48),
+        lambda s: s.polled(NOW, charging=True),
+        (NOW + timedelta(hours=12) / 48, Reason.DAILY_LIMIT),
+    ),
+    "a limit with room keeps the interval": (
+        schedule(limit=2000),
+        lambda s: s.polled(NOW, charging=True),
+        (at(5), Reason.INTERVAL),
+    ),
+    "a spent limit waits for just after midnight": (
+        schedule(limit=10, count=10),
+        lambda s: s.spent(NOW),
+        (MIDNIGHT + timedelta(seconds=10), Reason.DAILY_LIMIT),
+    ),
+    "a server error: the next interval": (
+        schedule(),
+        lambda s: s.failed(NOW, ServerError("down", status=503)),
+        (at(15), Reason.INTERVAL),
+    ),
+    "429 with Retry-After: as long as asked": (
+        schedule(),
+        lambda s: s.failed(NOW, RateLimitedError("busy", retry_after=1800, status=429)),
+        (at(30), Reason.WAIT),
+    ),
+    "429 with a short Retry-After: never sooner than the interval": (
+        schedule(),
+        lambda s: s.failed(NOW, RateLimitedError("busy", retry_after=60, status=429)),
+        (at(15), Reason.WAIT),
+    ),
+    "429 without Retry-After: twice the interval": (
+        schedule(),
+        lambda s: s.failed(NOW, RateLimitedError("busy", status=429)),
+        (at(30), Reason.WAIT),
+    ),
+    "429 again: twice as long again, jittered": (
+        schedule(backoff=30 * MINUTE),
+        lambda s: s.failed(NOW, RateLimitedError("busy", status=429), jitter=0.8),
+        (at(48), Reason.WAIT),
+    ),
+    "429 after an hour's backoff: an hour": (
+        schedule(backoff=timedelta(hours=1)),
+        lambda s: s.failed(NOW, RateLimitedError("busy", status=429)),
+        (at(60), Reason.WAIT),
+    ),
+    "403: a backoff as for 429": (
+        schedule(),
+        lambda s: s.failed(NOW, QuotaExceededError("quota", status=403)),
+        (at(30), Reason.WAIT),
+    ),
+    "410: hourly": (
+        schedule(),
+        lambda s: s.failed(NOW, ServiceGoneError("gone", status=410)),
+        (at(60), Reason.WAIT),
+    ),
+    "a trigger: half a minute later": (
+        schedule(next_poll=at(15)),
+        lambda s: s.asked(NOW, timedelta(seconds=30), follow_up=True),
+        (NOW + timedelta(seconds=30), Reason.ASKED),
+    ),
+    "a trigger within a minute of the last: a minute after it": (
+        schedule(next_poll=at(15), last_asked=at(-0.5)),
+        lambda s: s.asked(NOW, timedelta(seconds=0)),
+        (at(0.5), Reason.ASKED),
+    ),
+    "a trigger during a wait: at its end": (
+        schedule(next_poll=at(30), poll_reason=Reason.WAIT, wait=Wait(at(30), "rate_limited", 429)),
+        lambda s: s.asked(NOW, timedelta(seconds=30)),
+        (at(30), Reason.WAIT),
+    ),
+    "a trigger under a limit: at the next paced slot": (
+        schedule(limit=48, next_poll=at(30)),
+        lambda s: (s.budget.spend(NOW), s.asked(NOW, timedelta(seconds=30))),
+        (NOW + timedelta(hours=12) / 47, Reason.ASKED),
+    ),
+    "refused credentials: nothing": (
+        schedule(next_poll=at(15), ask=Ask(at(1), follow_up=True)),
+        lambda s: (s.refuse(), s.asked(NOW, timedelta())),
+        None,
+    ),
+    "polling off: only what is asked for": (
+        schedule(polling_off=True),
+        lambda s: (s.polled(NOW, charging=False), s.asked(NOW, timedelta(seconds=30))),
+        (NOW + timedelta(seconds=30), Reason.ASKED),
+    ),
+    "polling off and nothing asked: nothing": (
+        schedule(polling_off=True),
+        lambda s: s.polled(NOW, charging=False),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize(("start", "event", "expected"), EVENTS.values(), ids=EVENTS.keys())
+def test_the_next_request(
+    start: Schedule, event: Event, expected: tuple[datetime, Reason] | None
+) -> None:
+    event(start)
+    assert start.next_request() == expected
+
+
+@pytest.mark.parametrize(
+    ("asked", "answered"),
+    [(timedelta(seconds=5), True), (timedelta(seconds=10), True), (timedelta(minutes=5), False)],
+    ids=["5 s later", "10 s later", "5 min later"],
+)
+def test_a_request_just_before_an_asked_one_answers_it(asked: timedelta, answered: bool) -> None:
+    plan = schedule(ask=Ask(NOW + asked, follow_up=True))
+    assert (plan.started(NOW) is not None) is answered
+    assert (plan.ask is None) is answered
+
+
+def test_a_wait_moves_a_refresh_asked_for_before_it_began() -> None:
+    plan = schedule(ask=Ask(at(1), follow_up=True))
+    plan.failed(NOW, RateLimitedError("busy", retry_after=1800, status=429))
+    assert plan.ask == Ask(at(30), follow_up=True)
+
+
+def test_a_good_poll_forgets_the_wait_and_the_backoff() -> None:
+    plan = schedule()
+    plan.failed(NOW, RateLimitedError("busy", status=429))
+    plan.polled(at(30), charging=False)
+    assert (plan.wait, plan.backoff, plan.limited_since) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("token_expires", "renewals"),
+    [
+        (NOW + timedelta(days=1), 0),
+        (NOW + timedelta(hours=10), 1),
+        (NOW + timedelta(hours=2), 2),
+        (None, 2),
+    ],
+    ids=["past midnight", "before midnight", "twice more", "no token"],
+)
+def test_the_renewals_kept_back_from_a_limit(token_expires: datetime | None, renewals: int) -> None:
+    assert schedule(token_expires=token_expires).renewals_left(NOW) == renewals
+
+
+def test_stored_and_restored_it_plans_the_same() -> None:
+    plan = schedule(limit=48, count=7, ask=Ask(at(20), follow_up=True))
+    plan.failed(NOW, QuotaExceededError("quota", status=403), jitter=0.9)
+    restored = schedule(limit=48)
+    restored.restore(json.loads(json.dumps(plan.as_dict())), NOW)
+    assert restored.as_dict() == plan.as_dict()
+    assert restored.held(at(1)) == plan.wait
+    assert plan.wait is not None
+    assert restored.next_request() == (plan.wait.until, Reason.WAIT)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {},
+        {"budget": "lots", "wait": [], "backoff_seconds": "x", "ask": {"at": 5}},
+        {"wait": {"until": "2026-11-24T12:30:00", "error": "rate_limited"}},
+        {"wait": {"until": "2026-11-24T11:00:00+00:00", "error": "forbidden"}},
+        {"backoff_seconds": 7200, "limited_since": "yesterday"},
+    ],
+    ids=["empty", "wrong types", "naive time", "wait over", "backoff beyond an hour"],
+)
+def test_a_stored_part_that_does_not_parse_is_left_out(stored: dict[str, Any]) -> None:
+    plan = schedule(limit=48)
+    plan.restore(stored, NOW)
+    assert plan.as_dict() == schedule(limit=48).as_dict()
+
+
+def test_a_stored_wait_with_an_unknown_error_is_a_rate_limit() -> None:
+    plan = schedule()
+    plan.restore({"wait": {"until": at(30).isoformat(), "error": "<b>", "status": "x"}}, NOW)
+    assert plan.wait == Wait(at(30), "rate_limited", None)
+
+
+def test_under_a_limit_a_restart_waits_for_the_next_slot() -> None:
+    plan = schedule(limit=48)
+    plan.budget.spend(NOW)
+    assert plan.paced(at(1))
+    assert plan.next_request() == (NOW + (timedelta(hours=12) - MINUTE) / 47, Reason.DAILY_LIMIT)
+    assert not schedule().paced(NOW)
+
+
+ERRORS: list[tuple[OrangePowerError, str]] = [
+    (InvalidCredentialsError("x"), "invalid_auth"),
+    (TokenRejectedError("x"), "token_rejected"),
+    (QuotaExceededError("x"), "forbidden"),
+    (RateLimitedError("x"), "rate_limited"),
+    (ConnectionFailedError("x"), "cannot_connect"),
+    (ServerError("x"), "server_error"),
+    (ServiceGoneError("x"), "service_gone"),
+    (BudgetSpentError("x"), "daily_limit_reached"),
+    (UnexpectedResponseError("x"), "invalid_response"),
+]
+
+
+@pytest.mark.parametrize(("err", "key"), ERRORS, ids=[key for _, key in ERRORS])
+def test_one_error_vocabulary(err: OrangePowerError, key: str) -> None:
+    assert error_key(err) == key
