@@ -283,7 +283,30 @@ STORIES: dict[str, Story] = {
         [(START, []), ({"cheap": "off"}, [TURN_OFF])],
         restart=True,
     ),
-    # The battery.
+    # The battery. A level that goes unavailable or unknown and comes back is no news: only a
+    # number to a number can reach the target.
+    "battery_unavailable_and_back-charging_by_the_blueprint": Story(
+        {**READY, "battery": "78"},
+        [
+            CHARGE,
+            ({"battery": "unavailable"}, []),
+            ({"battery": "79"}, []),
+            ({"battery": "80"}, [TURN_OFF]),
+        ],
+    ),
+    "battery_unavailable_and_back-charging_by_hand_above_the_target": Story(
+        PEAK_ABOVE,
+        [({"hand": "on"}, []), ({"battery": "unavailable"}, []), ({"battery": "91"}, [])],
+    ),
+    "battery_unknown_and_back-charging_by_hand_above_the_target": Story(
+        {**PEAK_ABOVE, "battery": "88", "target": "85"},
+        [({"hand": "on"}, []), ({"battery": "unknown"}, []), ({"battery": "89"}, [])],
+        target_entity=True,
+    ),
+    "battery_attributes_change-charging_by_the_blueprint": Story(
+        {**READY, "battery": "79"},
+        [CHARGE, ({"battery": ("79", {"range": 180})}, []), ({"battery": "80"}, [TURN_OFF])],
+    ),
     "battery_unknown_and_back-not_started_while_unknown": Story(
         {**READY, "battery": "unknown"}, [({"cheap": "on"}, []), ({"battery": "45"}, [TURN_ON])]
     ),
@@ -301,10 +324,54 @@ STORIES: dict[str, Story] = {
         [(START, []), ({"battery": "45"}, [TURN_ON])],
         restart=True,
     ),
-    # The plug.
+    # The plug. Plugged in is off to on, unplugged on to off: a sensor that was unavailable is
+    # no news, whatever it comes back with.
+    "plug_unavailable_and_back_off-charging_by_the_blueprint": Story(
+        READY,
+        [
+            CHARGE,
+            ({"plug": "unavailable"}, []),
+            ({"plug": "off"}, []),
+            ({"cheap": "off"}, [TURN_OFF]),
+        ],
+    ),
     "plug_unavailable_and_back-switched_off_by_hand": Story(
         READY,
         [CHARGE, ({"hand": "off"}, []), ({"plug": "unavailable"}, []), ({"plug": "on"}, [])],
+    ),
+    # The charge target. A target that is unknown is never reached: the fixed target only decides
+    # whether to start.
+    "target_unavailable_and_back-charging_by_the_blueprint": Story(
+        {**READY, "battery": "84", "target": "95"},
+        [
+            CHARGE,
+            ({"target": "unavailable"}, []),
+            ({"target": "95"}, []),
+            ({"battery": "95"}, [TURN_OFF]),
+        ],
+        target_entity=True,
+    ),
+    "target_unknown_and_back-charging_by_the_blueprint_past_the_fixed_target": Story(
+        {**READY, "battery": "79", "target": "95"},
+        [CHARGE, ({"target": "unknown"}, []), ({"battery": "81"}, []), ({"target": "95"}, [])],
+        target_entity=True,
+    ),
+    "target_unavailable_at_start-charging_above_the_fixed_target": Story(
+        {**CHEAP_OFF, "battery": "85", "switch": "on", "target": "unavailable"},
+        [(START, []), ({"target": "95"}, [])],
+        restart=True,
+        target_entity=True,
+    ),
+    "target_unavailable_at_start-not_charging": Story(
+        {**CHEAP_OFF, "battery": "50", "target": "unavailable"},
+        [(START, [TURN_ON])],
+        restart=True,
+        target_entity=True,
+    ),
+    "target_attributes_change-charging_by_the_blueprint": Story(
+        {**READY, "battery": "84", "target": "95"},
+        [CHARGE, ({"target": ("95", {"min": 20})}, [])],
+        target_entity=True,
     ),
     # The tariff.
     "tariff_unavailable-charging": Story(READY, [CHARGE, ({"cheap": "unavailable"}, [TURN_OFF])]),
