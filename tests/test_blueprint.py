@@ -373,17 +373,111 @@ STORIES: dict[str, Story] = {
         [CHARGE, ({"target": ("95", {"min": 20})}, [])],
         target_entity=True,
     ),
-    # The tariff.
-    "tariff_unavailable-charging": Story(READY, [CHARGE, ({"cheap": "unavailable"}, [TURN_OFF])]),
-    "tariff_unknown-charging": Story(READY, [CHARGE, ({"cheap": "unknown"}, [TURN_OFF])]),
+    # The tariff. Unavailable or unknown ends the cheap period (no signal, no cheap period); the
+    # sensor's coming back on restarts the charge that this blip stopped, unless someone touched
+    # the switch in between.
+    "tariff_unavailable_and_back-charging_by_the_blueprint": Story(
+        READY, [CHARGE, ({"cheap": "unavailable"}, [TURN_OFF]), ({"cheap": "on"}, [TURN_ON])]
+    ),
+    "tariff_unknown_and_back-charging_by_the_blueprint": Story(
+        READY, [CHARGE, ({"cheap": "unknown"}, [TURN_OFF]), ({"cheap": "on"}, [TURN_ON])]
+    ),
+    "tariff_unavailable_and_back-charging_by_hand": Story(
+        CHEAP_OFF,
+        [
+            ({"hand": "on"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+        ],
+    ),
+    "tariff_unknown_and_back-switched_on_and_off_by_hand_meanwhile": Story(
+        READY,
+        [
+            CHARGE,
+            ({"cheap": "unknown"}, [TURN_OFF]),
+            ({"hand": "on"}, []),
+            ({"hand": "off"}, []),
+            ({"cheap": "on"}, []),
+        ],
+    ),
+    "tariff_unavailable_and_back-switched_off_at_the_charger": Story(
+        READY,
+        [CHARGE, ({"switch": "off"}, []), ({"cheap": "unavailable"}, []), ({"cheap": "on"}, [])],
+    ),
+    "tariff_unavailable_and_back-stopped_by_the_blueprint_at_the_target": Story(
+        {**READY, "battery": "79"},
+        [
+            CHARGE,
+            ({"battery": "80"}, [TURN_OFF]),
+            ({"cheap": "unavailable"}, []),
+            ({"cheap": "on"}, []),
+        ],
+    ),
+    # A switch that reports its state later, from a poll, with no context of the blueprint's: a
+    # change to off from outside Home Assistant within 2 minutes after the blip began is taken for
+    # the blip's stop. Before the switch reports it, the stop is still on its way: switched on again.
+    "tariff_unavailable_and_back-cloud_switch_reports_the_stop_within_2_minutes": Story(
+        READY,
+        [
+            CHARGE,
+            ({"switch": "on"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"wait": timedelta(seconds=100), "switch": "off"}, []),
+            ({"cheap": "on"}, [TURN_ON]),
+        ],
+        cloud_switch=True,
+    ),
+    "tariff_unavailable_and_back-cloud_switch_reports_the_stop_after_2_minutes": Story(
+        READY,
+        [
+            CHARGE,
+            ({"switch": "on"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"wait": timedelta(minutes=2), "switch": "off"}, []),
+            ({"cheap": "on"}, []),
+        ],
+        cloud_switch=True,
+    ),
+    "tariff_unavailable_and_back-cloud_switch_before_it_reports_the_stop": Story(
+        READY,
+        [
+            CHARGE,
+            ({"switch": "on"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+        ],
+        cloud_switch=True,
+    ),
+    # Known limitations: the sensor's state before the blip is not known, so a cheap period that
+    # begins while the sensor is unavailable does not start charging; nor does a blip through both
+    # unavailable and unknown restart the charge (the sensor's return no longer names the blip).
+    "tariff_off_unavailable_on-a_cheap_period_begun_unseen": Story(
+        READY, [({"cheap": "unavailable"}, []), ({"cheap": "on"}, [])]
+    ),
+    "tariff_unavailable_then_unknown_and_back-charging_by_the_blueprint": Story(
+        READY,
+        [
+            CHARGE,
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "unknown"}, []),
+            ({"cheap": "on"}, []),
+        ],
+    ),
+    "tariff_attributes_change-charging_by_the_blueprint": Story(
+        READY, [CHARGE, ({"cheap": ("on", {"planned_dispatches": []})}, [])]
+    ),
     "tariff_unavailable_and_back-switched_off_by_hand": Story(
         READY,
         [CHARGE, ({"hand": "off"}, []), ({"cheap": "unavailable"}, []), ({"cheap": "on"}, [])],
     ),
     "tariff_unavailable_at_start-charging": Story(
         {**CHEAP_OFF, "battery": "50", "cheap": "unavailable", "switch": "on"},
-        [(START, [])],
+        [(START, []), ({"cheap": "on"}, [])],
         restart=True,
+    ),
+    # Not known at start: its coming back on is a blip's end, and nothing stopped a charge.
+    "tariff_unknown_at_start-not_charging": Story(
+        {**CHEAP_OFF, "cheap": "unknown"}, [(START, []), ({"cheap": "on"}, [])], restart=True
     ),
 }
 
