@@ -247,6 +247,26 @@ STORIES: dict[str, Story] = {
         [CHARGE, ({"target": "50"}, [TURN_OFF])],
         target_entity=True,
     ),
+    "target_entity-lowered_below_a_charge_by_hand_above_it": Story(
+        {**PEAK_ABOVE, "target": "85"},
+        [({"hand": "on"}, []), ({"target": "80"}, [])],
+        target_entity=True,
+    ),
+    # Raised past the level in a cheap period: charging starts again, unless a person or the
+    # charger switched it off since the cheap period began (an automation's stop is no one's).
+    "target_entity-raised_past_the_level_after_the_blueprint_stopped_at_it": Story(
+        {**READY, "battery": "84", "target": "85"},
+        [CHARGE, ({"battery": "85"}, [TURN_OFF]), ({"target": "90"}, [TURN_ON])],
+        target_entity=True,
+    ),
+    "target_entity-raised_past_the_level_after_a_switch_off_by_hand": Story(
+        {**CHEAP_OFF, "battery": "85", "target": "85", "switch": "on"},
+        [({"hand": "off"}, []), ({"target": "90"}, [])],
+        target_entity=True,
+    ),
+    "target_entity-raised_past_the_level_outside_a_cheap_period": Story(
+        {**READY, "battery": "85", "target": "85"}, [({"target": "90"}, [])], target_entity=True
+    ),
     "target_entity-above_the_level_when_a_cheap_period_starts": Story(
         {**READY, "battery": "65", "target": "70"}, [CHARGE], target_entity=True
     ),
