@@ -393,6 +393,33 @@ STORIES: dict[str, Story] = {
         READY,
         [CHARGE, ({"hand": "off"}, []), ({"plug": "unavailable"}, []), ({"plug": "on"}, [])],
     ),
+    "plug_unknown_and_back-charging_by_the_blueprint": Story(
+        READY,
+        [CHARGE, ({"plug": "unknown"}, []), ({"plug": "on"}, []), ({"plug": "off"}, [TURN_OFF])],
+    ),
+    "plug_unknown_and_back-charging_by_hand": Story(
+        READY, [({"hand": "on"}, []), ({"plug": "unknown"}, []), ({"plug": "on"}, [])]
+    ),
+    # Known limitation: a car plugged in while the sensor was unavailable is not seen plugged in.
+    "plug_unknown_and_back_on-stopped_by_the_blueprint_when_unplugged": Story(
+        READY,
+        [CHARGE, ({"plug": "off"}, [TURN_OFF]), ({"plug": "unknown"}, []), ({"plug": "on"}, [])],
+    ),
+    "plug_attributes_change-charging_by_the_blueprint": Story(
+        READY, [CHARGE, ({"plug": ("on", {"icon": "mdi:ev-plug-type2"})}, [])]
+    ),
+    "plug_unavailable_at_start-charging": Story(
+        {**CHEAP_OFF, "plug": "unavailable", "switch": "on"},
+        [(START, []), ({"plug": "on"}, [])],
+        restart=True,
+    ),
+    # The car's sensors not loaded yet at start: the level's return starts the charge. A run
+    # decides from the states at its trigger; the integration writes the plug before the level.
+    "plug_and_battery_unavailable_at_start-not_charging": Story(
+        {**CHEAP_OFF, "battery": "unavailable", "plug": "unavailable"},
+        [(START, []), ({"plug": "on", "battery": "50"}, [TURN_ON])],
+        restart=True,
+    ),
     # The charge target. A target that is unknown is never reached: the fixed target only decides
     # whether to start.
     "target_unavailable_and_back-charging_by_the_blueprint": Story(
@@ -408,6 +435,26 @@ STORIES: dict[str, Story] = {
     "target_unknown_and_back-charging_by_the_blueprint_past_the_fixed_target": Story(
         {**READY, "battery": "79", "target": "95"},
         [CHARGE, ({"target": "unknown"}, []), ({"battery": "81"}, []), ({"target": "95"}, [])],
+        target_entity=True,
+    ),
+    "target_unavailable_and_back-charging_by_hand_above_it": Story(
+        {**PEAK_ABOVE, "target": "85"},
+        [({"hand": "on"}, []), ({"target": "unavailable"}, []), ({"target": "85"}, [])],
+        target_entity=True,
+    ),
+    "target_unavailable_and_back-stopped_by_the_blueprint_at_it": Story(
+        {**READY, "battery": "84", "target": "85"},
+        [
+            CHARGE,
+            ({"battery": "85"}, [TURN_OFF]),
+            ({"target": "unavailable"}, []),
+            ({"target": "85"}, []),
+        ],
+        target_entity=True,
+    ),
+    "target_unknown_and_back-switched_off_by_hand": Story(
+        {**READY, "target": "85"},
+        [CHARGE, ({"hand": "off"}, []), ({"target": "unknown"}, []), ({"target": "85"}, [])],
         target_entity=True,
     ),
     "target_unavailable_at_start-charging_above_the_fixed_target": Story(
