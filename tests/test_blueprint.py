@@ -12,11 +12,24 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.automation.helpers import async_get_blueprints
-from homeassistant.const import EVENT_CALL_SERVICE
+from homeassistant.const import EVENT_CALL_SERVICE, EVENT_STATE_CHANGED, STATE_UNAVAILABLE
 from homeassistant.core import Context, CoreState, Event, HomeAssistant, ServiceCall
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import async_capture_events, async_mock_service
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_mock_service,
+)
+
+from custom_components.orangepower_bmw.const import (
+    CONF_ACTIVE_INTERVAL,
+    CONF_DAILY_REQUEST_LIMIT,
+    CONF_IDLE_INTERVAL,
+)
+from simulator import Simulator
+from tests.conftest import I3S_VIN
 
 BLUEPRINT = (
     Path(__file__).parent.parent
@@ -30,6 +43,10 @@ CHEAP = "binary_sensor.octopus_intelligent_dispatching"
 SWITCH = "switch.wallbox"
 TARGET = "number.bmw_i3s_charge_target"
 ENTITIES = {"battery": BATTERY, "plug": PLUG, "cheap": CHEAP, "switch": SWITCH, "target": TARGET}
+# The simulator's i3s, as the integration names its entities.
+I3S_BATTERY = "sensor.bmw_i3s_94_rex_battery"
+I3S_PLUG = "binary_sensor.bmw_i3s_94_rex_charger_connected"
+I3S_TARGET = "number.bmw_i3s_94_rex_charge_target"
 REMINDER_MESSAGE = "Cheap electricity now: plug in the BMW"
 PERSON = "a-person-in-home-assistant"
 
@@ -108,10 +125,8 @@ def set_state(hass: HomeAssistant, name: str, value: str | tuple[str, dict[str, 
     hass.states.async_set(entity_id, state, {**attributes, **extra}, context=context)
 
 
-async def setup_automation(
-    hass: HomeAssistant, *, reminder: bool = True, target_entity: bool = False
-) -> None:
-    """Create an automation from the blueprint, as the UI does after an import."""
+def blueprint_inputs(*, reminder: bool = True, target_entity: bool = False) -> dict[str, Any]:
+    """Return the inputs a household fills in: these entities, a fixed target of 80 %."""
     inputs: dict[str, Any] = {
         "battery_sensor": BATTERY,
         "charger_connected_sensor": PLUG,
@@ -125,6 +140,11 @@ async def setup_automation(
         inputs["plug_in_reminder"] = [
             {"action": "notify.mobile_app_phone", "data": {"message": REMINDER_MESSAGE}}
         ]
+    return inputs
+
+
+async def setup_automation(hass: HomeAssistant, inputs: dict[str, Any]) -> None:
+    """Create an automation from the blueprint, as the UI does after an import."""
     assert await async_setup_component(
         hass,
         "automation",
@@ -596,7 +616,9 @@ async def test_household(
         hass.set_state(CoreState.not_running)
     for name, state in story.states.items():
         set_state(hass, name, state)
-    await setup_automation(hass, reminder=story.reminder, target_entity=story.target_entity)
+    await setup_automation(
+        hass, blueprint_inputs(reminder=story.reminder, target_entity=story.target_entity)
+    )
     assert actions() == []
 
     expected: list[Action] = []
@@ -612,3 +634,77 @@ async def test_household(
         await hass.async_block_till_done()
         expected += new_actions
         assert actions() == expected, f"after step {number}: {change}"
+
+
+async def test_a_reload_of_the_integration_mid_charge(
+    hass: HomeAssistant,
+    actions: Callable[[], list[Action]],
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """Reproduced: saving the integration's options reloaded it, and the charge stopped at 85 %.
+
+    The real integration against the simulator's i3s, charging at 85 % to a target of 95 %. The
+    reload takes the car's entities through unavailable, the target before the level; the fixed
+    80 % stood in for the target while the level was still 85 %.
+    """
+    simulator.update_car(I3S_VIN, percentage=85)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": I3S_TARGET, "value": 95}, blocking=True
+    )
+    assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"cheap": None}})
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": {
+                "binary_sensor": {
+                    "name": "Cheap now",
+                    "state": "{{ is_state('input_boolean.cheap', 'on') }}",
+                }
+            }
+        },
+    )
+    install_switch(hass, writes_state=True)
+    hass.states.async_set(SWITCH, "off")
+    await hass.async_block_till_done()
+    assert hass.states.get(I3S_BATTERY).state == "85"
+    assert float(hass.states.get(I3S_TARGET).state) == 95
+    assert hass.states.get(I3S_PLUG).state == "on"
+    await setup_automation(
+        hass,
+        {
+            **blueprint_inputs(),
+            "battery_sensor": I3S_BATTERY,
+            "charger_connected_sensor": I3S_PLUG,
+            "cheap_now_sensor": "binary_sensor.cheap_now",
+            "charge_target_entity": I3S_TARGET,
+        },
+    )
+    await hass.services.async_call(
+        "input_boolean", "turn_on", {"entity_id": "input_boolean.cheap"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert actions()[-1] == TURN_ON
+    assert hass.states.get(SWITCH).state == "on"
+
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+    result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_ACTIVE_INTERVAL: 5, CONF_IDLE_INTERVAL: 15, CONF_DAILY_REQUEST_LIMIT: 0},
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    went = [(e.data["entity_id"], e.data["new_state"].state) for e in changes]
+    assert went.index((I3S_TARGET, STATE_UNAVAILABLE)) < went.index(
+        (I3S_BATTERY, STATE_UNAVAILABLE)
+    )
+    assert hass.states.get(I3S_BATTERY).state == "85"
+    assert float(hass.states.get(I3S_TARGET).state) == 95
+    assert TURN_OFF not in actions()
+    assert hass.states.get(SWITCH).state == "on"
