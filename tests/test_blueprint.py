@@ -600,6 +600,152 @@ STORIES: dict[str, Story] = {
     "tariff_unknown_at_start-not_charging": Story(
         {**CHEAP_OFF, "cheap": "unknown"}, [(START, []), ({"cheap": "on"}, [])], restart=True
     ),
+    # A household's week.
+    "week-a_flapping_tariff_sensor": Story(
+        READY,
+        [
+            CHARGE,
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+            ({"cheap": "unknown"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+            ({"battery": "71"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"battery": "unavailable"}, []),
+            ({"cheap": "on"}, []),
+            ({"battery": "72"}, [TURN_ON]),
+            ({"cheap": "off"}, [TURN_OFF]),
+            ({"cheap": "unavailable"}, []),
+            ({"cheap": "off"}, []),
+            ({"cheap": "on"}, [TURN_ON]),
+        ],
+    ),
+    "week-a_reload_mid_charge_past_the_target": Story(
+        {**READY, "battery": "84", "target": "85"},
+        [
+            CHARGE,
+            ({"plug": "unavailable", "target": "unavailable", "battery": "unavailable"}, []),
+            ({"plug": "on", "target": "85", "battery": "86"}, [TURN_OFF]),
+        ],
+        target_entity=True,
+    ),
+    "week-switched_off_by_hand_then_blips_then_the_next_cheap_period": Story(
+        READY,
+        [
+            CHARGE,
+            ({"hand": "off"}, []),
+            ({"battery": "unavailable"}, []),
+            ({"battery": "70"}, []),
+            ({"plug": "unknown"}, []),
+            ({"plug": "on"}, []),
+            ({"cheap": "unavailable"}, []),
+            ({"cheap": "on"}, []),
+            ({"cheap": "off"}, []),
+            ({"cheap": "on"}, [TURN_ON]),
+        ],
+    ),
+    "week-a_restart_mid_charge_then_a_blip": Story(
+        {**CHEAP_OFF, "battery": "75", "switch": "on"},
+        [
+            (START, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+            ({"battery": "79"}, []),
+            ({"battery": "80"}, [TURN_OFF]),
+        ],
+        restart=True,
+    ),
+    "week-the_target_lowered_and_raised": Story(
+        {**READY, "battery": "84", "target": "90"},
+        [
+            CHARGE,
+            ({"target": "80"}, [TURN_OFF]),
+            ({"target": "90"}, [TURN_ON]),
+            ({"target": "84"}, [TURN_OFF]),
+            ({"target": "85"}, [TURN_ON]),
+            ({"battery": "85"}, [TURN_OFF]),
+        ],
+        target_entity=True,
+    ),
+    "week-a_blip_while_the_level_is_unknown": Story(
+        READY,
+        [
+            CHARGE,
+            ({"battery": "unknown"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, []),
+            ({"battery": "72"}, [TURN_ON]),
+        ],
+    ),
+    "week-the_target_passed_during_a_blip": Story(
+        {**READY, "battery": "79"},
+        [
+            CHARGE,
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"battery": "80"}, []),
+            ({"cheap": "on"}, []),
+        ],
+    ),
+    "week-the_target_passed_while_unknown_after_a_blip": Story(
+        {**READY, "battery": "79"},
+        [
+            CHARGE,
+            ({"cheap": "unknown"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+            ({"battery": "unavailable"}, []),
+            ({"battery": "81"}, [TURN_OFF]),
+        ],
+    ),
+    # Known limitations. A blip's end restarts a charge only below the target, so one started by
+    # hand above it stays off. A switch that reports later leaves no context: a target passed while
+    # the level was unknown does not stop its charge, and raising the target after a stop at it
+    # does not start one.
+    # The cheap period's start is the tariff sensor's last change, and a blip moves it: a switch
+    # turned off by hand before a blip counts as untouched when the level comes back afterwards.
+    "week-switched_off_by_hand_then_a_blip_then_a_failed_update": Story(
+        READY,
+        [
+            CHARGE,
+            ({"hand": "off"}, []),
+            ({"cheap": "unavailable"}, []),
+            ({"cheap": "on"}, []),
+            ({"battery": "unavailable"}, []),
+            ({"battery": "70"}, [TURN_ON]),
+        ],
+    ),
+    "week-charging_by_hand_above_the_target_then_a_blip": Story(
+        {**READY, "battery": "79"},
+        [
+            CHARGE,
+            ({"battery": "80"}, [TURN_OFF]),
+            ({"hand": "on"}, []),
+            ({"battery": "81"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, []),
+        ],
+    ),
+    "week-cloud_switch-the_target_passed_while_unknown": Story(
+        {**READY, "battery": "79"},
+        [
+            CHARGE,
+            ({"switch": "on"}, []),
+            ({"battery": "unknown"}, []),
+            ({"battery": "81"}, []),
+        ],
+        cloud_switch=True,
+    ),
+    "week-cloud_switch-the_target_raised_after_a_stop_at_it": Story(
+        {**READY, "battery": "84", "target": "85"},
+        [
+            CHARGE,
+            ({"switch": "on"}, []),
+            ({"battery": "85"}, [TURN_OFF]),
+            ({"switch": "off"}, []),
+            ({"target": "90"}, []),
+        ],
+        target_entity=True,
+        cloud_switch=True,
+    ),
 }
 
 
