@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 import logging
 from pathlib import Path
 import shutil
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.automation.helpers import async_get_blueprints
-from homeassistant.const import EVENT_CALL_SERVICE
-from homeassistant.core import CoreState, Event, HomeAssistant
+from homeassistant.const import EVENT_CALL_SERVICE, EVENT_STATE_CHANGED, STATE_UNAVAILABLE
+from homeassistant.core import Context, CoreState, Event, HomeAssistant, ServiceCall
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import async_capture_events, async_mock_service
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_mock_service,
+)
+
+from custom_components.orangepower_bmw.const import (
+    CONF_ACTIVE_INTERVAL,
+    CONF_DAILY_REQUEST_LIMIT,
+    CONF_IDLE_INTERVAL,
+)
+from simulator import Simulator
+from tests.conftest import I3S_VIN
 
 BLUEPRINT = (
     Path(__file__).parent.parent
@@ -26,8 +42,15 @@ PLUG = "binary_sensor.bmw_i3s_charger_connected"
 CHEAP = "binary_sensor.octopus_intelligent_dispatching"
 SWITCH = "switch.wallbox"
 TARGET = "number.bmw_i3s_charge_target"
+ENTITIES = {"battery": BATTERY, "plug": PLUG, "cheap": CHEAP, "switch": SWITCH, "target": TARGET}
+# The simulator's i3s, as the integration names its entities.
+I3S_BATTERY = "sensor.bmw_i3s_94_rex_battery"
+I3S_PLUG = "binary_sensor.bmw_i3s_94_rex_charger_connected"
+I3S_TARGET = "number.bmw_i3s_94_rex_charge_target"
 REMINDER_MESSAGE = "Cheap electricity now: plug in the BMW"
+PERSON = "a-person-in-home-assistant"
 
+type Action = tuple[str, str, str]
 TURN_ON = ("switch", "turn_on", SWITCH)
 TURN_OFF = ("switch", "turn_off", SWITCH)
 REMINDER = ("notify", "mobile_app_phone", REMINDER_MESSAGE)
@@ -43,10 +66,8 @@ def hass_config_dir(hass_tmp_config_dir: str) -> str:
 
 
 @pytest.fixture
-def actions(hass: HomeAssistant) -> Callable[[], list[tuple[str, str, str]]]:
-    """Mock the charger's switch and the phone's notify action; return a reader of every action called."""
-    async_mock_service(hass, "switch", "turn_on")
-    async_mock_service(hass, "switch", "turn_off")
+def actions(hass: HomeAssistant) -> Callable[[], list[Action]]:
+    """Mock the phone's notify action; return a reader of every action called."""
     async_mock_service(hass, "notify", "mobile_app_phone")
     events = async_capture_events(hass, EVENT_CALL_SERVICE)
     return lambda: [_describe(event) for event in events]
@@ -65,7 +86,7 @@ def no_automation_problems(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     assert problems == []
 
 
-def _describe(event: Event[Any]) -> tuple[str, str, str]:
+def _describe(event: Event[Any]) -> Action:
     """Return the action's domain and service, and its switch or message."""
     data = event.data["service_data"]
     target = data.get("entity_id", data.get("message"))
@@ -74,24 +95,38 @@ def _describe(event: Event[Any]) -> tuple[str, str, str]:
     return event.data["domain"], event.data["service"], target
 
 
-def set_states(hass: HomeAssistant, **states: str) -> None:
-    """Set the inputs' states: battery, plug, cheap, switch, target."""
-    entities = {
-        "battery": BATTERY,
-        "plug": PLUG,
-        "cheap": CHEAP,
-        "switch": SWITCH,
-        "target": TARGET,
-    }
-    for name, state in states.items():
-        attributes = {"unit_of_measurement": "%"} if name == "battery" else {}
-        hass.states.async_set(entities[name], state, attributes)
+def install_switch(hass: HomeAssistant, *, writes_state: bool) -> None:
+    """Give the charger's switch its actions.
+
+    A switch that writes its state in the action writes it with the action's context, as a local
+    switch does. A cloud switch writes nothing then: its state comes later, from a poll.
+    """
+
+    async def switch(call: ServiceCall) -> None:
+        if writes_state:
+            state = "on" if call.service == "turn_on" else "off"
+            hass.states.async_set(SWITCH, state, context=call.context)
+
+    hass.services.async_register("switch", "turn_on", switch)
+    hass.services.async_register("switch", "turn_off", switch)
 
 
-async def setup_automation(
-    hass: HomeAssistant, *, reminder: bool = True, target_entity: bool = False
-) -> None:
-    """Create an automation from the blueprint, as the UI does after an import."""
+def set_state(hass: HomeAssistant, name: str, value: str | tuple[str, dict[str, Any]]) -> None:
+    """Set an input's state: a string, or a state and extra attributes.
+
+    "switch" is the switch changed outside Home Assistant (its button, its app, a cloud switch's
+    poll): a context of its own. "hand" is the switch changed by a person in Home Assistant: a
+    context with a user.
+    """
+    state, extra = (value, {}) if isinstance(value, str) else value
+    attributes = {"unit_of_measurement": "%"} if name == "battery" else {}
+    context = Context(user_id=PERSON) if name == "hand" else None
+    entity_id = SWITCH if name == "hand" else ENTITIES[name]
+    hass.states.async_set(entity_id, state, {**attributes, **extra}, context=context)
+
+
+def blueprint_inputs(*, reminder: bool = True, target_entity: bool = False) -> dict[str, Any]:
+    """Return the inputs a household fills in: these entities, a fixed target of 80 %."""
     inputs: dict[str, Any] = {
         "battery_sensor": BATTERY,
         "charger_connected_sensor": PLUG,
@@ -105,6 +140,11 @@ async def setup_automation(
         inputs["plug_in_reminder"] = [
             {"action": "notify.mobile_app_phone", "data": {"message": REMINDER_MESSAGE}}
         ]
+    return inputs
+
+
+async def setup_automation(hass: HomeAssistant, inputs: dict[str, Any]) -> None:
+    """Create an automation from the blueprint, as the UI does after an import."""
     assert await async_setup_component(
         hass,
         "automation",
@@ -119,12 +159,6 @@ async def setup_automation(
     state = hass.states.get("automation.charge_bmw")
     assert state is not None
     assert state.state == "on"
-
-
-async def change(hass: HomeAssistant, **states: str) -> None:
-    """Change input states and let the automation run."""
-    set_states(hass, **states)
-    await hass.async_block_till_done()
 
 
 async def test_blueprint_offers_the_right_entities(hass: HomeAssistant) -> None:
@@ -157,273 +191,658 @@ async def test_blueprint_offers_the_right_entities(hass: HomeAssistant) -> None:
     ]
 
 
-async def test_cheap_period_starts_while_plugged_in_below_target(
-    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
-) -> None:
-    """Charging starts once; a later trigger does not switch on a switch that is already on."""
-    set_states(hass, battery="50", plug="on", cheap="off", switch="off")
-    await setup_automation(hass)
-
-    await change(hass, cheap="on")
-    assert actions() == [TURN_ON]
-
-    await change(hass, switch="on")
-    await change(hass, battery="unavailable")
-    await change(hass, battery="52")
-    assert actions() == [TURN_ON]
+type Change = Mapping[str, Any]
+type Step = tuple[Change, list[Action]]
 
 
-async def test_battery_reaches_target(
-    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
-) -> None:
-    """Charging stops when the battery reaches the target, not before."""
-    set_states(hass, battery="78", plug="on", cheap="on", switch="on")
-    await setup_automation(hass)
+@dataclass(frozen=True)
+class Story:
+    """A household's story: the states before the automation exists, then changes, each with the
+    actions it leads to.
 
-    await change(hass, battery="79")
-    assert actions() == []
-    await change(hass, battery="80")
-    assert actions() == [TURN_OFF]
-
-
-@pytest.mark.parametrize(
-    ("switch", "expected"), [("on", [TURN_OFF]), ("off", [])], ids=["charging", "already_off"]
-)
-async def test_cheap_period_ends(
-    hass: HomeAssistant,
-    actions: Callable[[], list[tuple[str, str, str]]],
-    switch: str,
-    expected: list[tuple[str, str, str]],
-) -> None:
-    """Charging stops when the cheap period ends; a switch already off is left alone."""
-    set_states(hass, battery="60", plug="on", cheap="on", switch=switch)
-    await setup_automation(hass)
-
-    await change(hass, cheap="off")
-    assert actions() == expected
-
-
-async def test_unplugged(
-    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
-) -> None:
-    """Unplugging the car switches the charger off, even in a cheap period."""
-    set_states(hass, battery="60", plug="on", cheap="on", switch="on")
-    await setup_automation(hass)
-
-    await change(hass, plug="off")
-    assert actions() == [TURN_OFF]
-
-
-async def test_plugged_in_during_cheap_period(
-    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
-) -> None:
-    """Plugging in during a cheap period starts charging."""
-    set_states(hass, battery="60", plug="off", cheap="on", switch="off")
-    await setup_automation(hass)
-
-    await change(hass, plug="on")
-    assert actions() == [TURN_ON]
-
-
-@pytest.mark.parametrize(
-    ("battery", "expected"),
-    [("40", [REMINDER]), ("unknown", [REMINDER]), ("90", [])],
-    ids=["below_target", "level_unknown", "above_target"],
-)
-async def test_cheap_period_starts_while_unplugged(
-    hass: HomeAssistant,
-    actions: Callable[[], list[tuple[str, str, str]]],
-    battery: str,
-    expected: list[tuple[str, str, str]],
-) -> None:
-    """Only the reminder runs, and only when the car may need charging."""
-    set_states(hass, battery=battery, plug="off", cheap="off", switch="off")
-    await setup_automation(hass)
-
-    await change(hass, cheap="on")
-    assert actions() == expected
-
-
-async def test_no_reminder_configured(
-    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
-) -> None:
-    """Without a reminder, a cheap period while unplugged does nothing."""
-    set_states(hass, battery="40", plug="off", cheap="off", switch="off")
-    await setup_automation(hass, reminder=False)
-
-    await change(hass, cheap="on")
-    assert actions() == []
-    assert hass.states.get("automation.charge_bmw").attributes["last_triggered"] is not None
-
-
-async def test_above_target(
-    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
-) -> None:
-    """A car already above the target is not charged in a cheap period."""
-    set_states(hass, battery="85", plug="on", cheap="off", switch="off")
-    await setup_automation(hass)
-
-    await change(hass, cheap="on")
-    assert actions() == []
-
-
-@pytest.mark.parametrize("battery", ["unknown", "unavailable"])
-async def test_battery_level_unknown(
-    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]], battery: str
-) -> None:
-    """An unknown level never starts charging; charging starts once the level is known again."""
-    set_states(hass, battery=battery, plug="on", cheap="off", switch="off")
-    await setup_automation(hass)
-
-    await change(hass, cheap="on")
-    assert actions() == []
-
-    await change(hass, battery="45")
-    assert actions() == [TURN_ON]
-
-
-@pytest.mark.parametrize(
-    ("states", "expected"),
-    [
-        ({"battery": "50", "plug": "on", "cheap": "on", "switch": "off"}, [TURN_ON]),
-        ({"battery": "50", "plug": "on", "cheap": "on", "switch": "on"}, []),
-        ({"battery": "unknown", "plug": "on", "cheap": "on", "switch": "off"}, []),
-        ({"battery": "50", "plug": "on", "cheap": "off", "switch": "on"}, []),
-        ({"battery": "50", "plug": "off", "cheap": "on", "switch": "on"}, [TURN_OFF]),
-        ({"battery": "85", "plug": "on", "cheap": "on", "switch": "on"}, [TURN_OFF]),
-        ({"battery": "50", "plug": "on", "cheap": "unavailable", "switch": "on"}, []),
-    ],
-    ids=[
-        "should_charge",
-        "already_charging",
-        "level_unknown",
-        "charging_by_hand_at_peak",
-        "unplugged_while_down",
-        "target_reached_while_down",
-        "tariff_not_loaded_yet",
-    ],
-)
-async def test_home_assistant_start(
-    hass: HomeAssistant,
-    actions: Callable[[], list[tuple[str, str, str]]],
-    states: dict[str, str],
-    expected: list[tuple[str, str, str]],
-) -> None:
-    """At start the charger is brought to where it should be, from states that are known.
-
-    A charge the user started by hand at peak rate is left alone: after a restart nothing tells it
-    from one whose cheap period ended while Home Assistant was down.
+    A change sets inputs ("battery", "plug", "cheap", "target", "switch", "hand": see set_state),
+    moves the clock on ("wait"), or starts Home Assistant ("start", in a story told across a
+    restart, whose first states are the ones restored). Every change comes a second after the last.
     """
-    hass.set_state(CoreState.not_running)
-    set_states(hass, **states)
-    await setup_automation(hass)
-    assert actions() == []
 
-    await hass.async_start()
-    await hass.async_block_till_done()
-    assert actions() == expected
+    states: dict[str, str]
+    steps: list[Step]
+    target_entity: bool = False
+    reminder: bool = True
+    restart: bool = False
+    cloud_switch: bool = False
 
 
-@pytest.mark.parametrize(
-    "comes_back",
-    [{"plug": "on"}, {"battery": "52"}, {"cheap": "on"}],
-    ids=["plug", "battery", "tariff"],
-)
-async def test_a_switch_turned_off_in_a_cheap_period_stays_off(
+START: Change = {"start": True}
+# Plugged in below the target (80 %), before a cheap period; the period's start makes the blueprint
+# switch the charger on, and the switch writes "on" with the blueprint's context.
+READY = {"battery": "70", "plug": "on", "cheap": "off", "switch": "off"}
+CHARGE: Step = ({"cheap": "on"}, [TURN_ON])
+# In a cheap period, plugged in below the target, the switch off.
+CHEAP_OFF = {"battery": "70", "plug": "on", "cheap": "on", "switch": "off"}
+# Outside a cheap period, plugged in above the target: a charge to start by hand.
+PEAK_ABOVE = {"battery": "90", "plug": "on", "cheap": "off", "switch": "off"}
+
+STORIES: dict[str, Story] = {
+    # Real changes.
+    "cheap_starts-plugged_in_below_target": Story(READY, [CHARGE, ({"battery": "71"}, [])]),
+    "cheap_starts-above_target": Story({**READY, "battery": "85"}, [({"cheap": "on"}, [])]),
+    "cheap_starts-unplugged_below_target": Story(
+        {**READY, "plug": "off"}, [({"cheap": "on"}, [REMINDER])]
+    ),
+    "cheap_starts-unplugged_level_unknown": Story(
+        {**READY, "plug": "off", "battery": "unknown"}, [({"cheap": "on"}, [REMINDER])]
+    ),
+    "cheap_starts-unplugged_above_target": Story(
+        {**READY, "plug": "off", "battery": "90"}, [({"cheap": "on"}, [])]
+    ),
+    "cheap_starts-unplugged_no_reminder": Story(
+        {**READY, "plug": "off"}, [({"cheap": "on"}, [])], reminder=False
+    ),
+    "cheap_ends-charging": Story(READY, [CHARGE, ({"cheap": "off"}, [TURN_OFF])]),
+    "cheap_ends-already_off": Story(CHEAP_OFF, [({"cheap": "off"}, [])]),
+    "unplugged": Story(READY, [CHARGE, ({"plug": "off"}, [TURN_OFF])]),
+    "plugged_in_in_a_cheap_period": Story(
+        {**CHEAP_OFF, "plug": "off"}, [({"plug": "on"}, [TURN_ON])]
+    ),
+    "switched_off_by_hand-on_again_when_plugged_in_again": Story(
+        READY,
+        [CHARGE, ({"hand": "off"}, []), ({"plug": "off"}, []), ({"plug": "on"}, [TURN_ON])],
+    ),
+    "switched_off_by_hand-on_again_in_the_next_cheap_period": Story(
+        READY,
+        [CHARGE, ({"hand": "off"}, []), ({"cheap": "off"}, []), ({"cheap": "on"}, [TURN_ON])],
+    ),
+    "target_entity-charging_stops_at_its_level": Story(
+        {**READY, "battery": "58", "target": "60"},
+        [CHARGE, ({"battery": "59"}, []), ({"battery": "60"}, [TURN_OFF])],
+        target_entity=True,
+    ),
+    "target_entity-lowered_to_the_level": Story(
+        {**READY, "battery": "55", "target": "60"},
+        [CHARGE, ({"target": "50"}, [TURN_OFF])],
+        target_entity=True,
+    ),
+    "target_entity-lowered_below_a_charge_by_hand_above_it": Story(
+        {**PEAK_ABOVE, "target": "85"},
+        [({"hand": "on"}, []), ({"target": "80"}, [])],
+        target_entity=True,
+    ),
+    # Raised past the level in a cheap period: charging starts again, unless a person or the
+    # charger switched it off since the cheap period began (an automation's stop is no one's).
+    "target_entity-raised_past_the_level_after_the_blueprint_stopped_at_it": Story(
+        {**READY, "battery": "84", "target": "85"},
+        [CHARGE, ({"battery": "85"}, [TURN_OFF]), ({"target": "90"}, [TURN_ON])],
+        target_entity=True,
+    ),
+    "target_entity-raised_past_the_level_after_a_switch_off_by_hand": Story(
+        {**CHEAP_OFF, "battery": "85", "target": "85", "switch": "on"},
+        [({"hand": "off"}, []), ({"target": "90"}, [])],
+        target_entity=True,
+    ),
+    "target_entity-raised_past_the_level_outside_a_cheap_period": Story(
+        {**READY, "battery": "85", "target": "85"}, [({"target": "90"}, [])], target_entity=True
+    ),
+    "target_entity-above_the_level_when_a_cheap_period_starts": Story(
+        {**READY, "battery": "65", "target": "70"}, [CHARGE], target_entity=True
+    ),
+    "target_entity-below_the_level_when_a_cheap_period_starts": Story(
+        {**READY, "battery": "65", "target": "60"}, [({"cheap": "on"}, [])], target_entity=True
+    ),
+    "target_entity-unknown_when_a_cheap_period_starts": Story(
+        {**READY, "battery": "65", "target": "unknown"}, [CHARGE], target_entity=True
+    ),
+    "target_entity-unavailable_when_a_cheap_period_starts": Story(
+        {**READY, "battery": "65", "target": "unavailable"}, [CHARGE], target_entity=True
+    ),
+    # Home Assistant starts: the charger is brought to where it should be, from states that are
+    # known. After a restart nothing tells a charge started by hand at peak rate from one whose
+    # cheap period ended while Home Assistant was down: both are left alone.
+    "start-should_charge": Story(
+        {**CHEAP_OFF, "battery": "50"}, [(START, [TURN_ON])], restart=True
+    ),
+    "start-charging_at_peak_rate": Story(
+        {**READY, "battery": "50", "switch": "on"}, [(START, [])], restart=True
+    ),
+    "start-unplugged_while_down": Story(
+        {**CHEAP_OFF, "plug": "off", "switch": "on"}, [(START, [TURN_OFF])], restart=True
+    ),
+    "start-target_reached_while_down": Story(
+        {**CHEAP_OFF, "battery": "85", "switch": "on"}, [(START, [TURN_OFF])], restart=True
+    ),
+    "start-cheap_period_ended_while_down_reported_after_the_start": Story(
+        {**CHEAP_OFF, "battery": "50", "switch": "on"},
+        [(START, []), ({"cheap": "off"}, [TURN_OFF])],
+        restart=True,
+    ),
+    # The battery. A level that goes unavailable or unknown and comes back is no news: only a
+    # number to a number can reach the target (not before it, at it).
+    "battery_unavailable_and_back-charging_by_the_blueprint": Story(
+        {**READY, "battery": "78"},
+        [
+            CHARGE,
+            ({"battery": "unavailable"}, []),
+            ({"battery": "79"}, []),
+            ({"battery": "80"}, [TURN_OFF]),
+        ],
+    ),
+    # A target passed while the level was unknown stops a charge the blueprint started in this
+    # cheap period (the switch's context has a parent and no user), never one started by hand.
+    # After a restart no context is left: such a charge is left to the end of the cheap period.
+    "battery_unavailable_and_back_past_the_target-charging_by_the_blueprint": Story(
+        {**READY, "battery": "83", "target": "85"},
+        [CHARGE, ({"battery": "unavailable"}, []), ({"battery": "86"}, [TURN_OFF])],
+        target_entity=True,
+    ),
+    "battery_unknown_and_back_past_the_target-charging_by_the_blueprint": Story(
+        {**READY, "battery": "79"},
+        [CHARGE, ({"battery": "unknown"}, []), ({"battery": "81"}, [TURN_OFF])],
+    ),
+    "battery_unknown_and_back_past_the_target-charging_by_hand": Story(
+        {**CHEAP_OFF, "battery": "79"},
+        [({"hand": "on"}, []), ({"battery": "unknown"}, []), ({"battery": "81"}, [])],
+    ),
+    "battery_unknown_at_start_and_back_past_the_target-charging": Story(
+        {**CHEAP_OFF, "battery": "unknown", "switch": "on"},
+        [(START, []), ({"battery": "81"}, []), ({"battery": "82"}, [])],
+        restart=True,
+    ),
+    "battery_unavailable_and_back-stopped_by_the_blueprint_at_the_target": Story(
+        {**READY, "battery": "79"},
+        [
+            CHARGE,
+            ({"battery": "80"}, [TURN_OFF]),
+            ({"battery": "unavailable"}, []),
+            ({"battery": "79"}, []),
+        ],
+    ),
+    "battery_unknown_and_back-switched_off_at_the_charger": Story(
+        READY,
+        [CHARGE, ({"switch": "off"}, []), ({"battery": "unknown"}, []), ({"battery": "71"}, [])],
+    ),
+    "battery_unavailable_and_back-charging_by_hand_above_the_target": Story(
+        PEAK_ABOVE,
+        [({"hand": "on"}, []), ({"battery": "unavailable"}, []), ({"battery": "91"}, [])],
+    ),
+    "battery_unknown_and_back-charging_by_hand_above_the_target": Story(
+        {**PEAK_ABOVE, "battery": "88", "target": "85"},
+        [({"hand": "on"}, []), ({"battery": "unknown"}, []), ({"battery": "89"}, [])],
+        target_entity=True,
+    ),
+    "battery_attributes_change-charging_by_the_blueprint": Story(
+        {**READY, "battery": "79"},
+        [CHARGE, ({"battery": ("79", {"range": 180})}, []), ({"battery": "80"}, [TURN_OFF])],
+    ),
+    "battery_unknown_and_back-not_started_while_unknown": Story(
+        {**READY, "battery": "unknown"}, [({"cheap": "on"}, []), ({"battery": "45"}, [TURN_ON])]
+    ),
+    "battery_unavailable_and_back-switched_off_by_hand": Story(
+        READY,
+        [
+            CHARGE,
+            ({"hand": "off"}, []),
+            ({"battery": "unavailable"}, []),
+            ({"battery": "71"}, []),
+        ],
+    ),
+    "battery_unavailable_at_start-not_charging": Story(
+        {**CHEAP_OFF, "battery": "unavailable"},
+        [(START, []), ({"battery": "45"}, [TURN_ON])],
+        restart=True,
+    ),
+    # The plug. Plugged in is off to on, unplugged on to off: a sensor that was unavailable is
+    # no news, whatever it comes back with.
+    "plug_unavailable_and_back_off-charging_by_the_blueprint": Story(
+        READY,
+        [
+            CHARGE,
+            ({"plug": "unavailable"}, []),
+            ({"plug": "off"}, []),
+            ({"cheap": "off"}, [TURN_OFF]),
+        ],
+    ),
+    "plug_unavailable_and_back-switched_off_by_hand": Story(
+        READY,
+        [CHARGE, ({"hand": "off"}, []), ({"plug": "unavailable"}, []), ({"plug": "on"}, [])],
+    ),
+    "plug_unknown_and_back-charging_by_the_blueprint": Story(
+        READY,
+        [CHARGE, ({"plug": "unknown"}, []), ({"plug": "on"}, []), ({"plug": "off"}, [TURN_OFF])],
+    ),
+    "plug_unknown_and_back-charging_by_hand": Story(
+        READY, [({"hand": "on"}, []), ({"plug": "unknown"}, []), ({"plug": "on"}, [])]
+    ),
+    # Known limitation: a car plugged in while the sensor was unavailable is not seen plugged in.
+    "plug_unknown_and_back_on-stopped_by_the_blueprint_when_unplugged": Story(
+        READY,
+        [CHARGE, ({"plug": "off"}, [TURN_OFF]), ({"plug": "unknown"}, []), ({"plug": "on"}, [])],
+    ),
+    "plug_attributes_change-charging_by_the_blueprint": Story(
+        READY, [CHARGE, ({"plug": ("on", {"icon": "mdi:ev-plug-type2"})}, [])]
+    ),
+    "plug_unavailable_at_start-charging": Story(
+        {**CHEAP_OFF, "plug": "unavailable", "switch": "on"},
+        [(START, []), ({"plug": "on"}, [])],
+        restart=True,
+    ),
+    # The car's sensors not loaded yet at start: the level's return starts the charge. A run
+    # decides from the states at its trigger; the integration writes the plug before the level.
+    "plug_and_battery_unavailable_at_start-not_charging": Story(
+        {**CHEAP_OFF, "battery": "unavailable", "plug": "unavailable"},
+        [(START, []), ({"plug": "on", "battery": "50"}, [TURN_ON])],
+        restart=True,
+    ),
+    # The charge target. A target that is unknown is never reached: the fixed target only decides
+    # whether to start.
+    "target_unavailable_and_back-charging_by_the_blueprint": Story(
+        {**READY, "battery": "84", "target": "95"},
+        [
+            CHARGE,
+            ({"target": "unavailable"}, []),
+            ({"target": "95"}, []),
+            ({"battery": "95"}, [TURN_OFF]),
+        ],
+        target_entity=True,
+    ),
+    "target_unknown_and_back-charging_by_the_blueprint_past_the_fixed_target": Story(
+        {**READY, "battery": "79", "target": "95"},
+        [CHARGE, ({"target": "unknown"}, []), ({"battery": "81"}, []), ({"target": "95"}, [])],
+        target_entity=True,
+    ),
+    "target_unavailable_and_back-charging_by_hand_above_it": Story(
+        {**PEAK_ABOVE, "target": "85"},
+        [({"hand": "on"}, []), ({"target": "unavailable"}, []), ({"target": "85"}, [])],
+        target_entity=True,
+    ),
+    "target_unavailable_and_back-stopped_by_the_blueprint_at_it": Story(
+        {**READY, "battery": "84", "target": "85"},
+        [
+            CHARGE,
+            ({"battery": "85"}, [TURN_OFF]),
+            ({"target": "unavailable"}, []),
+            ({"target": "85"}, []),
+        ],
+        target_entity=True,
+    ),
+    "target_unknown_and_back-switched_off_by_hand": Story(
+        {**READY, "target": "85"},
+        [CHARGE, ({"hand": "off"}, []), ({"target": "unknown"}, []), ({"target": "85"}, [])],
+        target_entity=True,
+    ),
+    "target_unavailable_at_start-charging_above_the_fixed_target": Story(
+        {**CHEAP_OFF, "battery": "85", "switch": "on", "target": "unavailable"},
+        [(START, []), ({"target": "95"}, [])],
+        restart=True,
+        target_entity=True,
+    ),
+    "target_unavailable_at_start-not_charging": Story(
+        {**CHEAP_OFF, "battery": "50", "target": "unavailable"},
+        [(START, [TURN_ON])],
+        restart=True,
+        target_entity=True,
+    ),
+    "target_attributes_change-charging_by_the_blueprint": Story(
+        {**READY, "battery": "84", "target": "95"},
+        [CHARGE, ({"target": ("95", {"min": 20})}, [])],
+        target_entity=True,
+    ),
+    # The tariff. Unavailable or unknown ends the cheap period (no signal, no cheap period); the
+    # sensor's coming back on restarts the charge that this blip stopped, unless someone touched
+    # the switch in between.
+    "tariff_unavailable_and_back-charging_by_the_blueprint": Story(
+        READY, [CHARGE, ({"cheap": "unavailable"}, [TURN_OFF]), ({"cheap": "on"}, [TURN_ON])]
+    ),
+    "tariff_unknown_and_back-charging_by_the_blueprint": Story(
+        READY, [CHARGE, ({"cheap": "unknown"}, [TURN_OFF]), ({"cheap": "on"}, [TURN_ON])]
+    ),
+    "tariff_unavailable_and_back-charging_by_hand": Story(
+        CHEAP_OFF,
+        [
+            ({"hand": "on"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+        ],
+    ),
+    "tariff_unknown_and_back-switched_on_and_off_by_hand_meanwhile": Story(
+        READY,
+        [
+            CHARGE,
+            ({"cheap": "unknown"}, [TURN_OFF]),
+            ({"hand": "on"}, []),
+            ({"hand": "off"}, []),
+            ({"cheap": "on"}, []),
+        ],
+    ),
+    "tariff_unavailable_and_back-switched_off_at_the_charger": Story(
+        READY,
+        [CHARGE, ({"switch": "off"}, []), ({"cheap": "unavailable"}, []), ({"cheap": "on"}, [])],
+    ),
+    "tariff_unavailable_and_back-stopped_by_the_blueprint_at_the_target": Story(
+        {**READY, "battery": "79"},
+        [
+            CHARGE,
+            ({"battery": "80"}, [TURN_OFF]),
+            ({"cheap": "unavailable"}, []),
+            ({"cheap": "on"}, []),
+        ],
+    ),
+    # A switch that reports its state later, from a poll, with no context of the blueprint's: a
+    # change to off from outside Home Assistant within 2 minutes after the blip began is taken for
+    # the blip's stop. Before the switch reports it, the stop is still on its way: switched on again.
+    "tariff_unavailable_and_back-cloud_switch_reports_the_stop_within_2_minutes": Story(
+        READY,
+        [
+            CHARGE,
+            ({"switch": "on"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"wait": timedelta(seconds=100), "switch": "off"}, []),
+            ({"cheap": "on"}, [TURN_ON]),
+        ],
+        cloud_switch=True,
+    ),
+    "tariff_unavailable_and_back-cloud_switch_reports_the_stop_after_2_minutes": Story(
+        READY,
+        [
+            CHARGE,
+            ({"switch": "on"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"wait": timedelta(minutes=2), "switch": "off"}, []),
+            ({"cheap": "on"}, []),
+        ],
+        cloud_switch=True,
+    ),
+    "tariff_unavailable_and_back-cloud_switch_before_it_reports_the_stop": Story(
+        READY,
+        [
+            CHARGE,
+            ({"switch": "on"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+        ],
+        cloud_switch=True,
+    ),
+    # Known limitations: the sensor's state before the blip is not known, so a cheap period that
+    # begins while the sensor is unavailable does not start charging; nor does a blip through both
+    # unavailable and unknown restart the charge (the sensor's return no longer names the blip).
+    "tariff_off_unavailable_on-a_cheap_period_begun_unseen": Story(
+        READY, [({"cheap": "unavailable"}, []), ({"cheap": "on"}, [])]
+    ),
+    "tariff_unavailable_then_unknown_and_back-charging_by_the_blueprint": Story(
+        READY,
+        [
+            CHARGE,
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "unknown"}, []),
+            ({"cheap": "on"}, []),
+        ],
+    ),
+    "tariff_attributes_change-charging_by_the_blueprint": Story(
+        READY, [CHARGE, ({"cheap": ("on", {"planned_dispatches": []})}, [])]
+    ),
+    "tariff_unavailable_and_back-switched_off_by_hand": Story(
+        READY,
+        [CHARGE, ({"hand": "off"}, []), ({"cheap": "unavailable"}, []), ({"cheap": "on"}, [])],
+    ),
+    "tariff_unavailable_at_start-charging": Story(
+        {**CHEAP_OFF, "battery": "50", "cheap": "unavailable", "switch": "on"},
+        [(START, []), ({"cheap": "on"}, [])],
+        restart=True,
+    ),
+    # Not known at start: its coming back on is a blip's end, and nothing stopped a charge.
+    "tariff_unknown_at_start-not_charging": Story(
+        {**CHEAP_OFF, "cheap": "unknown"}, [(START, []), ({"cheap": "on"}, [])], restart=True
+    ),
+    # A household's week.
+    "week-a_flapping_tariff_sensor": Story(
+        READY,
+        [
+            CHARGE,
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+            ({"cheap": "unknown"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+            ({"battery": "71"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"battery": "unavailable"}, []),
+            ({"cheap": "on"}, []),
+            ({"battery": "72"}, [TURN_ON]),
+            ({"cheap": "off"}, [TURN_OFF]),
+            ({"cheap": "unavailable"}, []),
+            ({"cheap": "off"}, []),
+            ({"cheap": "on"}, [TURN_ON]),
+        ],
+    ),
+    "week-a_reload_mid_charge_past_the_target": Story(
+        {**READY, "battery": "84", "target": "85"},
+        [
+            CHARGE,
+            ({"plug": "unavailable", "target": "unavailable", "battery": "unavailable"}, []),
+            ({"plug": "on", "target": "85", "battery": "86"}, [TURN_OFF]),
+        ],
+        target_entity=True,
+    ),
+    "week-switched_off_by_hand_then_blips_then_the_next_cheap_period": Story(
+        READY,
+        [
+            CHARGE,
+            ({"hand": "off"}, []),
+            ({"battery": "unavailable"}, []),
+            ({"battery": "70"}, []),
+            ({"plug": "unknown"}, []),
+            ({"plug": "on"}, []),
+            ({"cheap": "unavailable"}, []),
+            ({"cheap": "on"}, []),
+            ({"cheap": "off"}, []),
+            ({"cheap": "on"}, [TURN_ON]),
+        ],
+    ),
+    "week-a_restart_mid_charge_then_a_blip": Story(
+        {**CHEAP_OFF, "battery": "75", "switch": "on"},
+        [
+            (START, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+            ({"battery": "79"}, []),
+            ({"battery": "80"}, [TURN_OFF]),
+        ],
+        restart=True,
+    ),
+    "week-the_target_lowered_and_raised": Story(
+        {**READY, "battery": "84", "target": "90"},
+        [
+            CHARGE,
+            ({"target": "80"}, [TURN_OFF]),
+            ({"target": "90"}, [TURN_ON]),
+            ({"target": "84"}, [TURN_OFF]),
+            ({"target": "85"}, [TURN_ON]),
+            ({"battery": "85"}, [TURN_OFF]),
+        ],
+        target_entity=True,
+    ),
+    "week-a_blip_while_the_level_is_unknown": Story(
+        READY,
+        [
+            CHARGE,
+            ({"battery": "unknown"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, []),
+            ({"battery": "72"}, [TURN_ON]),
+        ],
+    ),
+    "week-the_target_passed_during_a_blip": Story(
+        {**READY, "battery": "79"},
+        [
+            CHARGE,
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"battery": "80"}, []),
+            ({"cheap": "on"}, []),
+        ],
+    ),
+    "week-the_target_passed_while_unknown_after_a_blip": Story(
+        {**READY, "battery": "79"},
+        [
+            CHARGE,
+            ({"cheap": "unknown"}, [TURN_OFF]),
+            ({"cheap": "on"}, [TURN_ON]),
+            ({"battery": "unavailable"}, []),
+            ({"battery": "81"}, [TURN_OFF]),
+        ],
+    ),
+    # Known limitations. A blip's end restarts a charge only below the target, so one started by
+    # hand above it stays off. A switch that reports later leaves no context: a target passed while
+    # the level was unknown does not stop its charge, and raising the target after a stop at it
+    # does not start one.
+    # The cheap period's start is the tariff sensor's last change, and a blip moves it: a switch
+    # turned off by hand before a blip counts as untouched when the level comes back afterwards.
+    "week-switched_off_by_hand_then_a_blip_then_a_failed_update": Story(
+        READY,
+        [
+            CHARGE,
+            ({"hand": "off"}, []),
+            ({"cheap": "unavailable"}, []),
+            ({"cheap": "on"}, []),
+            ({"battery": "unavailable"}, []),
+            ({"battery": "70"}, [TURN_ON]),
+        ],
+    ),
+    "week-charging_by_hand_above_the_target_then_a_blip": Story(
+        {**READY, "battery": "79"},
+        [
+            CHARGE,
+            ({"battery": "80"}, [TURN_OFF]),
+            ({"hand": "on"}, []),
+            ({"battery": "81"}, []),
+            ({"cheap": "unavailable"}, [TURN_OFF]),
+            ({"cheap": "on"}, []),
+        ],
+    ),
+    "week-cloud_switch-the_target_passed_while_unknown": Story(
+        {**READY, "battery": "79"},
+        [
+            CHARGE,
+            ({"switch": "on"}, []),
+            ({"battery": "unknown"}, []),
+            ({"battery": "81"}, []),
+        ],
+        cloud_switch=True,
+    ),
+    "week-cloud_switch-the_target_raised_after_a_stop_at_it": Story(
+        {**READY, "battery": "84", "target": "85"},
+        [
+            CHARGE,
+            ({"switch": "on"}, []),
+            ({"battery": "85"}, [TURN_OFF]),
+            ({"switch": "off"}, []),
+            ({"target": "90"}, []),
+        ],
+        target_entity=True,
+        cloud_switch=True,
+    ),
+}
+
+
+@pytest.mark.parametrize("story", STORIES.values(), ids=STORIES.keys())
+async def test_household(
     hass: HomeAssistant,
-    actions: Callable[[], list[tuple[str, str, str]]],
-    comes_back: dict[str, str],
+    freezer: FrozenDateTimeFactory,
+    actions: Callable[[], list[Action]],
+    story: Story,
 ) -> None:
-    """Reproduced: the user's switch-off was undone when a sensor came back from unavailable."""
-    set_states(hass, battery="50", plug="on", cheap="off", switch="off")
-    await setup_automation(hass)
-    await change(hass, cheap="on")
-    await change(hass, switch="on")
-    assert actions() == [TURN_ON]
-
-    await change(hass, switch="off")  # by the user
-    (name,) = comes_back
-    await change(hass, **{name: "unavailable"})
-    await change(hass, **comes_back)
-    assert actions() == [TURN_ON]
-
-
-async def test_a_switch_turned_off_in_a_cheap_period_is_on_again_for_real_changes(
-    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
-) -> None:
-    """Plugging in again, or the next cheap period, starts charging again."""
-    set_states(hass, battery="50", plug="on", cheap="on", switch="on")
-    await setup_automation(hass)
-    await change(hass, switch="off")  # by the user
-
-    await change(hass, plug="off")
-    await change(hass, plug="on")
-    assert actions() == [TURN_ON]
-
-    await change(hass, switch="off")  # by the user again
-    await change(hass, cheap="off")
-    await change(hass, cheap="on")
-    assert actions() == [TURN_ON, TURN_ON]
-
-
-@pytest.mark.parametrize("gone", ["unavailable", "unknown"])
-async def test_a_tariff_sensor_that_becomes_unavailable_ends_the_cheap_period(
-    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]], gone: str
-) -> None:
-    """Reproduced: a tariff sensor going unavailable instead of off never stopped the charge."""
-    set_states(hass, battery="50", plug="on", cheap="on", switch="on")
-    await setup_automation(hass)
-
-    await change(hass, cheap=gone)
-    assert actions() == [TURN_OFF]
-
-
-async def test_a_cheap_period_that_ended_while_down_and_is_reported_after_the_start(
-    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
-) -> None:
-    """A tariff sensor that restores "on" and then reports the end: the charge stops."""
-    hass.set_state(CoreState.not_running)
-    set_states(hass, battery="50", plug="on", cheap="on", switch="on")
-    await setup_automation(hass)
-    await hass.async_start()
-    await hass.async_block_till_done()
+    """Each change leads to the actions the story expects, and to no other."""
+    install_switch(hass, writes_state=not story.cloud_switch)
+    if story.restart:
+        hass.set_state(CoreState.not_running)
+    for name, state in story.states.items():
+        set_state(hass, name, state)
+    await setup_automation(
+        hass, blueprint_inputs(reminder=story.reminder, target_entity=story.target_entity)
+    )
     assert actions() == []
 
-    await change(hass, cheap="off")
-    assert actions() == [TURN_OFF]
+    expected: list[Action] = []
+    for number, (change, new_actions) in enumerate(story.steps):
+        freezer.tick(timedelta(seconds=1))
+        for name, value in change.items():
+            if name == "start":
+                await hass.async_start()
+            elif name == "wait":
+                freezer.tick(value)
+            else:
+                set_state(hass, name, value)
+        await hass.async_block_till_done()
+        expected += new_actions
+        assert actions() == expected, f"after step {number}: {change}"
 
 
-async def test_the_charge_target_entity_overrides_the_fixed_target(
-    hass: HomeAssistant, actions: Callable[[], list[tuple[str, str, str]]]
-) -> None:
-    """Charging stops at the car's charge target, and at once when the user lowers it below the level."""
-    set_states(hass, battery="58", plug="on", cheap="on", switch="on", target="60")
-    await setup_automation(hass, target_entity=True)
-
-    await change(hass, battery="59")
-    assert actions() == []
-    await change(hass, battery="60")
-    assert actions() == [TURN_OFF]
-
-    await change(hass, battery="55", switch="on")
-    await change(hass, target="50")
-    assert actions() == [TURN_OFF, TURN_OFF]
-
-
-@pytest.mark.parametrize(
-    ("target", "expected"),
-    [("70", [TURN_ON]), ("60", []), ("unknown", [TURN_ON]), ("unavailable", [TURN_ON])],
-    ids=["below_entity_target", "above_entity_target", "entity_unknown", "entity_unavailable"],
-)
-async def test_the_charge_target_entity_when_a_cheap_period_starts(
+async def test_a_reload_of_the_integration_mid_charge(
     hass: HomeAssistant,
-    actions: Callable[[], list[tuple[str, str, str]]],
-    target: str,
-    expected: list[tuple[str, str, str]],
+    actions: Callable[[], list[Action]],
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
 ) -> None:
-    """At 65 %: the entity's target decides; without a number, the fixed 80 % does."""
-    set_states(hass, battery="65", plug="on", cheap="off", switch="off", target=target)
-    await setup_automation(hass, target_entity=True)
+    """Reproduced: saving the integration's options reloaded it, and the charge stopped at 85 %.
 
-    await change(hass, cheap="on")
-    assert actions() == expected
+    The real integration against the simulator's i3s, charging at 85 % to a target of 95 %. The
+    reload takes the car's entities through unavailable, the target before the level; the fixed
+    80 % stood in for the target while the level was still 85 %.
+    """
+    simulator.update_car(I3S_VIN, percentage=85)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": I3S_TARGET, "value": 95}, blocking=True
+    )
+    assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"cheap": None}})
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": {
+                "binary_sensor": {
+                    "name": "Cheap now",
+                    "state": "{{ is_state('input_boolean.cheap', 'on') }}",
+                }
+            }
+        },
+    )
+    install_switch(hass, writes_state=True)
+    hass.states.async_set(SWITCH, "off")
+    await hass.async_block_till_done()
+    assert hass.states.get(I3S_BATTERY).state == "85"
+    assert float(hass.states.get(I3S_TARGET).state) == 95
+    assert hass.states.get(I3S_PLUG).state == "on"
+    await setup_automation(
+        hass,
+        {
+            **blueprint_inputs(),
+            "battery_sensor": I3S_BATTERY,
+            "charger_connected_sensor": I3S_PLUG,
+            "cheap_now_sensor": "binary_sensor.cheap_now",
+            "charge_target_entity": I3S_TARGET,
+        },
+    )
+    await hass.services.async_call(
+        "input_boolean", "turn_on", {"entity_id": "input_boolean.cheap"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert actions()[-1] == TURN_ON
+    assert hass.states.get(SWITCH).state == "on"
+
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+    result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_ACTIVE_INTERVAL: 5, CONF_IDLE_INTERVAL: 15, CONF_DAILY_REQUEST_LIMIT: 0},
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    went = [(e.data["entity_id"], e.data["new_state"].state) for e in changes]
+    assert went.index((I3S_TARGET, STATE_UNAVAILABLE)) < went.index(
+        (I3S_BATTERY, STATE_UNAVAILABLE)
+    )
+    assert hass.states.get(I3S_BATTERY).state == "85"
+    assert float(hass.states.get(I3S_TARGET).state) == 95
+    assert TURN_OFF not in actions()
+    assert hass.states.get(SWITCH).state == "on"
