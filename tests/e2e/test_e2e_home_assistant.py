@@ -391,7 +391,7 @@ async def test_a_changed_password_asks_the_user_to_sign_in_again(
     assert NEW_PASSWORD not in stack.log_text()
 
 
-def _log_problems(log: str) -> list[str]:
+def log_problems(log: str) -> list[str]:
     """Return the log's errors, and its warnings about this integration."""
     return [
         line.group(0)
@@ -407,7 +407,7 @@ def _log_problems(log: str) -> list[str]:
 def test_the_log_has_no_errors_but_the_expected_one(stack: Stack) -> None:
     problems = [
         line
-        for line in _log_problems(stack.log_text())
+        for line in log_problems(stack.log_text())
         if " WARNING " not in line and EXPECTED_ERROR not in line
     ]
     assert problems == []
@@ -428,5 +428,5 @@ async def test_requirements_pin_what_the_loaded_integrations_need(
 
 
 def test_the_log_has_no_warnings_about_the_integration(stack: Stack) -> None:
-    warnings = [line for line in _log_problems(stack.log_text()) if " WARNING " in line]
+    warnings = [line for line in log_problems(stack.log_text()) if " WARNING " in line]
     assert warnings == []
