@@ -98,10 +98,10 @@ async def test_unknown_then_known_then_following_a_new_target(
 
 
 @pytest.mark.usefixtures("init_integration")
-async def test_capacity_unset_then_set(hass: HomeAssistant) -> None:
-    """Energy to target needs the capacity; it is never below zero."""
-    assert state(hass, CAPACITY) == STATE_UNKNOWN
-    assert state(hass, ENERGY) == STATE_UNKNOWN
+async def test_capacity_from_the_model_then_set(hass: HomeAssistant) -> None:
+    """Energy to target uses the model's capacity until the user sets one; never below zero."""
+    assert state(hass, CAPACITY) == "27.2"  # the i3s 94 REX's
+    assert float(state(hass, ENERGY)) == pytest.approx((100 - 45) / 100 * 27.2)
 
     await set_number(hass, CAPACITY, 37.9)
     assert state(hass, CAPACITY) == "37.9"

@@ -20,29 +20,24 @@ README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8"
 CAR = "bmw_i3s_94_rex"
 
 # evcc's Home Assistant vehicle maps a status entity's state, trimmed and lowercased, to A, B or C
-# (evcc-io/evcc, util/homeassistant/connection.go, chargeStatusMap; the words it knows).
+# (evcc-io/evcc, util/homeassistant/connection.go, chargeStatusMap, as of its commit b29b49e3 of
+# August 2026; "on", "off", "true" and the digits left the map in July 2026).
 EVCC_STATUS = {
-    **dict.fromkeys(["c", "charging", "on", "true", "active", "1"], "C"),
+    **dict.fromkeys(["c", "charging"], "C"),
     **dict.fromkeys(
         [
             "b",
             "connected",
-            "ready",
             "plugged",
-            "charging_completed",
-            "initialising",
-            "preparing",
-            "2",
-            "no_power",
-            "complete",
-            "stopped",
             "starting",
+            "stopped",
+            "paused",
+            "complete",
+            "charging_completed",
         ],
         "B",
     ),
-    **dict.fromkeys(
-        ["a", "disconnected", "off", "none", "notreadyforcharging", "not_plugged", "0"], "A"
-    ),
+    **dict.fromkeys(["a", "disconnected", "not_plugged"], "A"),
 }
 # evcc's meaning of its letters.
 EVCC_MEANING = {Charger.DISCONNECTED: "A", Charger.CONNECTED: "B", Charger.CHARGING: "C"}
@@ -102,6 +97,8 @@ def test_the_readme_points_the_planners_at_these_entities() -> None:
         "limitSoc": entity("number", "charge_target"),
     }
     assert isinstance(evcc["capacity"], float)
+    # evcc's Home Assistant connection is granted in evcc's web UI; a token is ignored, with a warning.
+    assert "token" not in evcc
 
     predbat = readme_yaml("Predbat")
     assert {
@@ -113,11 +110,13 @@ def test_the_readme_points_the_planners_at_these_entities() -> None:
             "car_charging_planned",
         )
     } == {
-        "car_charging_soc": [entity("sensor", "battery")],
+        # The template sensor that keeps the last known level, which the section defines.
+        "car_charging_soc": [f"{entity('sensor', 'battery')}_last_known"],
         "car_charging_limit": [entity("number", "charge_target")],
         "car_charging_battery_size": [entity("number", "battery_capacity")],
         "car_charging_planned": [entity("sensor", "charger")],
     }
+    assert predbat["car_charging_energy"] == [f"{entity('sensor', 'energy_charged')}_estimate"]
 
     (automation,) = readme_yaml("EV Smart Charging")["automation"]
     (trigger,) = automation["triggers"]

@@ -89,8 +89,8 @@ async def test_diagnostic_entities_are_disabled_by_default(
     hass: HomeAssistant, init_integration: MockConfigEntry, entity_registry: er.EntityRegistry
 ) -> None:
     entries = er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
-    # Fifteen per car, and the account's requests today and next update (shown: quota matters).
-    assert len(entries) == 32
+    # Seventeen per car, and the account's requests today and next update (shown: quota matters).
+    assert len(entries) == 36
     disabled = sorted(entry.entity_id for entry in entries if entry.disabled_by)
     assert disabled == [
         f"sensor.bmw_{car}_{key}"

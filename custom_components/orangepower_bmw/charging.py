@@ -13,8 +13,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from .capacity import capacity_of
 from .models import CHARGING_STATES, Vehicle
 
+# The level a car charges to until the user sets a target.
+DEFAULT_TARGET = 100
 # An estimate needs this many level changes, this far apart.
 MIN_CHANGES = 2
 MIN_SPAN = timedelta(minutes=20)
@@ -135,12 +138,16 @@ class CarCharging:
     level_since: datetime | None = None
     session: Session | None = None
     polled_at: datetime | None = None
-    # Set by the number entities; not stored here, they restore themselves.
+    # The user's settings (the number entities); None until set: 100 %, and the model's capacity.
     target: float | None = None
     capacity: float | None = None
     # The end last shown, stored too, so that neither a restart nor a reload moves it by a little.
     shown_end: datetime | None = None
     stalled: bool = False
+    # The energy put into the battery while plugged in, and the highest level seen since the car
+    # was plugged in, from which a rise counts (None: not plugged in).
+    energy_kwh: float = 0.0
+    energy_from: int | None = None
 
     def observe(self, vehicle: Vehicle, now: datetime) -> None:
         """Take in a good poll of the car."""
@@ -148,6 +155,7 @@ class CarCharging:
         if level is not None and level != self.level:
             self.level_since = now if self.level is not None else None
             self.level = level
+        self._count_energy(vehicle)
         if vehicle.charging.state != "CHARGING" or vehicle.charging.charger_connected is False:
             self.session = None
         # A poll without a level neither ends the session nor adds to it.
@@ -159,14 +167,49 @@ class CarCharging:
         self.polled_at = now
         self._update()
 
+    def _count_energy(self, vehicle: Vehicle) -> None:
+        """Add the level's rise above the highest seen since the car was plugged in.
+
+        A level that drops (a drive, a glitch) and comes back adds nothing; so does a rise while
+        the capacity is unknown.
+        """
+        level, plugged_in = vehicle.charging.percentage, charger_state(vehicle)
+        if plugged_in is Charger.DISCONNECTED:
+            self.energy_from = None
+        elif plugged_in is not None and level is not None:
+            if self.energy_from is not None and level > self.energy_from:
+                capacity = self.battery_capacity(vehicle)
+                self.energy_kwh += (level - self.energy_from) / 100 * (capacity or 0)
+            self.energy_from = max(level, self.energy_from or 0)
+
     def set_target(self, target: float) -> None:
         """Charge to this level; the end time follows at once."""
         self.target = target
         self._update()
 
     def set_capacity(self, capacity: float) -> None:
-        """Use this usable battery capacity in kWh."""
+        """Use this usable battery capacity in kWh, rather than the model's."""
         self.capacity = capacity
+
+    @property
+    def charge_target(self) -> float:
+        """Return the level the car charges to: the user's, or 100 %."""
+        return self.target if self.target is not None else DEFAULT_TARGET
+
+    def battery_capacity(self, vehicle: Vehicle) -> float | None:
+        """Return the usable capacity in kWh: the user's, or the model's when known."""
+        return self.capacity if self.capacity is not None else capacity_of(vehicle)
+
+    def energy_charged(self, vehicle: Vehicle) -> float | None:
+        """Return the kWh put into the battery while plugged in; unknown without a capacity."""
+        return self.energy_kwh if self.battery_capacity(vehicle) is not None else None
+
+    def power(self, vehicle: Vehicle) -> float | None:
+        """Return the charging power in kW: the session's rate times the capacity; 0 when idle."""
+        if self.session is None:
+            return 0.0
+        rate, capacity = self.rate, self.battery_capacity(vehicle)
+        return None if rate is None or capacity is None else rate / 100 * capacity
 
     @property
     def rate(self) -> float | None:
@@ -174,30 +217,29 @@ class CarCharging:
         fit = self.session.fit() if self.session else None
         return fit[2] if fit else None
 
-    def energy_to_target(self, level: int | None) -> float | None:
-        """Return the kWh still missing to the target; None unless level, target and capacity are known."""
-        if level is None or self.target is None or self.capacity is None:
+    def energy_to_target(self, vehicle: Vehicle) -> float | None:
+        """Return the kWh still missing to the target; None unless the level and capacity are known."""
+        level, capacity = vehicle.charging.percentage, self.battery_capacity(vehicle)
+        if level is None or capacity is None:
             return None
-        return max(self.target - level, 0) / 100 * self.capacity
+        return max(self.charge_target - level, 0) / 100 * capacity
 
     @property
     def end(self) -> datetime | None:
         """Return when the target will be reached at the session's rate, when known."""
-        return self.shown_end if self.target is not None else None
+        return self.shown_end
 
     def _update(self) -> None:
         """Work out the end time and the stall flag again after a poll or a new target."""
-        # Until the target is restored after a restart, the end shown before is kept for it.
-        if self.target is not None:
-            end = self._estimate_end(self.target)
-            if (
-                end is None
-                or self.shown_end is None
-                or abs(end - self.shown_end) >= END_HYSTERESIS
-                # A car still below its target is not done before the poll that shows it.
-                or (self.polled_at is not None and self.shown_end < self.polled_at)
-            ):
-                self.shown_end = end
+        end = self._estimate_end(self.charge_target)
+        if (
+            end is None
+            or self.shown_end is None
+            or abs(end - self.shown_end) >= END_HYSTERESIS
+            # A car still below its target is not done before the poll that shows it.
+            or (self.polled_at is not None and self.shown_end < self.polled_at)
+        ):
+            self.shown_end = end
         self.stalled = self._is_stalled()
 
     def _estimate_end(self, target: float) -> datetime | None:
@@ -236,20 +278,42 @@ class CarCharging:
             "level_since": self.level_since.isoformat() if self.level_since else None,
             "session": self.session.as_dict() if self.session else None,
             "shown_end": self.shown_end.isoformat() if self.shown_end else None,
+            "target": self.target,
+            "capacity": self.capacity,
+            "energy_kwh": self.energy_kwh,
+            "energy_from": self.energy_from,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CarCharging:
-        """Return a car stored by as_dict."""
+        """Return a car stored by as_dict (release 0.1.0 stored no settings and no energy)."""
         level_since, session, shown_end = data["level_since"], data["session"], data["shown_end"]
         car = cls(
             level=data["level"],
             level_since=datetime.fromisoformat(level_since) if level_since else None,
             session=Session.from_dict(session) if session else None,
             shown_end=datetime.fromisoformat(shown_end) if shown_end else None,
+            target=_number(data.get("target")),
+            capacity=_number(data.get("capacity")),
+            energy_kwh=_number(data.get("energy_kwh")) or 0.0,
+            energy_from=_level(data.get("energy_from")),
         )
         car.stalled = car._is_stalled()
         return car
+
+
+def _number(value: Any) -> float | None:
+    """Return a stored number, None for none; raise TypeError for anything else."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    raise TypeError(value)
+
+
+def _level(value: Any) -> int | None:
+    """Return a stored level, None for none; raise TypeError for anything else."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise TypeError(value)
 
 
 class ChargingInsight:

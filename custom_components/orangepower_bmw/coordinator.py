@@ -201,7 +201,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
                 translation_placeholders={"status": str(err.status)},
             ) from err
         data = {vehicle.vin: vehicle for vehicle in vehicles}
-        self.notices.answered(vehicles)
+        self.notices.answered(vehicles, self.charging)
         self.notices.recovered()
         self.cars.take_in(data)
         self.charging.observe(data, now)

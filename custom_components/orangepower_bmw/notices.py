@@ -12,8 +12,10 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
 from .api import redact_identifiers
+from .capacity import capacity_of
+from .charging import ChargingInsight
 from .const import DOMAIN
-from .models import CHARGING_STATES, CHARGING_TYPES, VehicleList
+from .models import CHARGING_STATES, CHARGING_TYPES, Vehicle, VehicleList
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class Notices:
             self._repair_timer()
             self._repair_timer = None
 
-    def answered(self, vehicles: VehicleList) -> None:
+    def answered(self, vehicles: VehicleList, charging: ChargingInsight) -> None:
         """Warn about what an answer held that this integration cannot show."""
         if vehicles.skipped and not self._warned_skipped:
             _LOGGER.warning(
@@ -88,6 +90,22 @@ class Notices:
                         "it is shown as unknown. Please report it",
                         redact_identifiers(value),
                     )
+            self._unknown_model(vehicle, charging)
+
+    def _unknown_model(self, vehicle: Vehicle, charging: ChargingInsight) -> None:
+        """Say once which model to report when its capacity is known neither here nor to the user."""
+        if capacity_of(vehicle) is not None or charging.car(vehicle.vin).capacity is not None:
+            return
+        model = redact_identifiers(f"{vehicle.brand or ''} {vehicle.model or ''}".strip())
+        if model in self._unknown_values_seen:
+            return
+        self._unknown_values_seen.add(model)
+        _LOGGER.warning(
+            "The usable battery capacity of the %s (%s) is not in this integration's table: set it "
+            "in the car's Battery capacity setting, and please report the model and its capacity",
+            model or "car without a model name",
+            vehicle.year or "year unknown",
+        )
 
     @staticmethod
     def limit_reached(limit: int, today: date, warned_on: date | None) -> bool:

@@ -9,6 +9,7 @@ from typing import override
 from homeassistant.components.number import (
     NumberDeviceClass,
     NumberEntityDescription,
+    NumberExtraStoredData,
     NumberMode,
     RestoreNumber,
 )
@@ -18,18 +19,18 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .charging import CarCharging
 from .coordinator import OrangePowerConfigEntry
-from .entity import CarEntityDescription, OrangePowerEntity, add_entities_for_new_cars
+from .entity import CarEntityDescription, CarView, OrangePowerEntity, add_entities_for_new_cars
 
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
 class ChargingNumberDescription(NumberEntityDescription, CarEntityDescription):
-    """A setting of a car's charging: where it lives, and its value before the user sets it."""
+    """A setting of a car's charging: the value in force, the user's own, and how to set it."""
 
-    value_fn: Callable[[CarCharging], float | None]
+    value_fn: Callable[[CarView], float | None]
+    user_fn: Callable[[CarCharging], float | None]
     set_fn: Callable[[CarCharging, float], None]
-    default: float | None = None
     # A setting needs no update: it stays available while polls fail.
     needs_update: bool = False
 
@@ -44,8 +45,8 @@ NUMBERS: tuple[ChargingNumberDescription, ...] = (
         native_step=1,
         native_unit_of_measurement=PERCENTAGE,
         mode=NumberMode.SLIDER,
-        default=100,
-        value_fn=lambda charging: charging.target,
+        value_fn=lambda car: car.charging.charge_target,
+        user_fn=lambda charging: charging.target,
         set_fn=CarCharging.set_target,
     ),
     ChargingNumberDescription(
@@ -58,10 +59,19 @@ NUMBERS: tuple[ChargingNumberDescription, ...] = (
         native_step=0.1,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         mode=NumberMode.BOX,
-        value_fn=lambda charging: charging.capacity,
+        value_fn=lambda car: car.charging.battery_capacity(car.vehicle),
+        user_fn=lambda charging: charging.capacity,
         set_fn=CarCharging.set_capacity,
     ),
 )
+
+
+@dataclass
+class SettingData(NumberExtraStoredData):
+    """A setting as Home Assistant's restore state keeps it, and whether the user set it."""
+
+    # Release 0.1.0 kept only settings the user set (or the target's 100 %), without this.
+    set_by_user: bool = True
 
 
 async def async_setup_entry(
@@ -79,7 +89,7 @@ async def async_setup_entry(
 
 
 class ChargingNumber(OrangePowerEntity, RestoreNumber):
-    """A setting of a car, restored after a restart and a reload."""
+    """A setting of a car, kept in the entry's store."""
 
     entity_description: ChargingNumberDescription
 
@@ -90,24 +100,42 @@ class ChargingNumber(OrangePowerEntity, RestoreNumber):
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Restore the user's value, or start from the default, and let the estimates use it."""
+        """Take over a value an older release kept only in Home Assistant's restore state."""
         await super().async_added_to_hass()
-        restored = await self.async_get_last_number_data()
-        value = restored.native_value if restored else None
-        if value is None:
-            value = self.entity_description.default
-        if value is not None:
+        if self.entity_description.user_fn(self._charging) is not None:
+            return
+        restored = await self.async_get_last_extra_data()
+        data = restored.as_dict() if restored else {}
+        value = data.get("native_value")
+        if isinstance(value, int | float) and data.get("set_by_user", True) is True:
             self.entity_description.set_fn(self._charging, value)
+            self.coordinator.save()
             self.coordinator.async_update_listeners()
 
     @property
     @override
     def native_value(self) -> float | None:
-        """Return the value the estimates use."""
-        return self.entity_description.value_fn(self._charging)
+        """Return the value the estimates use (none for a car no longer on the account)."""
+        if self.vin not in (self.coordinator.data or {}):
+            return None
+        return self.entity_description.value_fn(self.car)
+
+    @property
+    @override
+    def extra_restore_state_data(self) -> SettingData:
+        """Keep, with the value, whether the user set it or it is the default."""
+        return SettingData(
+            native_max_value=self.native_max_value,
+            native_min_value=self.native_min_value,
+            native_step=self.native_step,
+            native_unit_of_measurement=self.native_unit_of_measurement,
+            native_value=self.native_value,
+            set_by_user=self.entity_description.user_fn(self._charging) is not None,
+        )
 
     @override
     async def async_set_native_value(self, value: float) -> None:
         """Use the new value, and show the estimates that follow from it at once."""
         self.entity_description.set_fn(self._charging, value)
+        self.coordinator.save()
         self.coordinator.async_update_listeners()

@@ -13,7 +13,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfLength
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfEnergy,
+    UnitOfLength,
+    UnitOfPower,
+)
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -136,7 +142,30 @@ SENSORS: tuple[CarSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=lambda car: car.charging.energy_to_target(car.vehicle.charging.percentage),
+        value_fn=lambda car: car.charging.energy_to_target(car.vehicle),
+    ),
+    CarSensorDescription(
+        # An estimate of what went into the battery (the level's rises times the capacity), not
+        # a meter at the wallbox: charging losses are not in it.
+        key="energy_charged",
+        translation_key="energy_charged",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
+        # A total known up to the last poll is still right while polls fail: no gap in the
+        # Energy dashboard's statistics.
+        needs_update=False,
+        value_fn=lambda car: car.charging.energy_charged(car.vehicle),
+    ),
+    CarSensorDescription(
+        key="charging_power",
+        translation_key="charging_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda car: car.charging.power(car.vehicle),
     ),
     CarSensorDescription(
         key="charger",
