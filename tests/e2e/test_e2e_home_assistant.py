@@ -171,14 +171,14 @@ async def test_the_state_machine_has_both_cars_with_units_and_device_classes(
     assert value(cars, f"sensor.{I3S}_charger") == "charging"
     assert value(cars, f"sensor.{IX}_charger") == "disconnected"
     assert value(cars, f"number.{I3S}_charge_target") == "100"
-    assert value(cars, f"number.{I3S}_battery_capacity") == "unknown"
+    assert value(cars, f"number.{I3S}_battery_capacity") == "27.2"  # the model's
     assert value(cars, f"sensor.{I3S}_charge_end") == "unknown"
     assert value(cars, f"binary_sensor.{I3S}_charging_stalled") == "off"
 
     # Charging type and last update are disabled by default: no state.
     assert f"sensor.{I3S}_charging_type" not in cars
     assert f"sensor.{I3S}_last_update" not in cars
-    assert len(cars) == 26
+    assert len(cars) == 30
 
 
 async def test_options_flow_shortens_the_polling_intervals(
@@ -430,3 +430,36 @@ async def test_requirements_pin_what_the_loaded_integrations_need(
 def test_the_log_has_no_warnings_about_the_integration(stack: Stack) -> None:
     warnings = [line for line in log_problems(stack.log_text()) if " WARNING " in line]
     assert warnings == []
+
+
+async def test_energy_charged_passes_home_assistants_energy_validation(
+    api: HomeAssistantApi,
+) -> None:
+    energy, power = f"sensor.{I3S}_energy_charged_estimate", f"sensor.{I3S}_charging_power"
+    assert value(await states(api), energy) not in (None, "unknown", "unavailable")
+    # The statistic's metadata as the recorder's first five-minute compile makes it, without
+    # waiting for that compile.
+    await api.ws(
+        "recorder/import_statistics",
+        metadata={
+            "statistic_id": energy,
+            "source": "recorder",
+            "name": None,
+            "has_mean": False,
+            "mean_type": 0,
+            "has_sum": True,
+            "unit_of_measurement": "kWh",
+            "unit_class": "energy",
+        },
+        stats=[],
+    )
+    await api.ws(
+        "energy/save_prefs",
+        device_consumption=[{"stat_consumption": energy, "stat_rate": power}],
+    )
+
+    async def validated() -> Any:
+        found = await api.ws("energy/validate")
+        return found if found["device_consumption"] == [[]] else None
+
+    await wait_for("the energy validation to report nothing", validated)
