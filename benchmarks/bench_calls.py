@@ -101,7 +101,9 @@ class DayPlan:
     """A day of the account's cars, and the issue's target ratio for it when it sets one.
 
     wallbox: an input_boolean follows the cars' plug and is a refresh trigger; idle_interval: the
-    option in minutes (None: the default); limit: the daily request limit (0: none).
+    option in minutes (None: the default); limit: the daily request limit (0: none); arrival: the
+    level a car comes home with; rate: the cars' charge in % an hour; charge_target: the cars'
+    Charge target setting (None: the default 100 %).
     """
 
     key: str
@@ -111,6 +113,9 @@ class DayPlan:
     wallbox: bool = False
     idle_interval: int | None = None
     limit: int = 0
+    arrival: int = ARRIVAL_PERCENTAGE
+    rate: float | None = None
+    charge_target: int | None = None
 
     def options(self) -> dict[str, object]:
         """Return the config entry's options that differ from the defaults."""
@@ -133,6 +138,8 @@ OVERNIGHT = CarDay(window("22:00", "07:00"), window("22:00", "02:00"))
 OVERNIGHT_LATE = CarDay(window("22:00", "07:00"), window("02:00", "06:00"))
 HOME_WHENEVER_THERE = CarDay(window("18:00", "08:00"), window("22:00", "02:00"))
 AT_WORK = CarDay(window("09:00", "17:00"), window("09:00", "13:00"))
+# Home at 18:00, a timer starts the charge at 22:00 and the car stops at its target at 02:00.
+EVENING_TIMER = CarDay(window("18:00", "07:30"), window("22:00", "02:00"))
 
 PLANS = (
     DayPlan("a", "one car, parked and unplugged all day", (PARKED,), 3),
@@ -184,6 +191,18 @@ PLANS = (
         None,
         limit=48,
     ),
+    DayPlan(
+        "f+limit48",
+        "one car home at 18:00, a timer charging it 22:00-02:00 from 20 % to its 80 % target "
+        "at 15 % an hour, unplugged at 07:30; the wallbox linked, a daily limit of 48",
+        (EVENING_TIMER,),
+        None,
+        wallbox=True,
+        limit=48,
+        arrival=20,
+        rate=15,
+        charge_target=80,
+    ),
 )
 
 
@@ -197,27 +216,29 @@ def vin(index: int) -> str:
     return str(car(index)["vin"])
 
 
-def apply_plan(simulator: Simulator, plan: DayPlan, moment: datetime) -> tuple[bool, bool]:
-    """Bring every car to the state the plan wants at this moment.
+def apply_plan(simulator: Simulator, plan: DayPlan, moment: datetime) -> set[str]:
+    """Bring every car to the state the plan wants at this moment; return what changed.
 
-    Return whether any car changed, and whether one was plugged in.
+    The changes are among "plugged", "unplugged", "started" and "stopped" (charging).
     """
-    changed = plugged_in = False
+    changed: set[str] = set()
     for index, car_day in enumerate(plan.cars):
         state = simulator.car(vin(index))
         plugged, charging = car_day.wants(moment.time())
-        changed |= (plugged, charging) != (state.charger_connected, state.charging)
-        plugged_in |= plugged and not state.charger_connected
         if plugged and not state.charger_connected:
-            simulator.update_car(vin(index), percentage=ARRIVAL_PERCENTAGE)
+            simulator.update_car(vin(index), percentage=plan.arrival)
             simulator.plug(vin(index))
+            changed.add("plugged")
         elif not plugged and state.charger_connected:
             simulator.unplug(vin(index))
+            changed.add("unplugged")
         if charging and not state.charging:
             simulator.start_charging(vin(index))
+            changed.add("started")
         elif not charging and state.charging:
             simulator.stop_charging(vin(index))
-    return changed, plugged_in
+            changed.add("stopped")
+    return changed
 
 
 def any_plugged(simulator: Simulator, plan: DayPlan) -> bool:
@@ -310,9 +331,11 @@ class Run:
 
     # Each poll (vehicles call), and whether a car was charging then.
     polls: list[tuple[datetime, bool]] = field(default_factory=list)
-    # Each moment after MEASURE_FROM a car's plug or charging changed, and those a car was plugged in.
+    # Each moment after MEASURE_FROM a car's plug or charging changed, and those of each change.
     changes: list[datetime] = field(default_factory=list)
     plug_ins: list[datetime] = field(default_factory=list)
+    starts: list[datetime] = field(default_factory=list)
+    stops: list[datetime] = field(default_factory=list)
     # Every request (login or vehicles call), at the moment it was made.
     requests: list[datetime] = field(default_factory=list)
     at_start: dict[str, int] = field(default_factory=dict)
@@ -341,6 +364,9 @@ async def drive(
         entry = config_entry(url, EMAIL, **plan.options())
         await set_up(hass, entry)
         coordinator: OrangePowerCoordinator = entry.runtime_data
+        if plan.charge_target is not None:
+            for index in range(len(plan.cars)):
+                coordinator.charging.car(vin(index)).set_target(plan.charge_target)
         run.requests += [START] * total()
         fixed = moments(plan)
         now, index = START, 0
@@ -353,11 +379,16 @@ async def drive(
                 index += 1
             now = moment
             freezer.move_to(moment)
-            changed, plugged_in = apply_plan(simulator, plan, moment)
+            changed = apply_plan(simulator, plan, moment)
             if changed and moment > MEASURE_FROM:
                 run.changes.append(moment)
-                if plugged_in:
-                    run.plug_ins.append(moment)
+                for kind, moments_of in (
+                    ("plugged", run.plug_ins),
+                    ("started", run.starts),
+                    ("stopped", run.stops),
+                ):
+                    if kind in changed:
+                        moments_of.append(moment)
             if plan.wallbox:
                 await follow_wallbox(hass, simulator, plan)
             before, before_total = simulator.counts["vehicles"], total()
@@ -382,7 +413,10 @@ async def test_calls_per_day(
     freezer: FrozenDateTimeFactory,
     plan: DayPlan,
 ) -> None:
-    simulator = Simulator(scenario((EMAIL, [car(index) for index in range(len(plan.cars))])))
+    rate = {} if plan.rate is None else {"charge_rate_per_hour": plan.rate}
+    simulator = Simulator(
+        scenario((EMAIL, [car(index, **rate) for index in range(len(plan.cars))]))
+    )
     apply_plan(simulator, plan, START)
     run = await drive(hass, freezer, simulator, plan)
     counts, at_start, statuses = run.counts, run.at_start, run.statuses
@@ -414,6 +448,8 @@ async def test_calls_per_day(
         if plan.wallbox
     ]
     limit = limit_figures(plan, run.requests, poll_times) if plan.limit else None
+    start_delays = [(next_at_or_after(poll_times, c) - c).total_seconds() / 60 for c in run.starts]
+    stop_delays = [(next_at_or_after(poll_times, c) - c).total_seconds() / 60 for c in run.stops]
     former_delays = [(next_at_or_after(former_grid, c) - c).total_seconds() / 60 for c in changes]
     figures = {
         "title": plan.title,
@@ -441,6 +477,8 @@ async def test_calls_per_day(
             sum(wallbox_delays) / len(wallbox_delays) if wallbox_delays else None
         ),
         "daily_limit": limit,
+        "max_delay_to_show_a_charge_start_min": max(start_delays, default=None),
+        "max_delay_to_show_a_charge_end_min": max(stop_delays, default=None),
     }
     record("calls", plan.key, figures)
     print(

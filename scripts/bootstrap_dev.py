@@ -32,6 +32,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = "orangepower_bmw"
 INTEGRATION_SOURCE = ROOT / "custom_components" / DOMAIN
+BLUEPRINT_SOURCE = ROOT / "blueprints" / "automation" / DOMAIN
 CONFIGURATION_YAML = ROOT / "config" / "configuration.yaml"
 
 DEMO_EMAIL = "demo@example.com"
@@ -58,7 +59,8 @@ def prepare_config(config_dir: Path, *, port: int, copy_configuration: bool) -> 
     """Make a config directory that loads the integration from the working tree, not a copy.
 
     The integration is a symlink (relative when the directory is inside the repository, so the
-    checkout can move). Home Assistant 2026.10 keeps its HTTP settings in .storage/http (an http:
+    checkout can move), and so is the cheap-tariff blueprint's folder under blueprints/; an empty
+    automations.yaml is made for the automations the UI saves. Home Assistant 2026.10 keeps its HTTP settings in .storage/http (an http:
     section in YAML is imported once as an unconfirmed trial that reverts after five minutes), so
     the address, 127.0.0.1 and the port, is written there before each start. Onboarding's
     core-config step is marked done up front: configuration.yaml already sets the location and
@@ -67,20 +69,11 @@ def prepare_config(config_dir: Path, *, port: int, copy_configuration: bool) -> 
     config_dir.mkdir(parents=True, exist_ok=True)
     if copy_configuration:
         shutil.copyfile(CONFIGURATION_YAML, config_dir / "configuration.yaml")
-    link = config_dir / "custom_components" / DOMAIN
-    link.parent.mkdir(exist_ok=True)
-    inside = config_dir.resolve().is_relative_to(ROOT)
-    target = (
-        Path(os.path.relpath(INTEGRATION_SOURCE, link.parent.resolve()))
-        if inside
-        else INTEGRATION_SOURCE
-    )
-    if not (link.is_symlink() and link.readlink() == target):
-        if link.exists() and not link.is_symlink():
-            msg = f"{link} exists and is not a symlink to the working tree; move it away"
-            raise BootstrapError(msg)
-        link.unlink(missing_ok=True)
-        link.symlink_to(target, target_is_directory=True)
+    _link(config_dir / "custom_components" / DOMAIN, INTEGRATION_SOURCE)
+    _link(config_dir / "blueprints" / "automation" / DOMAIN, BLUEPRINT_SOURCE)
+    automations = config_dir / "automations.yaml"
+    if not automations.exists():
+        automations.write_text("[]\n", encoding="utf-8")
     storage = config_dir / ".storage"
     storage.mkdir(exist_ok=True)
     # Only these two private files, in Home Assistant 2026.10's formats (a later version migrates
@@ -92,6 +85,20 @@ def prepare_config(config_dir: Path, *, port: int, copy_configuration: bool) -> 
         # Finishing this step through /api/onboarding/core_config would also start the onboarding
         # integrations (met, radio_browser, ...), which install packages and reach the internet.
         _write_store(storage, "onboarding", 4, 1, {"done": ["core_config"]})
+
+
+def _link(link: Path, source: Path) -> None:
+    """Make a symlink to a folder of the working tree (relative when the link is inside it)."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    inside = link.parent.resolve().is_relative_to(ROOT)
+    target = Path(os.path.relpath(source, link.parent.resolve())) if inside else source
+    if link.is_symlink() and link.readlink() == target:
+        return
+    if link.exists() and not link.is_symlink():
+        msg = f"{link} exists and is not a symlink to the working tree; move it away"
+        raise BootstrapError(msg)
+    link.unlink(missing_ok=True)
+    link.symlink_to(target, target_is_directory=True)
 
 
 def _http_settings(port: int) -> dict[str, Any]:

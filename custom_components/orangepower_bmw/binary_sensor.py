@@ -46,9 +46,11 @@ BINARY_SENSORS: tuple[CarBinarySensorDescription, ...] = (
         is_on_fn=lambda car: car.vehicle.charging.charger_connected,
     ),
     CarBinarySensorDescription(
-        # Named "Charging" and drawn by its device class.
+        # Named "Charging" and drawn by its device class. The Charger sensor says what a user
+        # reads; this one is for EV Smart Charging and Predbat, which want on and off.
         key="charging",
         device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
+        entity_registry_enabled_default=False,
         is_on_fn=_is_charging,
     ),
     CarBinarySensorDescription(

@@ -1,4 +1,4 @@
-"""The daily request limit: today's count, and the pace that makes the rest last until midnight."""
+"""The daily request limit: today's count on Home Assistant's local calendar day."""
 
 from __future__ import annotations
 
@@ -98,31 +98,3 @@ class RequestBudget:
         """Return how many polls the limit leaves today beyond the reserve (under a limit)."""
         self.roll(now)
         return max(self.limit - self.count - reserve, 0)
-
-    def next_slot(self, now: datetime, reserve: int) -> datetime | None:
-        """Return the earliest time the pace allows the next request; None: no limit.
-
-        With no request left for polling, that is just after midnight.
-        """
-        gap = self.gap(now, reserve)
-        if gap is None:
-            return None
-        if not self.polls_left(now, reserve):
-            return next_midnight(now) + NEW_DAY_MARGIN
-        # A last request in the future is a clock that stepped back: pace from now.
-        return now if self.last_request is None else min(self.last_request, now) + gap
-
-    def gap(self, now: datetime, reserve: int) -> timedelta | None:
-        """Return the time between polls that makes the rest of the limit last until midnight.
-
-        `reserve` requests are kept back (the token renewals the day still needs). None: no limit.
-        When no poll is left, the gap runs to midnight.
-        """
-        if not self.limit:
-            return None
-        self.roll(now)
-        until_midnight = next_midnight(now) - dt_util.as_utc(now)
-        polls_left = self.limit - self.count - reserve
-        if polls_left <= 0:
-            return until_midnight
-        return until_midnight / polls_left

@@ -64,12 +64,6 @@ class EntryCars:
         self.track_missing(data)
         self.update_devices(data)
 
-    def any_charging(self, data: dict[str, Vehicle] | None) -> bool:
-        """Return whether a car this entry shows is charging."""
-        return any(
-            vehicle.is_charging for vin, vehicle in (data or {}).items() if vin in self.shown
-        )
-
     def device_info(self, vin: str) -> DeviceInfo:
         """Return the device of a car's entities; cars.py made it and keeps it up to date."""
         return DeviceInfo(identifiers={(DOMAIN, vin)}, serial_number=vin)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from .allocation import Need
 from .capacity import capacity_of
 from .models import CHARGING_STATES, Vehicle
 
@@ -331,3 +332,24 @@ class ChargingInsight:
         """Take in a good poll of the account's cars."""
         for vin, vehicle in vehicles.items():
             self.car(vin).observe(vehicle, now)
+
+    def need(
+        self, vehicles: Mapping[str, Vehicle], shown: set[str]
+    ) -> tuple[Need, datetime | None]:
+        """Return what the cars shown need of the schedule, and when a charge should end.
+
+        Charging; else plugged in below the target and waiting (a timer may start it); else
+        parked. The end is the earliest estimated end of a car charging.
+        """
+        cars = {vin: vehicle for vin, vehicle in vehicles.items() if vin in shown}
+        charging = [vin for vin, vehicle in cars.items() if vehicle.is_charging]
+        if charging:
+            ends = [end for vin in charging if (end := self.car(vin).end) is not None]
+            return Need.CHARGING, min(ends, default=None)
+        for vin, vehicle in cars.items():
+            level = vehicle.charging.percentage
+            if charger_state(vehicle) is Charger.CONNECTED and (
+                level is None or level < self.car(vin).charge_target
+            ):
+                return Need.WAITING, None
+        return Need.PARKED, None

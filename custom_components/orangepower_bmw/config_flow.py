@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import re
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -29,9 +27,15 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.util import dt as dt_util
 import probatio
-from yarl import URL
 
-from .api import DEFAULT_BASE_URL, Credentials, OrangePowerClient, OrangePowerError, error_key
+from .api import (
+    DEFAULT_BASE_URL,
+    Credentials,
+    InvalidCredentialsError,
+    OrangePowerClient,
+    OrangePowerError,
+    error_key,
+)
 from .const import (
     CONF_ACCOUNT_EMAIL,
     CONF_ACTIVE_INTERVAL,
@@ -53,14 +57,15 @@ from .const import (
 from .coordinator import EntryRequests
 from .models import Token
 from .store import token_for_entry
+from .validation import (
+    account_id,
+    account_title,
+    input_errors,
+    normalized,
+    refused_login_error,
+)
 
 _LOGGER = logging.getLogger(__name__)
-
-EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-# Host name endings that only resolve on a local network, where plain http is acceptable.
-LOCAL_SUFFIXES = (".localhost", ".local", ".lan", ".home.arpa", ".internal")
-# Carrier-grade NAT space, which Tailscale uses for its (already encrypted) private network.
-SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
 
 EMAIL_SELECTOR = TextSelector(
     TextSelectorConfig(type=TextSelectorType.EMAIL, autocomplete="username")
@@ -84,100 +89,37 @@ USER_SCHEMA = probatio.Schema(
     }
 )
 REAUTH_SCHEMA = probatio.Schema({probatio.Required(CONF_PASSWORD): PASSWORD_SELECTOR})
+# The MyBMW e-mail is the account itself: shown in the form's description, not a field.
 RECONFIGURE_SCHEMA = probatio.Schema(
     {
-        probatio.Required(CONF_EMAIL): EMAIL_SELECTOR,
         probatio.Optional(CONF_PASSWORD): PASSWORD_SELECTOR,
         probatio.Optional(CONF_ACCOUNT_EMAIL): EMAIL_SELECTOR,
         probatio.Required(CONF_URL): URL_SELECTOR,
     }
 )
-OPTIONS_SCHEMA = probatio.Schema(
-    {
-        probatio.Required(CONF_ACTIVE_INTERVAL): MINUTES_SELECTOR,
-        probatio.Required(CONF_IDLE_INTERVAL): MINUTES_SELECTOR,
-        probatio.Optional(CONF_REFRESH_ENTITIES): EntitySelector(
-            EntitySelectorConfig(multiple=True)
-        ),
-        probatio.Optional(
-            CONF_DAILY_REQUEST_LIMIT, default=DEFAULT_DAILY_REQUEST_LIMIT
-        ): NumberSelector(NumberSelectorConfig(mode=NumberSelectorMode.BOX, min=0, step=1)),
-    }
-)
+
+
+def options_schema(own_entities: set[str]) -> probatio.Schema:
+    """Return the options form; the trigger picker offers other integrations' entities only."""
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_ACTIVE_INTERVAL): MINUTES_SELECTOR,
+            probatio.Required(CONF_IDLE_INTERVAL): MINUTES_SELECTOR,
+            # This integration's entities change with every poll: they would trigger it on and on.
+            probatio.Optional(CONF_REFRESH_ENTITIES): EntitySelector(
+                EntitySelectorConfig(multiple=True, exclude_entities=sorted(own_entities))
+            ),
+            probatio.Optional(
+                CONF_DAILY_REQUEST_LIMIT, default=DEFAULT_DAILY_REQUEST_LIMIT
+            ): NumberSelector(NumberSelectorConfig(mode=NumberSelectorMode.BOX, min=0, step=1)),
+        }
+    )
+
+
 INTERVAL_RANGES = {
     CONF_ACTIVE_INTERVAL: (MIN_ACTIVE_INTERVAL, MAX_ACTIVE_INTERVAL),
     CONF_IDLE_INTERVAL: (MIN_IDLE_INTERVAL, MAX_IDLE_INTERVAL),
 }
-
-
-def account_id(email: str) -> str:
-    """Return the unique id of a BMW account: its e-mail, trimmed and lowercased."""
-    return email.strip().lower()
-
-
-def account_title(email: str) -> str:
-    """Return the entry's title: the e-mail with its local part masked.
-
-    Home Assistant writes entry titles into its log, where the account e-mail must not appear.
-    """
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"
-
-
-def _is_local_host(host: str) -> bool:
-    """Return whether the host is a loopback or private-network address or a local name."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        name = host.lower().rstrip(".")
-        return name == "localhost" or name.endswith(LOCAL_SUFFIXES) or "." not in name
-    return (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address in SHARED_ADDRESS_SPACE
-    )
-
-
-def _url_is_valid(url: str) -> bool:
-    """Return whether the URL is http(s) without credentials, query or fragment; http only locally."""
-    # yarl reports an empty query or fragment as none at all; the client would still send the "?".
-    if "?" in url or "#" in url:
-        return False
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return False
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        return False
-    if parsed.user or parsed.password or parsed.query_string or parsed.fragment:
-        return False
-    return parsed.scheme == "https" or _is_local_host(parsed.host)
-
-
-def _normalize(user_input: dict[str, Any], password: str) -> dict[str, Any]:
-    """Return the entry data for the form's input: trimmed, with the defaults filled in."""
-    email = str(user_input[CONF_EMAIL]).strip()
-    return {
-        CONF_EMAIL: email,
-        CONF_PASSWORD: password,
-        CONF_ACCOUNT_EMAIL: str(user_input.get(CONF_ACCOUNT_EMAIL) or "").strip() or email,
-        CONF_URL: str(user_input.get(CONF_URL) or DEFAULT_BASE_URL).strip().rstrip("/"),
-    }
-
-
-def _input_errors(data: dict[str, Any]) -> dict[str, str]:
-    """Return the form errors found without asking the service."""
-    errors: dict[str, str] = {}
-    if not EMAIL_PATTERN.fullmatch(data[CONF_EMAIL]):
-        errors[CONF_EMAIL] = "invalid_email"
-    if not EMAIL_PATTERN.fullmatch(data[CONF_ACCOUNT_EMAIL]):
-        errors[CONF_ACCOUNT_EMAIL] = "invalid_email"
-    if not data[CONF_PASSWORD].strip():
-        errors[CONF_PASSWORD] = "empty_password"
-    if not _url_is_valid(data[CONF_URL]):
-        errors[CONF_URL] = "invalid_url"
-    return errors
 
 
 class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -200,7 +142,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         For an entry (reauth, reconfigure) both requests count against its daily limit, which
         must allow both: a login is no use without the list it is for.
         """
-        if errors := _input_errors(data):
+        if errors := input_errors(data):
             return errors, None
         requests = await EntryRequests.async_load(self.hass, entry) if entry else None
         if requests is not None and not requests.budget.allows(dt_util.utcnow(), 2):
@@ -213,6 +155,8 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         )
         try:
             token = await client.check()
+        except InvalidCredentialsError:
+            return {"base": refused_login_error(data)}, None
         except OrangePowerError as err:
             return {"base": error_key(err)}, None
         except Exception:
@@ -227,13 +171,13 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         """Ask for the BMW account and the service's address."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = _normalize(user_input, user_input[CONF_PASSWORD])
+            data = normalized(user_input, user_input[CONF_PASSWORD])
             await self.async_set_unique_id(account_id(data[CONF_EMAIL]))
             self._abort_if_unique_id_configured()
             errors, token = await self._validate(data)
             if token is not None:
                 return self.async_create_entry(
-                    title=account_title(data[CONF_EMAIL]),
+                    title=account_title(data[CONF_EMAIL], self._titles()),
                     data={**data, CONF_TOKEN: token_for_entry(token)},
                 )
         return self.async_show_form(
@@ -255,7 +199,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = _normalize(dict(entry.data), user_input[CONF_PASSWORD])
+            data = normalized(dict(entry.data), user_input[CONF_PASSWORD])
             errors, token = await self._validate(data, entry)
             if token is not None:
                 return self.async_update_reload_and_abort(
@@ -283,25 +227,31 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             password = user_input.get(CONF_PASSWORD) or entry.data[CONF_PASSWORD]
-            data = _normalize(user_input, password)
-            # A typo in the e-mail is a form error, not a different account.
-            if not (errors := _input_errors(data)):
-                await self.async_set_unique_id(account_id(data[CONF_EMAIL]))
-                self._abort_if_unique_id_mismatch()
-                errors, token = await self._validate(data, entry)
-                if token is not None:
-                    return self.async_update_reload_and_abort(
-                        entry,
-                        title=account_title(data[CONF_EMAIL]),
-                        data_updates={**data, CONF_TOKEN: token_for_entry(token)},
-                        reason="reconfigure_successful",
-                    )
-        suggested = _without_password(user_input) or _without_password(dict(entry.data))
+            data = normalized({**user_input, CONF_EMAIL: entry.data[CONF_EMAIL]}, password)
+            errors, token = await self._validate(data, entry)
+            if token is not None:
+                return self.async_update_reload_and_abort(
+                    entry,
+                    data_updates={**data, CONF_TOKEN: token_for_entry(token)},
+                    reason="reconfigure_successful",
+                )
+        suggested = _without_password(user_input) or {
+            # The account e-mail is shown empty when it is the MyBMW e-mail, as it was typed.
+            CONF_ACCOUNT_EMAIL: ""
+            if account_id(entry.data[CONF_ACCOUNT_EMAIL]) == account_id(entry.data[CONF_EMAIL])
+            else entry.data[CONF_ACCOUNT_EMAIL],
+            CONF_URL: entry.data[CONF_URL],
+        }
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(RECONFIGURE_SCHEMA, suggested),
             errors=errors,
+            description_placeholders={"email": entry.data[CONF_EMAIL]},
         )
+
+    def _titles(self) -> list[str]:
+        """Return the titles of this integration's entries, for a new one to differ from."""
+        return [entry.title for entry in self._async_current_entries(include_ignore=False)]
 
 
 def _without_password(values: dict[str, Any] | None) -> dict[str, Any]:
@@ -330,11 +280,7 @@ class OrangePowerOptionsFlow(OptionsFlowWithReload):
             ):
                 errors[CONF_DAILY_REQUEST_LIMIT] = "daily_request_limit_out_of_range"
             refresh_entities = list(user_input.get(CONF_REFRESH_ENTITIES, []))
-            registry = er.async_get(self.hass)
-            if any(
-                (entity := registry.async_get(entity_id)) and entity.platform == DOMAIN
-                for entity_id in refresh_entities
-            ):
+            if set(refresh_entities) & self._own_entities():
                 # A poll that changes an entity would trigger the next poll, on and on.
                 errors[CONF_REFRESH_ENTITIES] = "own_entity"
             if not errors:
@@ -355,6 +301,16 @@ class OrangePowerOptionsFlow(OptionsFlowWithReload):
         }
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, current),
+            data_schema=self.add_suggested_values_to_schema(
+                options_schema(self._own_entities()), current
+            ),
             errors=errors,
         )
+
+    def _own_entities(self) -> set[str]:
+        """Return the entity ids of this integration, in any of its entries."""
+        return {
+            entity.entity_id
+            for entity in er.async_get(self.hass).entities.values()
+            if entity.platform == DOMAIN
+        }

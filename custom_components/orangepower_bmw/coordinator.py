@@ -119,6 +119,12 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         planned = self.schedule.next_request()
         return planned[0] if planned else None
 
+    @property
+    def next_update_reason(self) -> str | None:
+        """Return what decided the time of the next request."""
+        planned = self.schedule.next_request()
+        return planned[1].value if planned else None
+
     @override
     async def _async_setup(self) -> None:
         """Load what survives a restart: the schedule, the cars' last values, missing cars."""
@@ -130,7 +136,9 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         if stored.cars:
             self.data, self.polled_at = stored.cars, stored.polled_at
             self.cars.show_listed(self.data)
-            self.schedule.charging = self.cars.any_charging(self.data)
+            self.schedule.need, self.schedule.charge_end = self.charging.need(
+                self.data, self.cars.shown
+            )
         if self.schedule.ask is not None and self.schedule.ask.follow_up:
             # Asked for before the reload: its follow-up compares with the cars as they were.
             self._asked_states = charge_states(self.data)
@@ -207,7 +215,8 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self.charging.observe(data, now)
         self.polled_at = now
         # A car missing from this answer counts as it was last seen: a glitch does not slow polling.
-        self.schedule.polled(now, charging=self.cars.any_charging({**(self.data or {}), **data}))
+        need, end = self.charging.need({**(self.data or {}), **data}, self.cars.shown)
+        self.schedule.polled(now, need, end)
         self.save()
         return data
 

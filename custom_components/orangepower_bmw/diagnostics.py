@@ -10,6 +10,7 @@ from homeassistant.const import CONF_EMAIL, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
+from .capacity import capacity_of
 from .const import CONF_ACCOUNT_EMAIL, DOMAIN
 from .coordinator import OrangePowerConfigEntry, OrangePowerCoordinator
 
@@ -22,32 +23,41 @@ TO_REDACT = {
     "title",
     "unique_id",
     "vin",
-    "vehicle_id",
-    "user_id",
 }
 
 
 def _polling(coordinator: OrangePowerCoordinator) -> dict[str, Any]:
-    """Return how polling goes: interval, last success and error, call counts since start."""
+    """Return how polling goes: the schedule's state, the last update, and the requests made."""
     last_success = coordinator.last_update_success_time
+    schedule, client = coordinator.schedule, coordinator.client
     return {
-        "update_interval_seconds": coordinator.schedule.interval.total_seconds(),
+        "interval_seconds": schedule.interval.total_seconds(),
+        "next_update": coordinator.next_update.isoformat() if coordinator.next_update else None,
+        "next_update_reason": coordinator.next_update_reason,
+        "schedule": schedule.as_dict(),
+        "credentials_refused": schedule.refused,
         "last_update_success": coordinator.last_update_success,
         "last_success": last_success.isoformat() if last_success else None,
         "last_error": repr(coordinator.last_exception) if coordinator.last_exception else None,
-        "login_calls": coordinator.client.logins,
-        "vehicle_calls": coordinator.client.vehicle_calls,
-        "daily_request_limit": coordinator.budget.limit,
+        # Today's count is kept across restarts; the client's counts start when the entry loads.
         "requests_today": coordinator.budget.count,
-        "next_update": coordinator.next_update.isoformat() if coordinator.next_update else None,
+        "daily_request_limit": coordinator.budget.limit or None,
+        "requests_since_the_entry_loaded": {
+            "logins": client.logins,
+            "vehicle_calls": client.vehicle_calls,
+        },
     }
 
 
 def _vehicles(coordinator: OrangePowerCoordinator, vins: set[str] | None = None) -> list[Any]:
-    """Return the cars' last data, redacted."""
+    """Return the cars' last data and charging sessions (levels and times), redacted."""
     return [
-        async_redact_data(asdict(vehicle), TO_REDACT)
-        for vin, vehicle in coordinator.data.items()
+        {
+            **async_redact_data(asdict(vehicle), TO_REDACT),
+            "capacity_of_the_model": capacity_of(vehicle),
+            "charging": coordinator.charging.car(vin).as_dict(),
+        }
+        for vin, vehicle in (coordinator.data or {}).items()
         if vins is None or vin in vins
     ]
 

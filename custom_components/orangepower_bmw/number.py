@@ -37,8 +37,10 @@ class ChargingNumberDescription(NumberEntityDescription, CarEntityDescription):
 
 NUMBERS: tuple[ChargingNumberDescription, ...] = (
     ChargingNumberDescription(
+        # A battery level: the device class lets a picker (the blueprint's) offer only these.
         key="charge_target",
         translation_key="charge_target",
+        device_class=NumberDeviceClass.BATTERY,
         entity_category=EntityCategory.CONFIG,
         native_min_value=20,
         native_max_value=100,

@@ -1,18 +1,19 @@
 """When the next request to the service goes out, and why.
 
 Plain data and pure decisions: the interval in force, a wait the service asked for, the backoff, a
-refresh asked for (a trigger, a manual update) and whether it wants a follow-up, the daily limit's
-pace, and credentials the service refused. The coordinator feeds it events and sets one timer from
+refresh asked for (a trigger, a manual update) and whether it wants a follow-up, how a daily limit
+is spent (by need: allocation.py), and credentials the service refused. The coordinator feeds it events and sets one timer from
 `next_request`; it is stored and restored as one value.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from .allocation import WAITING_GAP, DayProfile, Need, heartbeats, planned_poll
 from .api import (
     TOKEN_RENEW_MARGIN,
     OrangePowerError,
@@ -71,8 +72,10 @@ class Schedule:
     idle: timedelta
     active: timedelta
     budget: RequestBudget
-    # Whether a car the entry shows was charging at the last good poll.
-    charging: bool = False
+    # What the cars the entry shows needed at the last good poll, and when a charge should end.
+    need: Need = Need.PARKED
+    charge_end: datetime | None = None
+    profile: DayProfile = field(default_factory=DayProfile)
     # When the current token runs out: the day's renewals are kept back from a limit.
     token_expires: datetime | None = None
     # The regular poll, as planned after the last request, and what decided its time.
@@ -92,7 +95,7 @@ class Schedule:
     @property
     def interval(self) -> timedelta:
         """Return the user's interval for now: while a car charges, or while none does."""
-        return self.active if self.charging else self.idle
+        return self.active if self.need is Need.CHARGING else self.idle
 
     def next_request(self) -> tuple[datetime, Reason] | None:
         """Return when the next request goes out and why; None: none is planned."""
@@ -117,11 +120,16 @@ class Schedule:
         return self.wait
 
     def paced(self, now: datetime) -> bool:
-        """Return whether the limit's pace puts the first poll later; it is planned then."""
-        slot = self.budget.next_slot(now, self.renewals_left(now))
-        if slot is None or slot <= now:
+        """Return whether a limit plans the first poll after a load later; it is planned then.
+
+        The poll is planned from the last request, as it was before the load.
+        """
+        last = self.budget.last_request
+        if not self.budget.limit or last is None or last > now:
             return False
-        self.next_poll, self.poll_reason = slot, Reason.DAILY_LIMIT
+        if self._plan(last) <= now:
+            return False
+        self.poll_reason = Reason.DAILY_LIMIT
         return True
 
     # Events.
@@ -135,9 +143,12 @@ class Schedule:
         self.last_asked = now
         return ask
 
-    def polled(self, now: datetime, *, charging: bool) -> None:
-        """Take in a good poll: the service is fine again, and the interval follows the cars."""
-        self.charging = charging
+    def polled(
+        self, now: datetime, need: Need = Need.PARKED, charge_end: datetime | None = None
+    ) -> None:
+        """Take in a good poll: the service is fine again, and the plan follows the cars."""
+        self.profile.record(now, need)
+        self.need, self.charge_end = need, charge_end
         self.wait = self.backoff = self.limited_since = None
         self._plan(now)
 
@@ -192,13 +203,17 @@ class Schedule:
     ) -> bool:
         """Ask for a refresh after the delay; return whether the next request moved.
 
-        Never sooner than the limit's pace, a wait, or `gap` after the last asked-for one;
-        requests close together make one.
+        Never sooner than a wait, or `gap` after the last asked-for one; under a daily limit,
+        only while the day keeps its heartbeats (else with the next poll). Requests close
+        together make one.
         """
         if self.refused:
             return False
-        slot = self.budget.next_slot(now, self.renewals_left(now))
-        when = max(now + delay, slot or now)
+        when = now + delay
+        if self.budget.limit and (
+            self.budget.polls_left(now, self.renewals_left(now)) <= heartbeats(now)
+        ):
+            when = max(when, self.next_poll or next_midnight(now) + NEW_DAY_MARGIN)
         if self.wait is not None:
             when = max(when, self.wait.until)
         if self.last_asked is not None:
@@ -212,17 +227,25 @@ class Schedule:
         return True
 
     def _plan(self, now: datetime) -> datetime:
-        """Plan the regular poll after a request: the user's interval, stretched by a limit."""
-        reserve = self.renewals_left(now)
-        gap = self.budget.gap(now, reserve)
-        if gap is not None and self.budget.polls_left(now, reserve) == 0:
-            # Nothing left today: the new day's first poll comes just after midnight.
-            self.next_poll = next_midnight(now) + NEW_DAY_MARGIN
-            self.poll_reason = Reason.DAILY_LIMIT
-        elif gap is not None and gap > self.interval:
-            self.next_poll, self.poll_reason = now + gap, Reason.DAILY_LIMIT
-        else:
+        """Plan the regular poll after a request: the user's interval, or a limit spent by need."""
+        if not self.budget.limit:
             self.next_poll, self.poll_reason = now + self.interval, Reason.INTERVAL
+            return self.next_poll
+        wanted = {
+            Need.CHARGING: self.active,
+            Need.WAITING: min(self.idle, WAITING_GAP),
+            Need.PARKED: self.idle,
+        }
+        polls_left = self.budget.polls_left(now, self.renewals_left(now))
+        self.next_poll, stretched = planned_poll(
+            now,
+            need=self.need,
+            charge_end=self.charge_end,
+            yesterday=self.profile.yesterday,
+            polls_left=polls_left,
+            wanted=wanted,
+        )
+        self.poll_reason = Reason.DAILY_LIMIT if stretched else Reason.INTERVAL
         return self.next_poll
 
     def renewals_left(self, now: datetime) -> int:
@@ -246,6 +269,7 @@ class Schedule:
             "backoff_seconds": self.backoff.total_seconds() if self.backoff else None,
             "limited_since": self.limited_since.isoformat() if self.limited_since else None,
             "ask": {"at": ask.at.isoformat(), "follow_up": ask.follow_up} if ask else None,
+            "profile": self.profile.as_dict(),
         }
 
     def restore(self, stored: dict[str, Any], now: datetime) -> None:
@@ -266,6 +290,7 @@ class Schedule:
         backoff = stored.get("backoff_seconds")
         if isinstance(backoff, int | float) and 0 < backoff <= MAX_BACKOFF.total_seconds():
             self.backoff = timedelta(seconds=backoff)
+        self.profile = DayProfile.from_dict(stored.get("profile"))
         ask = stored.get("ask")
         if isinstance(ask, dict) and (at := aware(ask.get("at"))):
             self.ask = Ask(at=at, follow_up=ask.get("follow_up") is True)

@@ -96,9 +96,11 @@ SENSORS: tuple[CarSensorDescription, ...] = (
         value_fn=lambda car: range_km(car.vehicle),
     ),
     CarSensorDescription(
+        # BMW's own words; the Charger sensor says what a user reads, so this is off by default.
         key="charging_status",
         translation_key="charging_status",
         device_class=SensorDeviceClass.ENUM,
+        entity_registry_enabled_default=False,
         options=sorted(state.lower() for state in STATUS_OPTIONS),
         value_fn=lambda car: _known(car.vehicle.charging.state, STATUS_OPTIONS),
     ),
@@ -202,6 +204,7 @@ ACCOUNT_SENSORS: tuple[AccountSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda coordinator: coordinator.budget.count,
+        attributes_fn=lambda coordinator: {"daily_limit": coordinator.budget.limit or None},
     ),
     AccountSensorDescription(
         key="next_update",
@@ -209,6 +212,7 @@ ACCOUNT_SENSORS: tuple[AccountSensorDescription, ...] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda coordinator: coordinator.next_update,
+        attributes_fn=lambda coordinator: {"reason": coordinator.next_update_reason},
     ),
 )
 
@@ -299,11 +303,12 @@ class AccountSensor(CoordinatorEntity[OrangePowerCoordinator], SensorEntity):
         self.entity_description = description
         entry_id = coordinator.config_entry.entry_id
         self._attr_unique_id = f"{entry_id}_{description.key}"
+        # Named after the entry, so that two accounts' devices and entities are told apart.
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, entry_id)},
             entry_type=DeviceEntryType.SERVICE,
             manufacturer="Orange Power",
-            name="Orange Power Connect",
+            name=f"Orange Power Connect ({coordinator.config_entry.title})",
         )
 
     @property
