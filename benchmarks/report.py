@@ -21,9 +21,11 @@ from typing import Any
 from homeassistant.const import __version__ as HA_VERSION  # noqa: N812
 
 type Record = dict[str, Any]
-PLANS = ("a", "b", "two", "c", "d", "e", "b+wallbox", "d+wallbox", "e+limit48")  # the text's order
+PLANS = ("a", "b", "two", "c", "d", "e", "b+wallbox", "d+wallbox", "e+limit48", "f+limit48")
 WALLBOX_PLAN, WALLBOX_TARGET_MIN = "b+wallbox", 1.0  # issue 11: a plug-in shows within a minute
-LIMIT_PLAN = "e+limit48"
+LIMIT_PLANS = ("e+limit48", "f+limit48")
+# Issue 20, on plan f: the longest gap while charging, the end and a timer start seen, a plug-in.
+NEED_PLAN, NEED_TARGETS_MIN = "f+limit48", {"gap": 15.0, "end": 10.0, "start": 35.0, "plug": 1.0}
 LINEAR = 2.0  # a figure per car within this factor of the one at the size before counts as linear
 REGION = re.compile(r"(<!-- measured: ([a-z_]+) -->\n).*?(<!-- /measured -->)", re.DOTALL)
 
@@ -39,8 +41,8 @@ CALLS = """plan | the day | calls a day (vehicles + logins) | former integration
 {plan} | {title} | {calls_per_day:.1f} ({vehicles_calls_per_day:.1f} + {logins_per_day:.2f}) | {former_calls_per_day:.0f} | {ratio:.2f}x | {all_200}"""
 CARS = """plan | the cars' days, the same every day (UTC)
 {plan} | {cars}"""
-FRESHNESS = """plan | longest gap between polls while a car charged | longest wait until a plug/charge change showed | former integration | plug-in visible after the wallbox event: mean | longest
-{plan} | {max_poll_gap_while_charging_min:min} | {max_delay_to_show_change_min:min} | {former_max_delay_to_show_change_min:min} | {mean_wallbox_plug_in_delay_min:min} | {max_wallbox_plug_in_delay_min:min}"""
+FRESHNESS = """plan | longest gap between polls while a car charged | longest wait until a plug/charge change showed | of which a charge's start | a charge's end | former integration | plug-in visible after the wallbox event: mean | longest
+{plan} | {max_poll_gap_while_charging_min:min} | {max_delay_to_show_change_min:min} | {max_delay_to_show_a_charge_start_min:min} | {max_delay_to_show_a_charge_end_min:min} | {former_max_delay_to_show_change_min:min} | {mean_wallbox_plug_in_delay_min:min} | {max_wallbox_plug_in_delay_min:min}"""
 PARKED = """no wallbox: a parked car plugged in 0, 1, ..., 14 minutes after an idle poll | showed after, mean | longest
 this integration | {mean_min:min} | {max_min:min}
 the former schedule | {former_mean_min:min} | {former_max_min:min}"""
@@ -52,6 +54,11 @@ LIMIT = """plan | target | measured | met
 {plan} | longest gap between polls (no target) | {max_poll_gap_min:min} | -"""
 TARGETS = """plan | target: fewer calls than the former integration | measured | met
 {plan} | ≥ {target:g}x | {ratio:.2f}x | {met:met}"""
+NEED = """plan | target: under the limit, spent by need (issue 20) | longest measured | met
+{plan} | polls while the car charges at most {gap:min} apart | {max_poll_gap_while_charging_min:min} | {gap_met:met}
+{plan} | the charge's end (its target reached) seen within {end:min} | {max_delay_to_show_a_charge_end_min:min} | {end_met:met}
+{plan} | a timer's start seen within {start:min} | {max_delay_to_show_a_charge_start_min:min} | {start_met:met}
+{plan} | a plug-in seen within {plug:min} of the wallbox's event | {max_wallbox_plug_in_delay_min:min} | {plug_met:met}"""
 WALLBOX = """plan | target: a plug-in showing after the wallbox's event within | longest measured | met
 {plan} | {target:min} | {max_wallbox_plug_in_delay_min:min} | {met:met}"""
 CPU = """cars | enabled entities a car | body | poll, Home Assistant | poll, process | poll, all changed (Home Assistant) | parse | poll per car | parse per car
@@ -143,13 +150,16 @@ def freshness(results: Record) -> str:
 
 
 def limit(results: Record) -> str:
-    limited = results["calls"][LIMIT_PLAN]["daily_limit"] | {"plan": LIMIT_PLAN}
-    whole, missed = limited["whole_local_days"], limited["windows_without_poll"]
-    per_day = limited["requests_per_local_day"].items()
-    days = [{"day": day + " (whole)" * (day in whole), "requests": n} for day, n in per_day]
-    limited |= {"within": limited["max_requests_per_local_day"] <= limited["limit"]}
-    limited |= {"missed": ", ".join(missed) or "none", "every_window": not missed}
-    return f"{table(LOCAL_DAYS, days, **limited)}\n\n{table(LIMIT, [limited])}"
+    tables = []
+    for plan in LIMIT_PLANS:
+        limited = results["calls"][plan]["daily_limit"] | {"plan": plan}
+        whole, missed = limited["whole_local_days"], limited["windows_without_poll"]
+        per_day = limited["requests_per_local_day"].items()
+        days = [{"day": day + " (whole)" * (day in whole), "requests": n} for day, n in per_day]
+        limited |= {"within": limited["max_requests_per_local_day"] <= limited["limit"]}
+        limited |= {"missed": ", ".join(missed) or "none", "every_window": not missed}
+        tables += [table(LOCAL_DAYS, days, **limited), table(LIMIT, [limited])]
+    return "\n\n".join(tables)
 
 
 def targets(results: Record) -> str:
@@ -157,7 +167,16 @@ def targets(results: Record) -> str:
     aimed = [day | {"met": day["ratio"] >= day["target"]} for day in aimed]
     wallbox = results["calls"][WALLBOX_PLAN] | {"plan": WALLBOX_PLAN, "target": WALLBOX_TARGET_MIN}
     wallbox["met"] = wallbox["max_wallbox_plug_in_delay_min"] <= WALLBOX_TARGET_MIN
-    return f"{table(TARGETS, aimed)}\n\n{table(WALLBOX, [wallbox])}"
+    need = results["calls"][NEED_PLAN] | {"plan": NEED_PLAN} | NEED_TARGETS_MIN
+    measured = {
+        "gap": "max_poll_gap_while_charging_min",
+        "end": "max_delay_to_show_a_charge_end_min",
+        "start": "max_delay_to_show_a_charge_start_min",
+        "plug": "max_wallbox_plug_in_delay_min",
+    }
+    for key, figure in measured.items():
+        need[f"{key}_met"] = need[figure] is not None and need[figure] <= NEED_TARGETS_MIN[key]
+    return f"{table(TARGETS, aimed)}\n\n{table(WALLBOX, [wallbox])}\n\n{table(NEED, [need])}"
 
 
 def cpu(results: Record) -> str:

@@ -50,6 +50,15 @@ class Need(StrEnum):
     PARKED = "p"
 
 
+class Pace(StrEnum):
+    """What placed a poll under a limit; the values are those of the schedule's reasons."""
+
+    INTERVAL = "interval"
+    STRETCHED = "daily_limit"
+    CHARGE_END = "charge_end"
+    USUAL_CHANGE = "usual_change"
+
+
 # The order in which needs stretch their gaps when the day's budget does not cover them all.
 STRETCH_ORDER: tuple[tuple[Need, timedelta | None], ...] = (
     (Need.PARKED, HEARTBEAT),
@@ -231,25 +240,30 @@ def planned_poll(
     yesterday: str,
     polls_left: int,
     wanted: dict[Need, timedelta],
-) -> tuple[datetime, bool]:
-    """Return when to poll next under a daily limit, and whether the limit stretched the gap.
+) -> tuple[datetime, Pace]:
+    """Return when to poll next under a daily limit, and what placed the poll there.
 
     `polls_left`: what the limit leaves today once the token renewals are kept back. The day's
     heartbeats come first; a few requests are kept for triggers; the rest goes by need.
     """
     if polls_left <= 0:
-        return next_midnight(now) + NEW_DAY_MARGIN, True
+        return next_midnight(now) + NEW_DAY_MARGIN, Pace.STRETCHED
     budget = max(polls_left - TRIGGER_RESERVE, min(polls_left, heartbeats(now)))
     hours = rest_of_day(now, need, charge_end, yesterday)
     gap = gaps_by_need(hours, budget, wanted)[need]
     until_midnight = next_midnight(now) + NEW_DAY_MARGIN - now
     following = now + min(gap, until_midnight)
-    if (expected := _expected_change(now, need, yesterday)) is not None:
-        following = min(following, expected)
+    pace = Pace.STRETCHED if gap > wanted[need] else Pace.INTERVAL
+    expected = _expected_change(now, need, yesterday)
+    if expected is not None and expected < following:
+        following, pace = expected, Pace.USUAL_CHANGE
     if need is Need.CHARGING and charge_end is not None:
         # A poll just after the estimated end of the charge, and close ones around it.
-        if now < charge_end + JUST_AFTER_END < following:
-            return charge_end + JUST_AFTER_END, False
-        if charge_end <= now < charge_end + AROUND_END:
-            return min(following, now + max(wanted[need], AROUND_END_GAP)), False
-    return following, gap > wanted[need]
+        close = None
+        if now < charge_end + JUST_AFTER_END:
+            close = charge_end + JUST_AFTER_END
+        elif now < charge_end + AROUND_END:
+            close = now + max(wanted[need], AROUND_END_GAP)
+        if close is not None and close < following:
+            return close, Pace.CHARGE_END
+    return following, pace

@@ -46,6 +46,9 @@ class Reason(StrEnum):
     ASKED = "asked"
     WAIT = "wait"
     DAILY_LIMIT = "daily_limit"
+    # Under a limit: just after a charge's estimated end; where yesterday a charge or wait began.
+    CHARGE_END = "charge_end"
+    USUAL_CHANGE = "usual_change"
 
 
 @dataclass
@@ -237,7 +240,7 @@ class Schedule:
             Need.PARKED: self.idle,
         }
         polls_left = self.budget.polls_left(now, self.renewals_left(now))
-        self.next_poll, stretched = planned_poll(
+        self.next_poll, pace = planned_poll(
             now,
             need=self.need,
             charge_end=self.charge_end,
@@ -245,7 +248,7 @@ class Schedule:
             polls_left=polls_left,
             wanted=wanted,
         )
-        self.poll_reason = Reason.DAILY_LIMIT if stretched else Reason.INTERVAL
+        self.poll_reason = Reason(pace.value)
         return self.next_poll
 
     def renewals_left(self, now: datetime) -> int:

@@ -152,20 +152,15 @@ async def test_the_state_machine_has_both_cars_with_units_and_device_classes(
     }
     assert cars[f"sensor.{I3S}_electric_range"]["attributes"]["unit_of_measurement"] == "km"
     assert cars[f"sensor.{I3S}_electric_range"]["attributes"]["device_class"] == "distance"
-    assert value(cars, f"sensor.{I3S}_charging_status") == "charging"
-    assert "plugged_in" in cars[f"sensor.{I3S}_charging_status"]["attributes"]["options"]
     assert cars[f"binary_sensor.{I3S}_charger_connected"]["attributes"]["device_class"] == "plug"
     assert value(cars, f"binary_sensor.{I3S}_charger_connected") == "on"
-    assert value(cars, f"binary_sensor.{I3S}_charging") == "on"
 
     # The iX reports miles; a metric Home Assistant shows kilometres.
     assert value(cars, f"sensor.{IX}_battery") == "64"
     ix_range = cars[f"sensor.{IX}_electric_range"]
     assert ix_range["attributes"]["unit_of_measurement"] == "km"
     assert float(ix_range["state"]) > 300
-    assert value(cars, f"sensor.{IX}_charging_status") == "not_charging"
     assert value(cars, f"binary_sensor.{IX}_charger_connected") == "off"
-    assert value(cars, f"binary_sensor.{IX}_charging") == "off"
 
     # Charging insight: the planners' words, the user's settings, no estimate before the levels allow.
     assert value(cars, f"sensor.{I3S}_charger") == "charging"
@@ -175,10 +170,12 @@ async def test_the_state_machine_has_both_cars_with_units_and_device_classes(
     assert value(cars, f"sensor.{I3S}_charge_end") == "unknown"
     assert value(cars, f"binary_sensor.{I3S}_charging_stalled") == "off"
 
-    # Charging type and last update are disabled by default: no state.
-    assert f"sensor.{I3S}_charging_type" not in cars
-    assert f"sensor.{I3S}_last_update" not in cars
-    assert len(cars) == 30
+    # Disabled by default, no state: charging type and last update (diagnostic), and charging and
+    # charging status, which the Charger sensor says in a user's words.
+    for key in ("sensor.{}_charging_type", "sensor.{}_last_update", "sensor.{}_charging_status"):
+        assert key.format(I3S) not in cars
+    assert f"binary_sensor.{I3S}_charging" not in cars
+    assert len(cars) == 26
 
 
 async def test_options_flow_shortens_the_polling_intervals(
@@ -215,31 +212,26 @@ async def test_options_flow_shortens_the_polling_intervals(
 async def test_states_follow_plugging_in_charging_and_unplugging(
     api: HomeAssistantApi, simulator: Simulator
 ) -> None:
-    async def ix_shows(connected: str, charging: str, status: str) -> bool:
+    async def ix_shows(connected: str, charger: str) -> bool:
         cars = await states(api)
         return (
             value(cars, f"binary_sensor.{IX}_charger_connected"),
-            value(cars, f"binary_sensor.{IX}_charging"),
-            value(cars, f"sensor.{IX}_charging_status"),
-        ) == (connected, charging, status)
+            value(cars, f"sensor.{IX}_charger"),
+        ) == (connected, charger)
 
     await simulator.call("POST", f"cars/{IX_VIN}/plug")
     await wait_for(
-        "the iX to show plugged in",
-        lambda: ix_shows("on", "off", "plugged_in"),
-        nudge=poll_now(api),
+        "the iX to show plugged in", lambda: ix_shows("on", "connected"), nudge=poll_now(api)
     )
 
     await simulator.call("POST", f"cars/{IX_VIN}/start_charging")
     await wait_for(
-        "the iX to show charging", lambda: ix_shows("on", "on", "charging"), nudge=poll_now(api)
+        "the iX to show charging", lambda: ix_shows("on", "charging"), nudge=poll_now(api)
     )
 
     await simulator.call("POST", f"cars/{IX_VIN}/unplug")
     await wait_for(
-        "the iX to show unplugged",
-        lambda: ix_shows("off", "off", "not_charging"),
-        nudge=poll_now(api),
+        "the iX to show unplugged", lambda: ix_shows("off", "disconnected"), nudge=poll_now(api)
     )
 
 
