@@ -1,4 +1,4 @@
-"""A household's week: a car on two accounts, a malformed item, glitches, cars leaving and coming back."""
+"""A household's week: a car on two accounts, a malformed item, glitches, cars coming, leaving and coming back."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, STATE_UNAVAILABLE
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.helpers import (
     device_registry as dr,
@@ -38,6 +38,10 @@ SECOND_PASSWORD = "partner-password"
 I3S_BATTERY = "sensor.bmw_i3s_94_rex_battery"
 IX_BATTERY = "sensor.bmw_ix_xdrive50_battery"
 IX_RANGE = "sensor.bmw_ix_xdrive50_electric_range"
+IX_PLUG = "binary_sensor.bmw_ix_xdrive50_charger_connected"
+I3S_STATUS = "sensor.bmw_i3s_94_rex_charging_status"
+I3S_CHARGING = "binary_sensor.bmw_i3s_94_rex_charging"
+SOLD_VIN = "WBASOLD0000000000"
 
 
 @pytest.fixture
@@ -373,17 +377,44 @@ async def test_an_empty_answer_keeps_every_device(
     assert hass.states.get(IX_BATTERY).state == "64"
 
 
-async def test_a_car_that_leaves_and_returns_gets_its_device_and_entities_again(
+async def test_a_new_car_gets_its_device_and_entities_at_the_next_poll(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
+    simulator.add_car(
+        EMAIL, {"vin": "WBA71AW050FN00001", "model": "i4 eDrive40", "year": 2024, "percentage": 80}
+    )
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert hass.states.get("sensor.bmw_i4_edrive40_battery").state == "80"
+    device = device_of(device_registry, "WBA71AW050FN00001", init_integration)
+    assert device is not None
+    assert device.name == "BMW i4 eDrive40"
+    assert device.model == "i4 eDrive40 (2024)"
+    # Three cars, still one call per poll for the whole account.
+    assert simulator.counts == {"token": 1, "vehicles": 2}
+
+
+async def test_a_car_that_leaves_and_returns_gets_its_device_and_entities_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Unavailable at once, its device and entities gone at the first poll an hour on, back when it is."""
     simulator.remove_car(IX_VIN)
-    await advance_by_polls(hass, freezer, 65)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert hass.states.get(IX_BATTERY).state == STATE_UNAVAILABLE
+    await advance_by_polls(hass, freezer, 60)
     assert device_of(device_registry, IX_VIN, init_integration) is None
+    assert entity_registry.async_get(IX_BATTERY) is None
     assert hass.states.get(IX_BATTERY) is None
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
 
     simulator.add_car(
         EMAIL, {"vin": IX_VIN, "model": "iX xDrive50", "year": 2023, "percentage": 70}
@@ -412,6 +443,26 @@ async def test_the_time_a_car_went_missing_survives_a_restart(
     assert device_of(device_registry, IX_VIN, init_integration) is not None
     await advance_by_polls(hass, freezer, 5)
     assert device_of(device_registry, IX_VIN, init_integration) is None
+
+
+async def test_device_of_a_car_sold_while_home_assistant_was_off_goes_after_the_grace_period(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    device_registry.async_get_or_create(
+        config_entry_id=mock_config_entry.entry_id, identifiers={(DOMAIN, SOLD_VIN)}
+    )
+    await set_up(hass, mock_config_entry)
+
+    assert device_of(device_registry, SOLD_VIN, mock_config_entry) is not None
+    await advance(hass, freezer, timedelta(minutes=55))
+    assert device_of(device_registry, SOLD_VIN, mock_config_entry) is not None
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert device_of(device_registry, SOLD_VIN, mock_config_entry) is None
+    assert device_of(device_registry, IX_VIN, mock_config_entry) is not None
 
 
 async def test_a_changed_model_and_year_update_the_device(
@@ -456,6 +507,50 @@ async def test_a_car_switching_to_kilometres_keeps_the_range_entity_in_km(
     after = hass.states.get(IX_RANGE)
     assert after.attributes["unit_of_measurement"] == "km"
     assert float(after.state) == pytest.approx(float(before.state), abs=1)
+
+
+@pytest.mark.parametrize(
+    ("state", "warned"), [("SUPERCHARGING", 1), ("UNKNOWN", 0)], ids=["new_to_us", "bmw_unknown"]
+)
+async def test_a_charging_state_not_known_is_unknown_not_off(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    state: str,
+    warned: int,
+) -> None:
+    """Not "not charging": BMW does not know, or we do not, and so neither does the user."""
+    simulator.update_car(I3S_VIN, state=state)
+    with caplog.at_level(logging.WARNING):
+        await advance(hass, freezer, timedelta(minutes=5))
+        await advance(hass, freezer, timedelta(minutes=5))
+
+    assert hass.states.get(I3S_STATUS).state == STATE_UNKNOWN
+    assert hass.states.get(I3S_CHARGING).state == STATE_UNKNOWN
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
+    # A state new to the integration is worth one warning; BMW's own UNKNOWN is none.
+    assert sum(state in record.getMessage() for record in caplog.records) == warned
+
+
+async def test_null_fields_are_unknown_not_zero_or_off(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.update_car(
+        IX_VIN,
+        overrides={
+            "charging_state": {"charge_percentage": None, "is_charger_connected": None},
+            "electric_range": None,
+        },
+    )
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    for entity_id in (IX_BATTERY, IX_RANGE, IX_PLUG):
+        assert hass.states.get(entity_id).state == STATE_UNKNOWN
 
 
 # 5. Store only what is used.
@@ -532,16 +627,21 @@ async def test_removing_an_entry_withdraws_its_repairs(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
-async def test_a_device_can_be_deleted_while_the_entry_is_not_loaded(
+async def test_a_cars_device_can_be_deleted_once_the_car_left_or_the_entry_is_not_loaded(
     hass: HomeAssistant,
     simulator: Simulator,
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    device = device_of(device_registry, IX_VIN, init_integration)
-    await hass.config_entries.async_unload(init_integration.entry_id)
+    present = device_of(device_registry, IX_VIN, init_integration)
+    gone = device_registry.async_get_or_create(
+        config_entry_id=init_integration.entry_id, identifiers={(DOMAIN, SOLD_VIN)}
+    )
+    assert not await async_remove_config_entry_device(hass, init_integration, present)
+    assert await async_remove_config_entry_device(hass, init_integration, gone)
 
-    assert await async_remove_config_entry_device(hass, init_integration, device)
+    await hass.config_entries.async_unload(init_integration.entry_id)
+    assert await async_remove_config_entry_device(hass, init_integration, present)
 
 
 async def delete_the_missing_ix(
