@@ -277,6 +277,11 @@ async def test_user_unexpected_error_is_logged(
         ({CONF_URL: "http://8.8.8.8"}, {CONF_URL: "invalid_url"}),
         ({CONF_URL: "http://100.128.0.1"}, {CONF_URL: "invalid_url"}),
         ({CONF_URL: "https://example.com/?"}, {CONF_URL: "invalid_url"}),
+        # An empty query or fragment, on an address otherwise accepted.
+        *(
+            ({CONF_URL: f"http://127.0.0.1:3000{suffix}"}, {CONF_URL: "invalid_url"})
+            for suffix in ("?", "/?", "#", "/#")
+        ),
         ({CONF_URL: "www.connect.orangepower.co.uk"}, {CONF_URL: "invalid_url"}),
         ({CONF_URL: "https://"}, {CONF_URL: "invalid_url"}),
         ({CONF_URL: "http://[::1"}, {CONF_URL: "invalid_url"}),
@@ -339,16 +344,6 @@ async def test_user_accepts_local_http_and_any_https(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].data[CONF_URL] == url
     assert patched_client.call_args.args[2] == url
-
-
-@pytest.mark.parametrize("suffix", ["?", "/?", "#", "/#"])
-async def test_user_rejects_empty_query_or_fragment(
-    hass: HomeAssistant, simulator: Simulator, simulator_url: str, suffix: str
-) -> None:
-    result = await submit(hass, await start_user_flow(hass), user_input(f"{simulator_url}{suffix}"))
-
-    assert_form_again(hass, result, "user", {CONF_URL: "invalid_url"})
-    assert simulator.counts == NO_CALLS
 
 
 async def test_user_already_configured(
@@ -480,81 +475,45 @@ async def test_reconfigure_form_prefilled_without_password(
     }
 
 
-async def assert_reconfigured(
+@pytest.mark.parametrize("change", ["account_email", "url", "password"])
+async def test_reconfigure_saves_the_change_and_keeps_the_password_unless_typed(
     hass: HomeAssistant,
     simulator: Simulator,
-    entry: MockConfigEntry,
-    changes: dict[str, Any],
-    expected: dict[str, Any],
+    init_integration: MockConfigEntry,
+    entry_data: dict[str, Any],
+    change: str,
 ) -> None:
-    """Submit the prefilled reconfigure form with changes; expect the entry updated and reloaded."""
-    old_token = entry.data[CONF_TOKEN]["access_token"]
-    old_coordinator = entry.runtime_data
-    result = await start_reconfigure(hass, entry)
-
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**suggested_values(result), **changes}
-    )
-    calls_after_check = simulator.counts
-    await hass.async_block_till_done()
+    """A new Orange Power account, address or password: checked, saved, and the entry reloaded."""
+    old_token = init_integration.data[CONF_TOKEN]["access_token"]
+    old_coordinator = init_integration.runtime_data
+    if change == "account_email":
+        simulator.account(EMAIL).account_email = "fleet@example.com"
+    if change == "password":
+        simulator.set_password(EMAIL, NEW_PASSWORD)
+    async with run_simulator(simulator) as other_url:
+        typed, saved = {
+            "account_email": ({CONF_ACCOUNT_EMAIL: "fleet@example.com"},) * 2,
+            "url": ({CONF_URL: f"{other_url}/", CONF_PASSWORD: ""}, {CONF_URL: other_url}),
+            "password": ({CONF_PASSWORD: NEW_PASSWORD},) * 2,
+        }[change]
+        result = await start_reconfigure(hass, init_integration)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {**suggested_values(result), **typed}
+        )
+        calls_after_check = simulator.counts
+        await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert {key: value for key, value in entry.data.items() if key != CONF_TOKEN} == expected
-    assert_new_token(entry, old_token)
-    assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data is not old_coordinator
+    assert {key: value for key, value in init_integration.data.items() if key != CONF_TOKEN} == {
+        **entry_data,
+        **saved,
+    }
+    assert_new_token(init_integration, old_token)
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert init_integration.runtime_data is not old_coordinator
+    # The reload used the token from the check instead of logging in again.
     assert simulator.counts["token"] == calls_after_check["token"]
-
-
-async def test_reconfigure_account_email_keeps_password(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    init_integration: MockConfigEntry,
-    entry_data: dict[str, Any],
-) -> None:
-    simulator.account(EMAIL).account_email = "fleet@example.com"
-
-    await assert_reconfigured(
-        hass,
-        simulator,
-        init_integration,
-        {CONF_ACCOUNT_EMAIL: "fleet@example.com"},
-        {**entry_data, CONF_ACCOUNT_EMAIL: "fleet@example.com"},
-    )
-
-
-async def test_reconfigure_url_keeps_password(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    init_integration: MockConfigEntry,
-    entry_data: dict[str, Any],
-) -> None:
-    async with run_simulator(simulator) as other_url:
-        await assert_reconfigured(
-            hass,
-            simulator,
-            init_integration,
-            {CONF_URL: f"{other_url}/", CONF_PASSWORD: ""},
-            {**entry_data, CONF_URL: other_url},
-        )
-
-
-async def test_reconfigure_new_password(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    init_integration: MockConfigEntry,
-    entry_data: dict[str, Any],
-) -> None:
-    simulator.set_password(EMAIL, NEW_PASSWORD)
-
-    await assert_reconfigured(
-        hass,
-        simulator,
-        init_integration,
-        {CONF_PASSWORD: NEW_PASSWORD},
-        {**entry_data, CONF_PASSWORD: NEW_PASSWORD},
-    )
 
 
 async def test_reconfigure_other_bmw_account_aborts(

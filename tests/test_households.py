@@ -113,6 +113,7 @@ def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 async def test_a_shared_car_is_shown_once_and_skipped_by_the_other_entry(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     mock_config_entry: MockConfigEntry,
     partner_entry: MockConfigEntry,
     entity_registry: er.EntityRegistry,
@@ -128,25 +129,13 @@ async def test_a_shared_car_is_shown_once_and_skipped_by_the_other_entry(
     assert hass.states.get(I3S_BATTERY).state == "45"
     assert device_of(device_registry, I3S_VIN, partner_entry) is None
     assert errors(caplog) == []
-    skipped = [r for r in caplog.records if "this entry skips it" in r.getMessage()]
-    assert len(skipped) == 1
-    # The charging i3s is not the partner's to watch: its entry polls at the idle interval.
-    assert partner_entry.runtime_data.schedule.interval == timedelta(minutes=15)
-
-
-async def test_a_skipped_car_is_logged_once(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    mock_config_entry: MockConfigEntry,
-    partner_entry: MockConfigEntry,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    await set_up(hass, mock_config_entry)
+    # Logged once, not at every poll.
     with caplog.at_level(logging.INFO):
-        await set_up(hass, partner_entry)
         await advance(hass, freezer, timedelta(minutes=15))
         await advance(hass, freezer, timedelta(minutes=15))
     assert sum("this entry skips it" in r.getMessage() for r in caplog.records) == 1
+    # The charging i3s is not the partner's to watch: its entry polls at the idle interval.
+    assert partner_entry.runtime_data.schedule.interval == timedelta(minutes=15)
 
 
 async def test_removing_the_showing_entry_hands_the_car_to_the_other(
@@ -368,6 +357,8 @@ async def test_an_empty_answer_keeps_every_device(
     simulator.inject_fault("vehicles", body="[]")
     await advance(hass, freezer, timedelta(minutes=5))
 
+    # Nor does the glitch slow the polling of the charging i3s.
+    assert init_integration.runtime_data.schedule.interval == timedelta(minutes=5)
     assert hass.states.get(I3S_BATTERY).state == STATE_UNAVAILABLE
     assert hass.states.get(IX_BATTERY).state == STATE_UNAVAILABLE
     for vin in (I3S_VIN, IX_VIN):
@@ -476,16 +467,6 @@ async def test_a_changed_model_and_year_update_the_device(
     await advance(hass, freezer, timedelta(minutes=5))
     device = device_of(device_registry, IX_VIN, init_integration)
     assert (device.name, device.model) == ("BMW iX M60", "iX M60 (2024)")
-
-    # A poll that leaves the model out does not rename the device.
-    simulator.update_car(IX_VIN, overrides={"model": None, "year": None, "brand": None})
-    await advance(hass, freezer, timedelta(minutes=5))
-    device = device_of(device_registry, IX_VIN, init_integration)
-    assert (device.name, device.model, device.manufacturer) == (
-        "BMW iX M60",
-        "iX M60 (2024)",
-        "BMW",
-    )
 
 
 # 4. Values that mean one thing.
@@ -746,24 +727,14 @@ async def test_one_empty_answer_to_the_showing_entry_does_not_move_a_shared_car(
     assert device_of(device_registry, I3S_VIN, partner_entry) is None
 
 
-async def test_a_glitch_does_not_slow_polling_of_a_charging_car(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: Simulator,
-    init_integration: MockConfigEntry,
-) -> None:
-    simulator.inject_fault("vehicles", body="[]")
-    await advance(hass, freezer, timedelta(minutes=5))
-    assert init_integration.runtime_data.schedule.interval == timedelta(minutes=5)
-
-
 @pytest.mark.parametrize(
     ("first", "glitch"),
     [
         ({"model": "iX M60", "year": 2024}, {"model": "iX M60", "year": None}),
         ({"brand": "MINI", "model": "Cooper SE", "year": 2024}, {"brand": None}),
+        ({"model": "iX M60", "year": 2024}, {"model": None, "year": None, "brand": None}),
     ],
-    ids=["year_left_out", "brand_left_out"],
+    ids=["year_left_out", "brand_left_out", "all_left_out"],
 )
 async def test_a_field_left_out_once_does_not_change_the_device(
     hass: HomeAssistant,

@@ -441,33 +441,6 @@ async def test_a_limit_of_48_lasts_a_day_of_charging_with_a_poll_about_every_hal
     assert polls[-1] >= datetime(2026, 11, 24, 23, tzinfo=dt_util.UTC)
 
 
-async def test_a_spent_budget_waits_for_midnight_and_keeps_the_last_values(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    freezer.move_to("2026-11-24T20:00:00+00:00")
-    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 10})
-    coordinator = mock_config_entry.runtime_data
-    coordinator.budget.count = 10
-    made = requests(simulator)
-
-    with caplog.at_level(logging.WARNING):
-        for _ in range(6):
-            await coordinator.async_request_refresh()
-            await advance(hass, freezer, timedelta(minutes=30))
-
-    assert requests(simulator) == made
-    assert hass.states.get(IX_BATTERY).state == "64"
-    assert sum("daily limit" in r.getMessage() for r in caplog.records) == 1
-
-    await advance(hass, freezer, timedelta(hours=1, minutes=1))  # just past midnight
-    assert hass.states.get(REQUESTS_TODAY).state in ("1", "2")
-    assert requests(simulator) > made
-
-
 async def test_a_restart_with_the_budget_spent_shows_the_last_values_and_asks_nothing(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -964,6 +937,7 @@ async def test_a_spent_limit_polls_within_a_minute_after_midnight(
     freezer.move_to(midnight - timedelta(seconds=early))
     await coordinator.async_refresh()  # as the timer planned for midnight may land
     assert requests(simulator) == made
+    assert hass.states.get(IX_BATTERY).state == "64"
     for _ in range(60):
         await advance(hass, freezer, timedelta(seconds=1))
     assert requests(simulator) > made
