@@ -101,7 +101,6 @@ async def test_one_service_device_for_the_account(
     assert account is not None
     assert account.entry_type is dr.DeviceEntryType.SERVICE
     assert account.name == "Orange Power Connect"
-    assert hass.states.get("sensor.orange_power_connect_requests_today").state == "2"
 
 
 async def test_diagnostic_entities_are_disabled_by_default(

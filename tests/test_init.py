@@ -6,7 +6,7 @@ from datetime import timedelta
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -15,7 +15,6 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.orangepower_bmw.const import DOMAIN
 from simulator import Simulator
-from tests.conftest import EMAIL
 
 
 async def test_setup_and_unload(
@@ -28,33 +27,19 @@ async def test_setup_and_unload(
     assert init_integration.state is ConfigEntryState.NOT_LOADED
 
 
-@pytest.mark.parametrize(
-    ("wrong_password", "state", "flows"),
-    [
-        (False, ConfigEntryState.SETUP_RETRY, []),
-        (True, ConfigEntryState.SETUP_ERROR, [SOURCE_REAUTH]),
-    ],
-    ids=["unreachable", "wrong_password"],
-)
-async def test_setup_retries_while_the_service_is_down_and_asks_for_a_refused_password(
-    hass: HomeAssistant,
-    mock_config_entry: MockConfigEntry,
-    simulator: Simulator,
-    wrong_password: bool,
-    state: ConfigEntryState,
-    flows: list[str],
+async def test_setup_retries_while_the_service_is_unreachable(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
 ) -> None:
-    if wrong_password:
-        simulator.set_password(EMAIL, "changed")
-    else:
-        simulator.inject_fault("vehicles", status=503)
+    """Retried by Home Assistant, without asking the user anything."""
+    # A password refused at setup asks for a new one: test_config_flow's
+    # test_reauth_after_password_change_brings_cars_back.
+    simulator.inject_fault("vehicles", status=503)
     mock_config_entry.add_to_hass(hass)
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
 
-    assert mock_config_entry.state is state
-    progress = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert [flow["context"]["source"] for flow in progress] == flows
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
 
 
 # What this integration relies on in Home Assistant's DataUpdateCoordinator, which sets no timer
