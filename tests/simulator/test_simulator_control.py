@@ -83,46 +83,19 @@ async def test_update_car_without_a_body_changes_nothing(client: Client) -> None
     assert (status, car["percentage"], car["state"]) == (200, approx(45), "CHARGING")
 
 
-async def test_add_and_remove_a_car(client: Client) -> None:
-    status, car = await client.control(
-        "POST",
-        "/accounts/demo%40example.com/cars",
-        {"vin": "WBA00000000000002", "model": "i7 xDrive60", "year": 2023, "units": "MILES"},
-    )
-    assert (status, car["account"], car["vehicle"]["electric_range"]["distance"]["units"]) == (
-        201,
-        DEMO_EMAIL,
-        "MILES",
-    )
-    assert "WBA00000000000002" in await client.cars()
-
-    status, answer = await client.control("DELETE", "/cars/WBA00000000000002")
-
-    assert (status, answer) == (200, {"removed": "WBA00000000000002"})
-    assert "WBA00000000000002" not in await client.cars()
-
-
-async def test_change_password(client: Client) -> None:
-    status, account = await client.control(
-        "POST", f"/accounts/{DEMO_EMAIL}/password", {"password": "n3w"}
-    )
-
-    assert (status, account["password"]) == (200, "n3w")
-    assert (await client.token()).status == 401
-    assert (await client.token(password="n3w")).status == 200
-
-
-async def test_expire_tokens(client: Client) -> None:
+async def test_expire_tokens(simulator: Simulator, client: Client) -> None:
     token = await client.login()
 
     status, answer = await client.control("POST", "/tokens/expire")
 
     assert (status, answer) == (200, {"expired": 1})
+    assert simulator.expire_tokens() == 0
     response = await client.vehicles(token)
     assert (response.status, await response.json()) == (
         401,
         {"error": "token expired", "status": 401},
     )
+    assert (await client.vehicles(await client.login())).status == 200
 
 
 async def test_clock(simulator: Simulator, client: Client) -> None:
@@ -137,21 +110,32 @@ async def test_clock(simulator: Simulator, client: Client) -> None:
     assert (await client.cars())[I3S_VIN]["charging_state"]["charge_percentage"] == "65"
 
 
-async def test_reset(simulator: Simulator, client: Client) -> None:
+async def test_reset_restores_the_scenario(simulator: Simulator, client: Client) -> None:
     token = await client.login()
     await client.control("POST", f"/cars/{I3S_VIN}/unplug")
     await client.control("DELETE", f"/cars/{IX_VIN}")
     await client.control("POST", "/clock", {"advance": 60})
     await client.control("POST", "/faults", {"endpoint": "token", "status": 500})
+    await client.control("POST", f"/accounts/{DEMO_EMAIL}/password", {"password": "changed"})
+    simulator.token_lifetime = 5
 
     status, state = await client.control("POST", "/reset")
 
     assert status == 200
     assert state["clock_offset_seconds"] == 0
+    assert state["tokens"] == []
     assert state["faults"] == {"token": [], "vehicles": []}
-    assert state["counters"]["token"] == 0
-    assert [car["vin"] for car in state["accounts"][0]["cars"]] == [I3S_VIN, IX_VIN]
-    assert state["accounts"][0]["cars"][0]["state"] == "CHARGING"
+    assert state["counters"] == {
+        "token": 0,
+        "vehicles": 0,
+        "by_status": {"token": {}, "vehicles": {}},
+    }
+    assert state["token_lifetime"] == 28800
+    [account] = state["accounts"]
+    assert account["password"] == DEMO_PASSWORD
+    assert [car["vin"] for car in account["cars"]] == [I3S_VIN, IX_VIN]
+    assert (account["cars"][0]["state"], account["cars"][0]["charging"]) == ("CHARGING", True)
+    assert account["cars"][0]["percentage"] == approx(45)
     assert (await client.vehicles(token)).status == 401
     assert simulator.counts == {"token": 0, "vehicles": 1}
 
