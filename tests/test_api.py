@@ -578,33 +578,42 @@ async def test_the_orange_power_account_echoed_by_the_vehicles_call_is_not_logge
     assert "op@example.com" not in caplog.text.lower()
 
 
-async def test_tokens_in_a_refused_token_answer_are_not_logged(
-    client: OrangePowerClient, simulator: Simulator, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("fault", "shown"),
+    [
+        (
+            {
+                "status": 400,
+                "body": json.dumps(
+                    {"error": "moved", "access_token": "LiveAccess42", "refresh_token": "R3"}
+                ),
+            },
+            '"error": "moved"',
+        ),
+        # Cut off: not JSON, so no excerpt at all.
+        ({"body": '{"access_token": "LiveAccess42", "refresh_token": "R3", "expires_in": '}, None),
+    ],
+    ids=["refused", "cut_off"],
+)
+async def test_tokens_in_a_failed_token_answer_are_not_shown(
+    client: OrangePowerClient,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    fault: dict[str, Any],
+    shown: str | None,
 ) -> None:
-    body = json.dumps({"error": "moved", "access_token": "LiveAccess42", "refresh_token": "R3"})
-    simulator.inject_fault("token", status=400, body=body)
-
-    with pytest.raises(UnexpectedResponseError):
-        await client.login()
-
-    assert '"error": "moved"' in answer_logged(caplog)
-    assert "LiveAccess42" not in caplog.text
-    assert "R3" not in caplog.text
-
-
-async def test_cut_off_token_answer_does_not_show_the_access_token(
-    client: OrangePowerClient, simulator: Simulator, caplog: pytest.LogCaptureFixture
-) -> None:
-    issued = "LiveAccessToken0123456789abcdefXYZ"
-    simulator.inject_fault(
-        "token", body=f'{{"access_token": "{issued}", "token_type": "Bearer", "expires_in": '
-    )
+    simulator.inject_fault("token", **fault)
 
     with pytest.raises(UnexpectedResponseError) as exc_info:
         await client.login()
 
-    assert issued not in caplog.text
-    assert issued not in str(exc_info.value)
+    if shown is None:
+        assert answer_logged(caplog) == ""
+    else:
+        assert shown in answer_logged(caplog)
+    for token in ("LiveAccess42", "R3"):
+        assert token not in caplog.text
+        assert token not in str(exc_info.value)
 
 
 async def test_a_redirect_is_not_followed_with_the_credentials(

@@ -537,46 +537,37 @@ async def test_null_fields_are_unknown_not_zero_or_off(
 # 5. Store only what is used.
 
 
-async def test_an_old_entry_is_migrated_and_its_refresh_token_dropped(
-    hass: HomeAssistant, entry_data: dict[str, Any], simulator: Simulator
-) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=EMAIL,
-        minor_version=1,
-        data={
-            **entry_data,
-            CONF_TOKEN: {
-                "access_token": "stored-access-token",
-                "refresh_token": "stored-refresh-token",
-                "token_type": "Bearer",
-                "scopes": ["smacc"],
-                "expires_at": "2020-01-01T00:00:00+00:00",
-            },
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {
+            "access_token": "stored-access-token",
+            "refresh_token": "stored-refresh-token",
+            "token_type": "Bearer",
+            "scopes": ["smacc"],
+            "expires_at": "2020-01-01T00:00:00+00:00",
         },
+        {"refresh_token": "stored-refresh-token"},
+    ],
+    ids=["expired_token", "only_a_refresh_token"],
+)
+async def test_an_old_entry_is_migrated_and_its_refresh_token_dropped(
+    hass: HomeAssistant,
+    entry_data: dict[str, Any],
+    simulator: Simulator,
+    stored: dict[str, Any],
+) -> None:
+    """An entry of the first version loads, logging in again; only a token's two fields are kept."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=EMAIL, minor_version=1, data={**entry_data, CONF_TOKEN: stored}
     )
     await set_up(hass, entry)
 
     assert entry.state is ConfigEntryState.LOADED
     assert entry.minor_version == 2
+    assert simulator.counts["token"] == 1
     assert set(entry.data[CONF_TOKEN]) == {"access_token", "expires_at"}
     assert "stored-refresh-token" not in repr(entry.data)
-
-
-async def test_an_old_entry_with_an_unusable_token_is_migrated_and_logs_in(
-    hass: HomeAssistant, entry_data: dict[str, Any], simulator: Simulator
-) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=EMAIL,
-        minor_version=1,
-        data={**entry_data, CONF_TOKEN: {"refresh_token": "only-a-refresh-token"}},
-    )
-    await set_up(hass, entry)
-
-    assert entry.state is ConfigEntryState.LOADED
-    assert simulator.counts["token"] == 1
-    assert "only-a-refresh-token" not in repr(entry.data)
 
 
 async def test_an_entry_from_a_newer_version_is_not_loaded(
