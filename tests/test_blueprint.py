@@ -274,7 +274,6 @@ STORIES: dict[str, Story] = {
     ),
     "cheap_ends-charging": Story(READY, "cheap on -> on; cheap off -> off"),
     "cheap_ends-already_off": Story(CHEAP_OFF, "cheap off"),
-    "unplugged": Story(READY, "cheap on -> on; plug off -> off"),
     "plugged_in_in_a_cheap_period": Story({**CHEAP_OFF, "plug": "off"}, "plug on -> on"),
     "switched_off_by_hand-on_again_when_plugged_in_again": Story(
         READY, "cheap on -> on; hand off; plug off; plug on -> on"
@@ -460,9 +459,6 @@ STORIES: dict[str, Story] = {
     # The tariff. Unavailable or unknown ends the cheap period (no signal, no cheap period); the
     # sensor's coming back on restarts the charge that this blip stopped, unless someone touched
     # the switch in between.
-    "tariff_unavailable_and_back-charging_by_the_blueprint": Story(
-        READY, "cheap on -> on; cheap unavailable -> off; cheap on -> on"
-    ),
     "tariff_unknown_and_back-charging_by_the_blueprint": Story(
         READY, "cheap on -> on; cheap unknown -> off; cheap on -> on"
     ),
@@ -507,9 +503,6 @@ STORIES: dict[str, Story] = {
         READY, "cheap on -> on; cheap unavailable -> off; cheap unknown; cheap on"
     ),
     "tariff_attributes_change-charging_by_the_blueprint": Story(READY, "cheap on -> on; cheap on+"),
-    "tariff_unavailable_and_back-switched_off_by_hand": Story(
-        READY, "cheap on -> on; hand off; cheap unavailable; cheap on"
-    ),
     "tariff_unavailable_at_start-charging": Story(
         {**CHEAP_OFF, "battery": "50", "cheap": "unavailable", "switch": "on"},
         "start; cheap on",
