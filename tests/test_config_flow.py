@@ -180,58 +180,38 @@ async def test_user_creates_entry_and_setup_reuses_token(
 
 
 @pytest.mark.parametrize(
-    ("endpoint", "fault", "error"),
+    ("fault", "typed_for", "error"),
     [
-        ("token", {"status": 429, "retry_after": "30"}, "rate_limited"),
-        ("vehicles", {"status": 429}, "rate_limited"),
-        ("token", {"status": 500}, "server_error"),
-        ("token", {"status": 503}, "server_error"),
-        ("vehicles", {"status": 503}, "server_error"),
-        ("token", {"drop": "before"}, "cannot_connect"),
-        ("token", {"status": 410}, "service_gone"),
-        ("vehicles", {"status": 403}, "forbidden"),
-        ("token", {"status": 404}, "invalid_response"),
-        ("token", {"body": "html"}, "invalid_response"),
-        ("vehicles", {"body": "wrong_shape"}, "invalid_response"),
-        ("vehicles", {"status": 401}, "token_rejected"),
+        (("token", {"status": 429, "retry_after": "30"}), user_input, "rate_limited"),
+        (("vehicles", {"status": 429}), user_input, "rate_limited"),
+        (("token", {"status": 500}), user_input, "server_error"),
+        (("token", {"status": 503}), user_input, "server_error"),
+        (("vehicles", {"status": 503}), user_input, "server_error"),
+        (("token", {"drop": "before"}), user_input, "cannot_connect"),
+        (("token", {"status": 410}), user_input, "service_gone"),
+        (("vehicles", {"status": 403}), user_input, "forbidden"),
+        (("token", {"status": 404}), user_input, "invalid_response"),
+        (("token", {"body": "html"}), user_input, "invalid_response"),
+        (("vehicles", {"body": "wrong_shape"}), user_input, "invalid_response"),
+        (("vehicles", {"status": 401}), user_input, "token_rejected"),
+        (None, lambda url: user_input(url, password="wrong-password"), "invalid_auth"),
+        # A closed port stands for an address where nothing listens.
+        (None, lambda _: user_input(closed_port_url()), "cannot_connect"),
     ],
 )
-async def test_user_service_error_then_retry(
+async def test_user_error_then_right(
     hass: HomeAssistant,
     simulator: Simulator,
     simulator_url: str,
-    endpoint: str,
-    fault: dict[str, Any],
-    error: str,
-) -> None:
-    simulator.inject_fault(endpoint, **fault)
-    typed = user_input(simulator_url)
-    result = await submit(hass, await start_user_flow(hass), typed)
-
-    assert_form_again(hass, result, "user", {"base": error})
-    assert_keeps_input_but_password(result, typed)
-
-    result = await submit(hass, result, typed)
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-
-
-@pytest.mark.parametrize(
-    ("wrong", "error"),
-    [
-        (lambda url: user_input(url, password="wrong-password"), "invalid_auth"),
-        # A closed port stands for an address where nothing listens.
-        (lambda _: user_input(closed_port_url()), "cannot_connect"),
-    ],
-    ids=["wrong_password", "nothing_listening"],
-)
-async def test_user_mistake_then_right(
-    hass: HomeAssistant,
-    simulator_url: str,
     socket_enabled: None,
-    wrong: Callable[[str], dict[str, Any]],
+    fault: tuple[str, dict[str, Any]] | None,
+    typed_for: Callable[[str], dict[str, Any]],
     error: str,
 ) -> None:
-    typed = wrong(simulator_url)
+    """The form again, with the error and what was typed but the password; then the account added."""
+    if fault is not None:
+        simulator.inject_fault(fault[0], **fault[1])
+    typed = typed_for(simulator_url)
     result = await submit(hass, await start_user_flow(hass), typed)
 
     assert_form_again(hass, result, "user", {"base": error})
