@@ -138,35 +138,11 @@ async def test_a_shared_car_is_shown_once_and_skipped_by_the_other_entry(
     assert partner_entry.runtime_data.schedule.interval == timedelta(minutes=15)
 
 
-async def test_removing_the_showing_entry_hands_the_car_to_the_other(
+@pytest.mark.parametrize("how", ["remove", "unload", "disable", "stop_listing"])
+async def test_the_showing_entry_letting_go_hands_the_car_to_the_other(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
-    mock_config_entry: MockConfigEntry,
-    partner_entry: MockConfigEntry,
-    entity_registry: er.EntityRegistry,
-    device_registry: dr.DeviceRegistry,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    await set_up(hass, mock_config_entry)
-    await set_up(hass, partner_entry)
-
-    with caplog.at_level(logging.INFO):
-        await hass.config_entries.async_remove(mock_config_entry.entry_id)
-        await hass.async_block_till_done()
-        await advance(hass, freezer, timedelta(minutes=15))
-
-    assert owner(entity_registry, I3S_BATTERY) == partner_entry.entry_id
-    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
-    assert device_of(device_registry, I3S_VIN, partner_entry) is not None
-    assert errors(caplog) == []
-    # Now the partner's entry shows a charging car: it polls at the active interval.
-    assert partner_entry.runtime_data.schedule.interval == timedelta(minutes=5)
-
-
-@pytest.mark.parametrize("how", ["unload", "disable"])
-async def test_unloading_the_showing_entry_hands_the_car_over_with_its_entity_ids(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
     mock_config_entry: MockConfigEntry,
     partner_entry: MockConfigEntry,
     entity_registry: er.EntityRegistry,
@@ -174,17 +150,23 @@ async def test_unloading_the_showing_entry_hands_the_car_over_with_its_entity_id
     caplog: pytest.LogCaptureFixture,
     how: str,
 ) -> None:
+    """At the other's next poll, with its entity ids and the names the user gave them."""
     await set_up(hass, mock_config_entry)
     await set_up(hass, partner_entry)
     entity_registry.async_update_entity(I3S_BATTERY, name="Garage car")
 
     with caplog.at_level(logging.INFO):
-        if how == "unload":
+        if how == "remove":
+            await hass.config_entries.async_remove(mock_config_entry.entry_id)
+        elif how == "unload":
             await hass.config_entries.async_unload(mock_config_entry.entry_id)
-        else:
+        elif how == "disable":
             await hass.config_entries.async_set_disabled_by(
                 mock_config_entry.entry_id, ConfigEntryDisabler.USER
             )
+        else:
+            # No hour of grace: the partner still lists the car, so it shows it from its next poll.
+            simulator.remove_car(I3S_VIN, EMAIL)
         await hass.async_block_till_done()
         await advance(hass, freezer, timedelta(minutes=15))
 
@@ -198,6 +180,8 @@ async def test_unloading_the_showing_entry_hands_the_car_over_with_its_entity_id
     assert device_of(device_registry, I3S_VIN, mock_config_entry) is None
     assert entity.device_id == device_of(device_registry, I3S_VIN, partner_entry).id
     assert errors(caplog) == []
+    # Now the partner's entry shows a charging car: it polls at the active interval.
+    assert partner_entry.runtime_data.schedule.interval == timedelta(minutes=5)
 
 
 # Once broken: the car stayed unavailable, possibly for days, while the entry showing it waited
@@ -249,30 +233,6 @@ async def test_a_reload_keeps_the_car_where_it_is(
 
     assert owner(entity_registry, I3S_BATTERY) == mock_config_entry.entry_id
     assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
-
-
-async def test_an_entry_that_stops_listing_the_car_hands_it_over_at_once(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    partner_entry: MockConfigEntry,
-    entity_registry: er.EntityRegistry,
-    device_registry: dr.DeviceRegistry,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    await set_up(hass, mock_config_entry)
-    await set_up(hass, partner_entry)
-
-    simulator.remove_car(I3S_VIN, EMAIL)
-    with caplog.at_level(logging.INFO):
-        await advance(hass, freezer, timedelta(minutes=15))
-
-    # No hour of grace: the partner still lists the car, so it shows it from its next poll.
-    assert owner(entity_registry, I3S_BATTERY) == partner_entry.entry_id
-    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
-    assert device_of(device_registry, I3S_VIN, mock_config_entry) is None
-    assert errors(caplog) == []
 
 
 async def test_the_first_entry_back_after_a_restart_keeps_the_car(
