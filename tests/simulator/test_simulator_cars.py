@@ -143,20 +143,31 @@ async def test_clock_follows_frozen_time(
 async def test_unplug_stops_charging_and_plug_does_not_start_it(
     simulator: Simulator, client: Client
 ) -> None:
-    simulator.unplug(I3S_VIN)
-    simulator.clock.advance(3600)
+    """Over the control API, which answers with the car; the level moves only while it charges."""
+
+    async def act(action: str, then_seconds: int) -> dict[str, Any]:
+        status, car = await client.control("POST", f"/cars/{I3S_VIN}/{action}")
+        assert status == 200
+        simulator.clock.advance(then_seconds)
+        return car
+
+    car = await act("unplug", 3600)
+    assert (car["charger_connected"], car["vehicle"]["charging_state"]["state"]) == (
+        False,
+        "NOT_CHARGING",
+    )
     assert charge((await client.cars())[I3S_VIN]) == ("45", "NOT_CHARGING", False, 67)
 
-    simulator.plug(I3S_VIN)
-    simulator.clock.advance(3600)
+    car = await act("plug", 3600)
+    assert (car["state"], car["charger_connected"]) == ("PLUGGED_IN", True)
     assert charge((await client.cars())[I3S_VIN]) == ("45", "PLUGGED_IN", True, 67)
 
-    simulator.start_charging(I3S_VIN)
-    simulator.clock.advance(1800)
+    car = await act("start_charging", 1800)
+    assert (car["state"], car["charging"]) == ("CHARGING", True)
     assert charge((await client.cars())[I3S_VIN]) == ("50", "CHARGING", True, 74)
 
-    simulator.stop_charging(I3S_VIN)
-    simulator.clock.advance(1800)
+    car = await act("stop_charging", 1800)
+    assert (car["state"], car["charging"]) == ("PLUGGED_IN", False)
     assert charge((await client.cars())[I3S_VIN]) == ("50", "PLUGGED_IN", True, 74)
 
 

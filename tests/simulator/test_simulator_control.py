@@ -49,21 +49,6 @@ async def test_state_shows_everything(simulator: Simulator, client: Client) -> N
     assert datetime.fromisoformat(state["clock"]).tzinfo is not None
 
 
-async def test_car_actions(client: Client) -> None:
-    status, car = await client.control("POST", f"/cars/{IX_VIN}/plug")
-    assert (status, car["state"], car["charger_connected"]) == (200, "PLUGGED_IN", True)
-
-    status, car = await client.control("POST", f"/cars/{IX_VIN}/start_charging")
-    assert (status, car["state"], car["charging"]) == (200, "CHARGING", True)
-
-    status, car = await client.control("POST", f"/cars/{IX_VIN}/stop_charging")
-    assert (status, car["state"], car["charging"]) == (200, "PLUGGED_IN", False)
-
-    status, car = await client.control("POST", f"/cars/{IX_VIN}/unplug")
-    assert (status, car["vehicle"]["charging_state"]["state"]) == (200, "NOT_CHARGING")
-    assert (await client.cars())[IX_VIN]["charging_state"]["is_charger_connected"] is False
-
-
 @pytest.mark.parametrize("method", ["PATCH", "POST"])
 async def test_update_car(client: Client, method: str) -> None:
     status, car = await client.control(
