@@ -171,6 +171,25 @@ async def test_rate_limited_for_an_hour_raises_a_repair_until_a_good_poll(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
+async def test_a_retired_api_is_asked_once_an_hour_until_it_is_back(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Hourly, not backing off further, while the service answers 410; then the repair goes."""
+    simulator.inject_fault("vehicles", status=410, count=2)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert issue_registry.async_get_issue(DOMAIN, f"service_gone_{init_integration.entry_id}")
+
+    for _ in range(2):  # the second hourly poll is answered with 410 too
+        assert await polls_within(hass, freezer, simulator, 59) == 0
+        assert await polls_within(hass, freezer, simulator, 1) == 1
+    assert hass.states.get(IX_BATTERY).state == "64"
+    assert not issue_registry.issues
+
+
 @pytest.mark.usefixtures("idle")
 async def test_a_minute_of_retry_after_on_an_hourly_interval_waits_the_hour(
     hass: HomeAssistant,
