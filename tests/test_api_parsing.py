@@ -271,7 +271,10 @@ def test_token_expiry_margin() -> None:
         (" 5 ", 5.0),
         ("Mon, 23 Nov 2026 12:02:00 GMT", 120.0),
         ("Mon, 23 Nov 2026 11:00:00 GMT", 0.0),
+        # "-0000" is RFC 5322's "zone unknown": read as UTC all the same.
+        ("Mon, 23 Nov 2026 12:01:30 -0000", 90.0),
         ("soon", None),
+        ("²", None),
         ("-5", None),
         ("", None),
         (None, None),

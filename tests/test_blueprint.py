@@ -194,30 +194,65 @@ async def test_blueprint_offers_the_right_entities(hass: HomeAssistant) -> None:
 type Change = Mapping[str, Any]
 type Step = tuple[Change, list[Action]]
 
+# What a step's actions are called in a story, and the attributes a "+" adds to an input's state.
+ACTIONS = {"on": TURN_ON, "off": TURN_OFF, "remind": REMINDER}
+ATTRIBUTES: dict[str, dict[str, Any]] = {
+    "battery": {"range": 180},
+    "plug": {"icon": "mdi:ev-plug-type2"},
+    "target": {"min": 20},
+    "cheap": {"planned_dispatches": []},
+}
+
 
 @dataclass(frozen=True)
 class Story:
     """A household's story: the states before the automation exists, then changes, each with the
     actions it leads to.
 
-    A change sets inputs ("battery", "plug", "cheap", "target", "switch", "hand": see set_state),
-    moves the clock on ("wait"), or starts Home Assistant ("start", in a story told across a
-    restart, whose first states are the ones restored). Every change comes a second after the last.
+    The steps read "cheap on -> on; battery 71": each, separated by ";", changes inputs ("battery",
+    "plug", "cheap", "target", "switch", "hand": see set_state; a "+" after the value changes only
+    the state's attributes), moves the clock on ("wait 100s"), or starts Home Assistant ("start",
+    in a story told across a restart, whose first states are the ones restored); after "->" come
+    the actions it leads to ("on", "off": the switch; "remind": the reminder), none without one.
+    Every change comes a second after the last.
     """
 
     states: dict[str, str]
-    steps: list[Step]
+    text: str
     target_entity: bool = False
     reminder: bool = True
     restart: bool = False
     cloud_switch: bool = False
 
+    @property
+    def steps(self) -> list[Step]:
+        """Return the story's steps: each change, and the actions it leads to."""
+        steps: list[Step] = []
+        for step in self.text.split(";"):
+            changes, _, actions = step.partition("->")
+            change: dict[str, Any] = {}
+            for part in changes.split(","):
+                name, _, value = part.strip().partition(" ")
+                if name == "start":
+                    change[name] = True
+                elif name == "wait":
+                    change[name] = timedelta(seconds=int(value.removesuffix("s")))
+                elif value.endswith("+"):
+                    change[name] = (value.removesuffix("+"), ATTRIBUTES[name])
+                else:
+                    change[name] = value
+            steps.append(
+                (
+                    change,
+                    [ACTIONS[action.strip()] for action in actions.split(",") if action.strip()],
+                )
+            )
+        return steps
 
-START: Change = {"start": True}
+
 # Plugged in below the target (80 %), before a cheap period; the period's start makes the blueprint
-# switch the charger on, and the switch writes "on" with the blueprint's context.
+# switch the charger on ("cheap on -> on"), and the switch writes "on" with the blueprint's context.
 READY = {"battery": "70", "plug": "on", "cheap": "off", "switch": "off"}
-CHARGE: Step = ({"cheap": "on"}, [TURN_ON])
 # In a cheap period, plugged in below the target, the switch off.
 CHEAP_OFF = {"battery": "70", "plug": "on", "cheap": "on", "switch": "off"}
 # Outside a cheap period, plugged in above the target: a charge to start by hand.
@@ -225,468 +260,298 @@ PEAK_ABOVE = {"battery": "90", "plug": "on", "cheap": "off", "switch": "off"}
 
 STORIES: dict[str, Story] = {
     # Real changes.
-    "cheap_starts-plugged_in_below_target": Story(READY, [CHARGE, ({"battery": "71"}, [])]),
-    "cheap_starts-above_target": Story({**READY, "battery": "85"}, [({"cheap": "on"}, [])]),
-    "cheap_starts-unplugged_below_target": Story(
-        {**READY, "plug": "off"}, [({"cheap": "on"}, [REMINDER])]
-    ),
+    "cheap_starts-plugged_in_below_target": Story(READY, "cheap on -> on; battery 71"),
+    "cheap_starts-above_target": Story({**READY, "battery": "85"}, "cheap on"),
+    "cheap_starts-unplugged_below_target": Story({**READY, "plug": "off"}, "cheap on -> remind"),
     "cheap_starts-unplugged_level_unknown": Story(
-        {**READY, "plug": "off", "battery": "unknown"}, [({"cheap": "on"}, [REMINDER])]
+        {**READY, "plug": "off", "battery": "unknown"}, "cheap on -> remind"
     ),
     "cheap_starts-unplugged_above_target": Story(
-        {**READY, "plug": "off", "battery": "90"}, [({"cheap": "on"}, [])]
+        {**READY, "plug": "off", "battery": "90"}, "cheap on"
     ),
     "cheap_starts-unplugged_no_reminder": Story(
-        {**READY, "plug": "off"}, [({"cheap": "on"}, [])], reminder=False
+        {**READY, "plug": "off"}, "cheap on", reminder=False
     ),
-    "cheap_ends-charging": Story(READY, [CHARGE, ({"cheap": "off"}, [TURN_OFF])]),
-    "cheap_ends-already_off": Story(CHEAP_OFF, [({"cheap": "off"}, [])]),
-    "unplugged": Story(READY, [CHARGE, ({"plug": "off"}, [TURN_OFF])]),
-    "plugged_in_in_a_cheap_period": Story(
-        {**CHEAP_OFF, "plug": "off"}, [({"plug": "on"}, [TURN_ON])]
-    ),
+    "cheap_ends-charging": Story(READY, "cheap on -> on; cheap off -> off"),
+    "cheap_ends-already_off": Story(CHEAP_OFF, "cheap off"),
+    "plugged_in_in_a_cheap_period": Story({**CHEAP_OFF, "plug": "off"}, "plug on -> on"),
     "switched_off_by_hand-on_again_when_plugged_in_again": Story(
-        READY,
-        [CHARGE, ({"hand": "off"}, []), ({"plug": "off"}, []), ({"plug": "on"}, [TURN_ON])],
+        READY, "cheap on -> on; hand off; plug off; plug on -> on"
     ),
     "switched_off_by_hand-on_again_in_the_next_cheap_period": Story(
-        READY,
-        [CHARGE, ({"hand": "off"}, []), ({"cheap": "off"}, []), ({"cheap": "on"}, [TURN_ON])],
+        READY, "cheap on -> on; hand off; cheap off; cheap on -> on"
     ),
     "target_entity-charging_stops_at_its_level": Story(
         {**READY, "battery": "58", "target": "60"},
-        [CHARGE, ({"battery": "59"}, []), ({"battery": "60"}, [TURN_OFF])],
+        "cheap on -> on; battery 59; battery 60 -> off",
         target_entity=True,
     ),
     "target_entity-lowered_to_the_level": Story(
         {**READY, "battery": "55", "target": "60"},
-        [CHARGE, ({"target": "50"}, [TURN_OFF])],
+        "cheap on -> on; target 50 -> off",
         target_entity=True,
     ),
     "target_entity-lowered_below_a_charge_by_hand_above_it": Story(
-        {**PEAK_ABOVE, "target": "85"},
-        [({"hand": "on"}, []), ({"target": "80"}, [])],
-        target_entity=True,
+        {**PEAK_ABOVE, "target": "85"}, "hand on; target 80", target_entity=True
     ),
     # Raised past the level in a cheap period: charging starts again, unless a person or the
     # charger switched it off since the cheap period began (an automation's stop is no one's).
     "target_entity-raised_past_the_level_after_the_blueprint_stopped_at_it": Story(
         {**READY, "battery": "84", "target": "85"},
-        [CHARGE, ({"battery": "85"}, [TURN_OFF]), ({"target": "90"}, [TURN_ON])],
+        "cheap on -> on; battery 85 -> off; target 90 -> on",
         target_entity=True,
     ),
     "target_entity-raised_past_the_level_after_a_switch_off_by_hand": Story(
         {**CHEAP_OFF, "battery": "85", "target": "85", "switch": "on"},
-        [({"hand": "off"}, []), ({"target": "90"}, [])],
+        "hand off; target 90",
         target_entity=True,
     ),
     "target_entity-raised_past_the_level_outside_a_cheap_period": Story(
-        {**READY, "battery": "85", "target": "85"}, [({"target": "90"}, [])], target_entity=True
+        {**READY, "battery": "85", "target": "85"}, "target 90", target_entity=True
     ),
     "target_entity-above_the_level_when_a_cheap_period_starts": Story(
-        {**READY, "battery": "65", "target": "70"}, [CHARGE], target_entity=True
+        {**READY, "battery": "65", "target": "70"}, "cheap on -> on", target_entity=True
     ),
     "target_entity-below_the_level_when_a_cheap_period_starts": Story(
-        {**READY, "battery": "65", "target": "60"}, [({"cheap": "on"}, [])], target_entity=True
+        {**READY, "battery": "65", "target": "60"}, "cheap on", target_entity=True
     ),
     "target_entity-unknown_when_a_cheap_period_starts": Story(
-        {**READY, "battery": "65", "target": "unknown"}, [CHARGE], target_entity=True
+        {**READY, "battery": "65", "target": "unknown"}, "cheap on -> on", target_entity=True
     ),
     "target_entity-unavailable_when_a_cheap_period_starts": Story(
-        {**READY, "battery": "65", "target": "unavailable"}, [CHARGE], target_entity=True
+        {**READY, "battery": "65", "target": "unavailable"}, "cheap on -> on", target_entity=True
     ),
     # Home Assistant starts: the charger is brought to where it should be, from states that are
     # known. After a restart nothing tells a charge started by hand at peak rate from one whose
     # cheap period ended while Home Assistant was down: both are left alone.
-    "start-should_charge": Story(
-        {**CHEAP_OFF, "battery": "50"}, [(START, [TURN_ON])], restart=True
-    ),
+    "start-should_charge": Story({**CHEAP_OFF, "battery": "50"}, "start -> on", restart=True),
     "start-charging_at_peak_rate": Story(
-        {**READY, "battery": "50", "switch": "on"}, [(START, [])], restart=True
+        {**READY, "battery": "50", "switch": "on"}, "start", restart=True
     ),
     "start-unplugged_while_down": Story(
-        {**CHEAP_OFF, "plug": "off", "switch": "on"}, [(START, [TURN_OFF])], restart=True
+        {**CHEAP_OFF, "plug": "off", "switch": "on"}, "start -> off", restart=True
     ),
     "start-target_reached_while_down": Story(
-        {**CHEAP_OFF, "battery": "85", "switch": "on"}, [(START, [TURN_OFF])], restart=True
+        {**CHEAP_OFF, "battery": "85", "switch": "on"}, "start -> off", restart=True
     ),
     "start-cheap_period_ended_while_down_reported_after_the_start": Story(
-        {**CHEAP_OFF, "battery": "50", "switch": "on"},
-        [(START, []), ({"cheap": "off"}, [TURN_OFF])],
-        restart=True,
+        {**CHEAP_OFF, "battery": "50", "switch": "on"}, "start; cheap off -> off", restart=True
     ),
     # The battery. A level that goes unavailable or unknown and comes back is no news: only a
     # number to a number can reach the target (not before it, at it).
     "battery_unavailable_and_back-charging_by_the_blueprint": Story(
         {**READY, "battery": "78"},
-        [
-            CHARGE,
-            ({"battery": "unavailable"}, []),
-            ({"battery": "79"}, []),
-            ({"battery": "80"}, [TURN_OFF]),
-        ],
+        "cheap on -> on; battery unavailable; battery 79; battery 80 -> off",
     ),
     # A target passed while the level was unknown stops a charge the blueprint started in this
     # cheap period (the switch's context has a parent and no user), never one started by hand.
     # After a restart no context is left: such a charge is left to the end of the cheap period.
     "battery_unavailable_and_back_past_the_target-charging_by_the_blueprint": Story(
         {**READY, "battery": "83", "target": "85"},
-        [CHARGE, ({"battery": "unavailable"}, []), ({"battery": "86"}, [TURN_OFF])],
+        "cheap on -> on; battery unavailable; battery 86 -> off",
         target_entity=True,
     ),
     "battery_unknown_and_back_past_the_target-charging_by_the_blueprint": Story(
-        {**READY, "battery": "79"},
-        [CHARGE, ({"battery": "unknown"}, []), ({"battery": "81"}, [TURN_OFF])],
+        {**READY, "battery": "79"}, "cheap on -> on; battery unknown; battery 81 -> off"
     ),
     "battery_unknown_and_back_past_the_target-charging_by_hand": Story(
-        {**CHEAP_OFF, "battery": "79"},
-        [({"hand": "on"}, []), ({"battery": "unknown"}, []), ({"battery": "81"}, [])],
+        {**CHEAP_OFF, "battery": "79"}, "hand on; battery unknown; battery 81"
     ),
     "battery_unknown_at_start_and_back_past_the_target-charging": Story(
         {**CHEAP_OFF, "battery": "unknown", "switch": "on"},
-        [(START, []), ({"battery": "81"}, []), ({"battery": "82"}, [])],
+        "start; battery 81; battery 82",
         restart=True,
     ),
     "battery_unavailable_and_back-stopped_by_the_blueprint_at_the_target": Story(
         {**READY, "battery": "79"},
-        [
-            CHARGE,
-            ({"battery": "80"}, [TURN_OFF]),
-            ({"battery": "unavailable"}, []),
-            ({"battery": "79"}, []),
-        ],
+        "cheap on -> on; battery 80 -> off; battery unavailable; battery 79",
     ),
     "battery_unknown_and_back-switched_off_at_the_charger": Story(
-        READY,
-        [CHARGE, ({"switch": "off"}, []), ({"battery": "unknown"}, []), ({"battery": "71"}, [])],
+        READY, "cheap on -> on; switch off; battery unknown; battery 71"
     ),
     "battery_unavailable_and_back-charging_by_hand_above_the_target": Story(
-        PEAK_ABOVE,
-        [({"hand": "on"}, []), ({"battery": "unavailable"}, []), ({"battery": "91"}, [])],
+        PEAK_ABOVE, "hand on; battery unavailable; battery 91"
     ),
     "battery_unknown_and_back-charging_by_hand_above_the_target": Story(
         {**PEAK_ABOVE, "battery": "88", "target": "85"},
-        [({"hand": "on"}, []), ({"battery": "unknown"}, []), ({"battery": "89"}, [])],
+        "hand on; battery unknown; battery 89",
         target_entity=True,
     ),
     "battery_attributes_change-charging_by_the_blueprint": Story(
-        {**READY, "battery": "79"},
-        [CHARGE, ({"battery": ("79", {"range": 180})}, []), ({"battery": "80"}, [TURN_OFF])],
+        {**READY, "battery": "79"}, "cheap on -> on; battery 79+; battery 80 -> off"
     ),
     "battery_unknown_and_back-not_started_while_unknown": Story(
-        {**READY, "battery": "unknown"}, [({"cheap": "on"}, []), ({"battery": "45"}, [TURN_ON])]
+        {**READY, "battery": "unknown"}, "cheap on; battery 45 -> on"
     ),
     "battery_unavailable_and_back-switched_off_by_hand": Story(
-        READY,
-        [
-            CHARGE,
-            ({"hand": "off"}, []),
-            ({"battery": "unavailable"}, []),
-            ({"battery": "71"}, []),
-        ],
+        READY, "cheap on -> on; hand off; battery unavailable; battery 71"
     ),
     "battery_unavailable_at_start-not_charging": Story(
-        {**CHEAP_OFF, "battery": "unavailable"},
-        [(START, []), ({"battery": "45"}, [TURN_ON])],
-        restart=True,
+        {**CHEAP_OFF, "battery": "unavailable"}, "start; battery 45 -> on", restart=True
     ),
     # The plug. Plugged in is off to on, unplugged on to off: a sensor that was unavailable is
     # no news, whatever it comes back with.
     "plug_unavailable_and_back_off-charging_by_the_blueprint": Story(
-        READY,
-        [
-            CHARGE,
-            ({"plug": "unavailable"}, []),
-            ({"plug": "off"}, []),
-            ({"cheap": "off"}, [TURN_OFF]),
-        ],
+        READY, "cheap on -> on; plug unavailable; plug off; cheap off -> off"
     ),
     "plug_unavailable_and_back-switched_off_by_hand": Story(
-        READY,
-        [CHARGE, ({"hand": "off"}, []), ({"plug": "unavailable"}, []), ({"plug": "on"}, [])],
+        READY, "cheap on -> on; hand off; plug unavailable; plug on"
     ),
     "plug_unknown_and_back-charging_by_the_blueprint": Story(
-        READY,
-        [CHARGE, ({"plug": "unknown"}, []), ({"plug": "on"}, []), ({"plug": "off"}, [TURN_OFF])],
+        READY, "cheap on -> on; plug unknown; plug on; plug off -> off"
     ),
-    "plug_unknown_and_back-charging_by_hand": Story(
-        READY, [({"hand": "on"}, []), ({"plug": "unknown"}, []), ({"plug": "on"}, [])]
-    ),
+    "plug_unknown_and_back-charging_by_hand": Story(READY, "hand on; plug unknown; plug on"),
     # Known limitation: a car plugged in while the sensor was unavailable is not seen plugged in.
     "plug_unknown_and_back_on-stopped_by_the_blueprint_when_unplugged": Story(
-        READY,
-        [CHARGE, ({"plug": "off"}, [TURN_OFF]), ({"plug": "unknown"}, []), ({"plug": "on"}, [])],
+        READY, "cheap on -> on; plug off -> off; plug unknown; plug on"
     ),
-    "plug_attributes_change-charging_by_the_blueprint": Story(
-        READY, [CHARGE, ({"plug": ("on", {"icon": "mdi:ev-plug-type2"})}, [])]
-    ),
+    "plug_attributes_change-charging_by_the_blueprint": Story(READY, "cheap on -> on; plug on+"),
     "plug_unavailable_at_start-charging": Story(
-        {**CHEAP_OFF, "plug": "unavailable", "switch": "on"},
-        [(START, []), ({"plug": "on"}, [])],
-        restart=True,
+        {**CHEAP_OFF, "plug": "unavailable", "switch": "on"}, "start; plug on", restart=True
     ),
     # The car's sensors not loaded yet at start: the level's return starts the charge. A run
     # decides from the states at its trigger; the integration writes the plug before the level.
     "plug_and_battery_unavailable_at_start-not_charging": Story(
         {**CHEAP_OFF, "battery": "unavailable", "plug": "unavailable"},
-        [(START, []), ({"plug": "on", "battery": "50"}, [TURN_ON])],
+        "start; plug on, battery 50 -> on",
         restart=True,
     ),
     # The charge target. A target that is unknown is never reached: the fixed target only decides
     # whether to start.
     "target_unavailable_and_back-charging_by_the_blueprint": Story(
         {**READY, "battery": "84", "target": "95"},
-        [
-            CHARGE,
-            ({"target": "unavailable"}, []),
-            ({"target": "95"}, []),
-            ({"battery": "95"}, [TURN_OFF]),
-        ],
+        "cheap on -> on; target unavailable; target 95; battery 95 -> off",
         target_entity=True,
     ),
     "target_unknown_and_back-charging_by_the_blueprint_past_the_fixed_target": Story(
         {**READY, "battery": "79", "target": "95"},
-        [CHARGE, ({"target": "unknown"}, []), ({"battery": "81"}, []), ({"target": "95"}, [])],
+        "cheap on -> on; target unknown; battery 81; target 95",
         target_entity=True,
     ),
     "target_unavailable_and_back-charging_by_hand_above_it": Story(
-        {**PEAK_ABOVE, "target": "85"},
-        [({"hand": "on"}, []), ({"target": "unavailable"}, []), ({"target": "85"}, [])],
-        target_entity=True,
+        {**PEAK_ABOVE, "target": "85"}, "hand on; target unavailable; target 85", target_entity=True
     ),
     "target_unavailable_and_back-stopped_by_the_blueprint_at_it": Story(
         {**READY, "battery": "84", "target": "85"},
-        [
-            CHARGE,
-            ({"battery": "85"}, [TURN_OFF]),
-            ({"target": "unavailable"}, []),
-            ({"target": "85"}, []),
-        ],
+        "cheap on -> on; battery 85 -> off; target unavailable; target 85",
         target_entity=True,
     ),
     "target_unknown_and_back-switched_off_by_hand": Story(
         {**READY, "target": "85"},
-        [CHARGE, ({"hand": "off"}, []), ({"target": "unknown"}, []), ({"target": "85"}, [])],
+        "cheap on -> on; hand off; target unknown; target 85",
         target_entity=True,
     ),
     "target_unavailable_at_start-charging_above_the_fixed_target": Story(
         {**CHEAP_OFF, "battery": "85", "switch": "on", "target": "unavailable"},
-        [(START, []), ({"target": "95"}, [])],
+        "start; target 95",
         restart=True,
         target_entity=True,
     ),
     "target_unavailable_at_start-not_charging": Story(
         {**CHEAP_OFF, "battery": "50", "target": "unavailable"},
-        [(START, [TURN_ON])],
+        "start -> on",
         restart=True,
         target_entity=True,
     ),
     "target_attributes_change-charging_by_the_blueprint": Story(
-        {**READY, "battery": "84", "target": "95"},
-        [CHARGE, ({"target": ("95", {"min": 20})}, [])],
-        target_entity=True,
+        {**READY, "battery": "84", "target": "95"}, "cheap on -> on; target 95+", target_entity=True
     ),
     # The tariff. Unavailable or unknown ends the cheap period (no signal, no cheap period); the
     # sensor's coming back on restarts the charge that this blip stopped, unless someone touched
     # the switch in between.
-    "tariff_unavailable_and_back-charging_by_the_blueprint": Story(
-        READY, [CHARGE, ({"cheap": "unavailable"}, [TURN_OFF]), ({"cheap": "on"}, [TURN_ON])]
-    ),
     "tariff_unknown_and_back-charging_by_the_blueprint": Story(
-        READY, [CHARGE, ({"cheap": "unknown"}, [TURN_OFF]), ({"cheap": "on"}, [TURN_ON])]
+        READY, "cheap on -> on; cheap unknown -> off; cheap on -> on"
     ),
     "tariff_unavailable_and_back-charging_by_hand": Story(
-        CHEAP_OFF,
-        [
-            ({"hand": "on"}, []),
-            ({"cheap": "unavailable"}, [TURN_OFF]),
-            ({"cheap": "on"}, [TURN_ON]),
-        ],
+        CHEAP_OFF, "hand on; cheap unavailable -> off; cheap on -> on"
     ),
     "tariff_unknown_and_back-switched_on_and_off_by_hand_meanwhile": Story(
-        READY,
-        [
-            CHARGE,
-            ({"cheap": "unknown"}, [TURN_OFF]),
-            ({"hand": "on"}, []),
-            ({"hand": "off"}, []),
-            ({"cheap": "on"}, []),
-        ],
+        READY, "cheap on -> on; cheap unknown -> off; hand on; hand off; cheap on"
     ),
     "tariff_unavailable_and_back-switched_off_at_the_charger": Story(
-        READY,
-        [CHARGE, ({"switch": "off"}, []), ({"cheap": "unavailable"}, []), ({"cheap": "on"}, [])],
+        READY, "cheap on -> on; switch off; cheap unavailable; cheap on"
     ),
     "tariff_unavailable_and_back-stopped_by_the_blueprint_at_the_target": Story(
-        {**READY, "battery": "79"},
-        [
-            CHARGE,
-            ({"battery": "80"}, [TURN_OFF]),
-            ({"cheap": "unavailable"}, []),
-            ({"cheap": "on"}, []),
-        ],
+        {**READY, "battery": "79"}, "cheap on -> on; battery 80 -> off; cheap unavailable; cheap on"
     ),
     # A switch that reports its state later, from a poll, with no context of the blueprint's: a
     # change to off from outside Home Assistant within 2 minutes after the blip began is taken for
     # the blip's stop. Before the switch reports it, the stop is still on its way: switched on again.
     "tariff_unavailable_and_back-cloud_switch_reports_the_stop_within_2_minutes": Story(
         READY,
-        [
-            CHARGE,
-            ({"switch": "on"}, []),
-            ({"cheap": "unavailable"}, [TURN_OFF]),
-            ({"wait": timedelta(seconds=100), "switch": "off"}, []),
-            ({"cheap": "on"}, [TURN_ON]),
-        ],
+        "cheap on -> on; switch on; cheap unavailable -> off; wait 100s, switch off;"
+        " cheap on -> on",
         cloud_switch=True,
     ),
     "tariff_unavailable_and_back-cloud_switch_reports_the_stop_after_2_minutes": Story(
         READY,
-        [
-            CHARGE,
-            ({"switch": "on"}, []),
-            ({"cheap": "unavailable"}, [TURN_OFF]),
-            ({"wait": timedelta(minutes=2), "switch": "off"}, []),
-            ({"cheap": "on"}, []),
-        ],
+        "cheap on -> on; switch on; cheap unavailable -> off; wait 120s, switch off; cheap on",
         cloud_switch=True,
     ),
     "tariff_unavailable_and_back-cloud_switch_before_it_reports_the_stop": Story(
         READY,
-        [
-            CHARGE,
-            ({"switch": "on"}, []),
-            ({"cheap": "unavailable"}, [TURN_OFF]),
-            ({"cheap": "on"}, [TURN_ON]),
-        ],
+        "cheap on -> on; switch on; cheap unavailable -> off; cheap on -> on",
         cloud_switch=True,
     ),
     # Known limitations: the sensor's state before the blip is not known, so a cheap period that
     # begins while the sensor is unavailable does not start charging; nor does a blip through both
     # unavailable and unknown restart the charge (the sensor's return no longer names the blip).
     "tariff_off_unavailable_on-a_cheap_period_begun_unseen": Story(
-        READY, [({"cheap": "unavailable"}, []), ({"cheap": "on"}, [])]
+        READY, "cheap unavailable; cheap on"
     ),
     "tariff_unavailable_then_unknown_and_back-charging_by_the_blueprint": Story(
-        READY,
-        [
-            CHARGE,
-            ({"cheap": "unavailable"}, [TURN_OFF]),
-            ({"cheap": "unknown"}, []),
-            ({"cheap": "on"}, []),
-        ],
+        READY, "cheap on -> on; cheap unavailable -> off; cheap unknown; cheap on"
     ),
-    "tariff_attributes_change-charging_by_the_blueprint": Story(
-        READY, [CHARGE, ({"cheap": ("on", {"planned_dispatches": []})}, [])]
-    ),
-    "tariff_unavailable_and_back-switched_off_by_hand": Story(
-        READY,
-        [CHARGE, ({"hand": "off"}, []), ({"cheap": "unavailable"}, []), ({"cheap": "on"}, [])],
-    ),
+    "tariff_attributes_change-charging_by_the_blueprint": Story(READY, "cheap on -> on; cheap on+"),
     "tariff_unavailable_at_start-charging": Story(
         {**CHEAP_OFF, "battery": "50", "cheap": "unavailable", "switch": "on"},
-        [(START, []), ({"cheap": "on"}, [])],
+        "start; cheap on",
         restart=True,
     ),
     # Not known at start: its coming back on is a blip's end, and nothing stopped a charge.
     "tariff_unknown_at_start-not_charging": Story(
-        {**CHEAP_OFF, "cheap": "unknown"}, [(START, []), ({"cheap": "on"}, [])], restart=True
+        {**CHEAP_OFF, "cheap": "unknown"}, "start; cheap on", restart=True
     ),
     # A household's week.
     "week-a_flapping_tariff_sensor": Story(
         READY,
-        [
-            CHARGE,
-            ({"cheap": "unavailable"}, [TURN_OFF]),
-            ({"cheap": "on"}, [TURN_ON]),
-            ({"cheap": "unknown"}, [TURN_OFF]),
-            ({"cheap": "on"}, [TURN_ON]),
-            ({"battery": "71"}, []),
-            ({"cheap": "unavailable"}, [TURN_OFF]),
-            ({"battery": "unavailable"}, []),
-            ({"cheap": "on"}, []),
-            ({"battery": "72"}, [TURN_ON]),
-            ({"cheap": "off"}, [TURN_OFF]),
-            ({"cheap": "unavailable"}, []),
-            ({"cheap": "off"}, []),
-            ({"cheap": "on"}, [TURN_ON]),
-        ],
+        "cheap on -> on; cheap unavailable -> off; cheap on -> on; cheap unknown -> off;"
+        " cheap on -> on; battery 71; cheap unavailable -> off; battery unavailable; cheap on;"
+        " battery 72 -> on; cheap off -> off; cheap unavailable; cheap off; cheap on -> on",
     ),
     "week-a_reload_mid_charge_past_the_target": Story(
         {**READY, "battery": "84", "target": "85"},
-        [
-            CHARGE,
-            ({"plug": "unavailable", "target": "unavailable", "battery": "unavailable"}, []),
-            ({"plug": "on", "target": "85", "battery": "86"}, [TURN_OFF]),
-        ],
+        "cheap on -> on; plug unavailable, target unavailable, battery unavailable;"
+        " plug on, target 85, battery 86 -> off",
         target_entity=True,
     ),
     "week-switched_off_by_hand_then_blips_then_the_next_cheap_period": Story(
         READY,
-        [
-            CHARGE,
-            ({"hand": "off"}, []),
-            ({"battery": "unavailable"}, []),
-            ({"battery": "70"}, []),
-            ({"plug": "unknown"}, []),
-            ({"plug": "on"}, []),
-            ({"cheap": "unavailable"}, []),
-            ({"cheap": "on"}, []),
-            ({"cheap": "off"}, []),
-            ({"cheap": "on"}, [TURN_ON]),
-        ],
+        "cheap on -> on; hand off; battery unavailable; battery 70; plug unknown; plug on;"
+        " cheap unavailable; cheap on; cheap off; cheap on -> on",
     ),
     "week-a_restart_mid_charge_then_a_blip": Story(
         {**CHEAP_OFF, "battery": "75", "switch": "on"},
-        [
-            (START, []),
-            ({"cheap": "unavailable"}, [TURN_OFF]),
-            ({"cheap": "on"}, [TURN_ON]),
-            ({"battery": "79"}, []),
-            ({"battery": "80"}, [TURN_OFF]),
-        ],
+        "start; cheap unavailable -> off; cheap on -> on; battery 79; battery 80 -> off",
         restart=True,
     ),
     "week-the_target_lowered_and_raised": Story(
         {**READY, "battery": "84", "target": "90"},
-        [
-            CHARGE,
-            ({"target": "80"}, [TURN_OFF]),
-            ({"target": "90"}, [TURN_ON]),
-            ({"target": "84"}, [TURN_OFF]),
-            ({"target": "85"}, [TURN_ON]),
-            ({"battery": "85"}, [TURN_OFF]),
-        ],
+        "cheap on -> on; target 80 -> off; target 90 -> on; target 84 -> off;"
+        " target 85 -> on; battery 85 -> off",
         target_entity=True,
     ),
     "week-a_blip_while_the_level_is_unknown": Story(
         READY,
-        [
-            CHARGE,
-            ({"battery": "unknown"}, []),
-            ({"cheap": "unavailable"}, [TURN_OFF]),
-            ({"cheap": "on"}, []),
-            ({"battery": "72"}, [TURN_ON]),
-        ],
+        "cheap on -> on; battery unknown; cheap unavailable -> off; cheap on; battery 72 -> on",
     ),
     "week-the_target_passed_during_a_blip": Story(
-        {**READY, "battery": "79"},
-        [
-            CHARGE,
-            ({"cheap": "unavailable"}, [TURN_OFF]),
-            ({"battery": "80"}, []),
-            ({"cheap": "on"}, []),
-        ],
+        {**READY, "battery": "79"}, "cheap on -> on; cheap unavailable -> off; battery 80; cheap on"
     ),
     "week-the_target_passed_while_unknown_after_a_blip": Story(
         {**READY, "battery": "79"},
-        [
-            CHARGE,
-            ({"cheap": "unknown"}, [TURN_OFF]),
-            ({"cheap": "on"}, [TURN_ON]),
-            ({"battery": "unavailable"}, []),
-            ({"battery": "81"}, [TURN_OFF]),
-        ],
+        "cheap on -> on; cheap unknown -> off; cheap on -> on; battery unavailable;"
+        " battery 81 -> off",
     ),
     # Known limitations. A blip's end restarts a charge only below the target, so one started by
     # hand above it stays off. A switch that reports later leaves no context: a target passed while
@@ -696,45 +561,22 @@ STORIES: dict[str, Story] = {
     # turned off by hand before a blip counts as untouched when the level comes back afterwards.
     "week-switched_off_by_hand_then_a_blip_then_a_failed_update": Story(
         READY,
-        [
-            CHARGE,
-            ({"hand": "off"}, []),
-            ({"cheap": "unavailable"}, []),
-            ({"cheap": "on"}, []),
-            ({"battery": "unavailable"}, []),
-            ({"battery": "70"}, [TURN_ON]),
-        ],
+        "cheap on -> on; hand off; cheap unavailable; cheap on; battery unavailable;"
+        " battery 70 -> on",
     ),
     "week-charging_by_hand_above_the_target_then_a_blip": Story(
         {**READY, "battery": "79"},
-        [
-            CHARGE,
-            ({"battery": "80"}, [TURN_OFF]),
-            ({"hand": "on"}, []),
-            ({"battery": "81"}, []),
-            ({"cheap": "unavailable"}, [TURN_OFF]),
-            ({"cheap": "on"}, []),
-        ],
+        "cheap on -> on; battery 80 -> off; hand on; battery 81; cheap unavailable -> off;"
+        " cheap on",
     ),
     "week-cloud_switch-the_target_passed_while_unknown": Story(
         {**READY, "battery": "79"},
-        [
-            CHARGE,
-            ({"switch": "on"}, []),
-            ({"battery": "unknown"}, []),
-            ({"battery": "81"}, []),
-        ],
+        "cheap on -> on; switch on; battery unknown; battery 81",
         cloud_switch=True,
     ),
     "week-cloud_switch-the_target_raised_after_a_stop_at_it": Story(
         {**READY, "battery": "84", "target": "85"},
-        [
-            CHARGE,
-            ({"switch": "on"}, []),
-            ({"battery": "85"}, [TURN_OFF]),
-            ({"switch": "off"}, []),
-            ({"target": "90"}, []),
-        ],
+        "cheap on -> on; switch on; battery 85 -> off; switch off; target 90",
         target_entity=True,
         cloud_switch=True,
     ),

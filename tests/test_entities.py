@@ -1,4 +1,4 @@
-"""The entities a user sees for each car, in metric and in US customary units."""
+"""The entities a user sees for each car, and what changes for a user of US customary units."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from unittest.mock import patch
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.util.unit_system import METRIC_SYSTEM, US_CUSTOMARY_SYSTEM, UnitSystem
+from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
@@ -19,19 +19,15 @@ pytestmark = pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
-@pytest.mark.parametrize(
-    "units", [METRIC_SYSTEM, US_CUSTOMARY_SYSTEM], ids=["metric", "us_customary"]
-)
 @pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.BINARY_SENSOR, Platform.NUMBER])
 async def test_entities(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
-    units: UnitSystem,
     platform: Platform,
 ) -> None:
-    hass.config.units = units
+    """Every entity of every platform, in metric units (US customary: the test below)."""
     mock_config_entry.add_to_hass(hass)
     with patch("custom_components.orangepower_bmw.PLATFORMS", [platform]):
         await hass.config_entries.async_setup(mock_config_entry.entry_id)
@@ -39,21 +35,44 @@ async def test_entities(
     await snapshot_platform(hass, entity_registry, snapshot, mock_config_entry.entry_id)
 
 
-async def test_range_is_converted_to_the_users_units(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_us_customary_units_show_the_range_in_miles_and_convert_nothing_else(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, entity_registry: er.EntityRegistry
 ) -> None:
+    """The range is shown in miles; levels, rates, capacities and energy keep their units."""
     hass.config.units = US_CUSTOMARY_SYSTEM
     mock_config_entry.add_to_hass(hass)
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
 
-    # The iX reports 240 miles, kept in km and shown in miles again. The i3s reports 67 km.
-    ix_range = hass.states.get("sensor.bmw_ix_xdrive50_electric_range")
-    assert float(ix_range.state) == pytest.approx(240)
-    assert ix_range.attributes["unit_of_measurement"] == "mi"
-    i3s_range = hass.states.get("sensor.bmw_i3s_94_rex_electric_range")
-    assert i3s_range.attributes["unit_of_measurement"] == "mi"
-    assert float(i3s_range.state) == pytest.approx(67 / 1.609344, abs=0.01)
+    shown = {
+        state.entity_id: (state.state, state.attributes["unit_of_measurement"])
+        for state in hass.states.async_all()
+        if "unit_of_measurement" in state.attributes
+    }
+    assert shown == {
+        # The iX reports 240 miles, kept in km and shown in miles again. The i3s reports 67 km.
+        "sensor.bmw_ix_xdrive50_electric_range": ("240.0", "mi"),
+        "sensor.bmw_i3s_94_rex_electric_range": ("41.6318698799014", "mi"),
+        **{
+            f"{platform}.bmw_{car}_{key}": ("unknown", "kWh")
+            for car in ("i3s_94_rex", "ix_xdrive50")
+            for platform, key in (("number", "battery_capacity"), ("sensor", "energy_to_target"))
+        },
+        **{
+            f"number.bmw_{car}_charge_target": ("100", "%") for car in ("i3s_94_rex", "ix_xdrive50")
+        },
+        **{
+            f"sensor.bmw_{car}_charging_rate": ("unknown", "%/h")
+            for car in ("i3s_94_rex", "ix_xdrive50")
+        },
+        "sensor.bmw_i3s_94_rex_battery": ("45", "%"),
+        "sensor.bmw_ix_xdrive50_battery": ("64", "%"),
+    }
+    for car in ("i3s_94_rex", "ix_xdrive50"):
+        entry = entity_registry.async_get(f"sensor.bmw_{car}_electric_range")
+        assert entry.unit_of_measurement == "mi"
+        assert entry.options["sensor.private"] == {"suggested_unit_of_measurement": "mi"}
 
 
 async def test_one_device_per_car(
@@ -82,7 +101,6 @@ async def test_one_service_device_for_the_account(
     assert account is not None
     assert account.entry_type is dr.DeviceEntryType.SERVICE
     assert account.name == "Orange Power Connect"
-    assert hass.states.get("sensor.orange_power_connect_requests_today").state == "2"
 
 
 async def test_diagnostic_entities_are_disabled_by_default(

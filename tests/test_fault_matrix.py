@@ -19,9 +19,10 @@ from unittest.mock import patch
 
 from aiohttp import web
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -49,6 +50,8 @@ class Fault:
     # Words of the English message that say when polling tries again (once broken: the 403's
     # message said "at the next interval" while its wait doubles).
     promise: str = ""
+    # The repair raised at once, until the next good poll.
+    repair: str | None = None
 
 
 def rate_limit_until(minutes: int) -> str:
@@ -67,7 +70,13 @@ FAULTS: dict[str, Fault] = {
     },
     "401": Fault({"status": 401}, "invalid_auth"),
     "403": Fault({"status": 403}, "forbidden", retry_minutes=10, promise="twice as long each time"),
-    "410": Fault({"status": 410}, "service_gone", retry_minutes=60, promise="once an hour"),
+    "410": Fault(
+        {"status": 410},
+        "service_gone",
+        retry_minutes=60,
+        promise="once an hour",
+        repair="service_gone",
+    ),
     "429": Fault(
         {"status": 429}, "rate_limited", retry_minutes=10, promise="twice as long each time"
     ),
@@ -85,6 +94,7 @@ FAULTS: dict[str, Fault] = {
     ),
     "timeout": Fault({"delay": 2}, "cannot_connect"),
     "connection refused": Fault({}, "cannot_connect"),
+    "dropped before the answer": Fault({"drop": "before"}, "cannot_connect"),
     "dropped mid-body": Fault({"drop": "mid_body"}, "cannot_connect"),
     "200 HTML": Fault({"body": "html"}, "invalid_response"),
     "malformed JSON": Fault({"body": "malformed"}, "invalid_response"),
@@ -179,6 +189,7 @@ async def test_fault(
     simulator: Simulator,
     server: StoppableServer,
     init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
     caplog: pytest.LogCaptureFixture,
     endpoint: str,
     name: str,
@@ -213,7 +224,11 @@ async def test_fault(
         assert simulator.counts["token"] == 2
     else:
         assert hass.states.get(BATTERY).state == STATE_UNAVAILABLE
+        assert init_integration.state is ConfigEntryState.LOADED
         assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        assert [issue.translation_key for issue in issue_registry.issues.values()] == (
+            [fault.repair] if fault.repair else []
+        )
         assert init_integration.runtime_data.last_exception.translation_key == fault.message_key
         assert fault.promise in ENGLISH["exceptions"][fault.message_key]["message"]
         failed_lines = our_lines(caplog.records)
@@ -228,6 +243,7 @@ async def test_fault(
             assert simulator.counts["vehicles"] == calls, "polled before the wait was over"
             await advance(hass, freezer, timedelta(minutes=1))
         assert hass.states.get(BATTERY).state == "64"
+        assert not issue_registry.issues
         back_lines = our_lines(caplog.records)[1:]
         assert [record.getMessage() for record in back_lines] == [
             "Fetching orangepower_bmw data recovered"

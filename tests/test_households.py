@@ -1,4 +1,4 @@
-"""A household's week: a car on two accounts, a malformed item, glitches, cars leaving and coming back."""
+"""A household's week: a car on two accounts, a malformed item, glitches, cars coming, leaving and coming back."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, STATE_UNAVAILABLE
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.helpers import (
     device_registry as dr,
@@ -38,6 +38,10 @@ SECOND_PASSWORD = "partner-password"
 I3S_BATTERY = "sensor.bmw_i3s_94_rex_battery"
 IX_BATTERY = "sensor.bmw_ix_xdrive50_battery"
 IX_RANGE = "sensor.bmw_ix_xdrive50_electric_range"
+IX_PLUG = "binary_sensor.bmw_ix_xdrive50_charger_connected"
+I3S_STATUS = "sensor.bmw_i3s_94_rex_charging_status"
+I3S_CHARGING = "binary_sensor.bmw_i3s_94_rex_charging"
+SOLD_VIN = "WBASOLD0000000000"
 
 
 @pytest.fixture
@@ -109,6 +113,7 @@ def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 async def test_a_shared_car_is_shown_once_and_skipped_by_the_other_entry(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     mock_config_entry: MockConfigEntry,
     partner_entry: MockConfigEntry,
     entity_registry: er.EntityRegistry,
@@ -124,56 +129,20 @@ async def test_a_shared_car_is_shown_once_and_skipped_by_the_other_entry(
     assert hass.states.get(I3S_BATTERY).state == "45"
     assert device_of(device_registry, I3S_VIN, partner_entry) is None
     assert errors(caplog) == []
-    skipped = [r for r in caplog.records if "this entry skips it" in r.getMessage()]
-    assert len(skipped) == 1
+    # Logged once, not at every poll.
+    with caplog.at_level(logging.INFO):
+        await advance(hass, freezer, timedelta(minutes=15))
+        await advance(hass, freezer, timedelta(minutes=15))
+    assert sum("this entry skips it" in r.getMessage() for r in caplog.records) == 1
     # The charging i3s is not the partner's to watch: its entry polls at the idle interval.
     assert partner_entry.runtime_data.schedule.interval == timedelta(minutes=15)
 
 
-async def test_a_skipped_car_is_logged_once(
+@pytest.mark.parametrize("how", ["remove", "unload", "disable", "stop_listing"])
+async def test_the_showing_entry_letting_go_hands_the_car_to_the_other(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
-    mock_config_entry: MockConfigEntry,
-    partner_entry: MockConfigEntry,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    await set_up(hass, mock_config_entry)
-    with caplog.at_level(logging.INFO):
-        await set_up(hass, partner_entry)
-        await advance(hass, freezer, timedelta(minutes=15))
-        await advance(hass, freezer, timedelta(minutes=15))
-    assert sum("this entry skips it" in r.getMessage() for r in caplog.records) == 1
-
-
-async def test_removing_the_showing_entry_hands_the_car_to_the_other(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    mock_config_entry: MockConfigEntry,
-    partner_entry: MockConfigEntry,
-    entity_registry: er.EntityRegistry,
-    device_registry: dr.DeviceRegistry,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    await set_up(hass, mock_config_entry)
-    await set_up(hass, partner_entry)
-
-    with caplog.at_level(logging.INFO):
-        await hass.config_entries.async_remove(mock_config_entry.entry_id)
-        await hass.async_block_till_done()
-        await advance(hass, freezer, timedelta(minutes=15))
-
-    assert owner(entity_registry, I3S_BATTERY) == partner_entry.entry_id
-    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
-    assert device_of(device_registry, I3S_VIN, partner_entry) is not None
-    assert errors(caplog) == []
-    # Now the partner's entry shows a charging car: it polls at the active interval.
-    assert partner_entry.runtime_data.schedule.interval == timedelta(minutes=5)
-
-
-@pytest.mark.parametrize("how", ["unload", "disable"])
-async def test_unloading_the_showing_entry_hands_the_car_over_with_its_entity_ids(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
     mock_config_entry: MockConfigEntry,
     partner_entry: MockConfigEntry,
     entity_registry: er.EntityRegistry,
@@ -181,17 +150,23 @@ async def test_unloading_the_showing_entry_hands_the_car_over_with_its_entity_id
     caplog: pytest.LogCaptureFixture,
     how: str,
 ) -> None:
+    """At the other's next poll, with its entity ids and the names the user gave them."""
     await set_up(hass, mock_config_entry)
     await set_up(hass, partner_entry)
     entity_registry.async_update_entity(I3S_BATTERY, name="Garage car")
 
     with caplog.at_level(logging.INFO):
-        if how == "unload":
+        if how == "remove":
+            await hass.config_entries.async_remove(mock_config_entry.entry_id)
+        elif how == "unload":
             await hass.config_entries.async_unload(mock_config_entry.entry_id)
-        else:
+        elif how == "disable":
             await hass.config_entries.async_set_disabled_by(
                 mock_config_entry.entry_id, ConfigEntryDisabler.USER
             )
+        else:
+            # No hour of grace: the partner still lists the car, so it shows it from its next poll.
+            simulator.remove_car(I3S_VIN, EMAIL)
         await hass.async_block_till_done()
         await advance(hass, freezer, timedelta(minutes=15))
 
@@ -205,6 +180,8 @@ async def test_unloading_the_showing_entry_hands_the_car_over_with_its_entity_id
     assert device_of(device_registry, I3S_VIN, mock_config_entry) is None
     assert entity.device_id == device_of(device_registry, I3S_VIN, partner_entry).id
     assert errors(caplog) == []
+    # Now the partner's entry shows a charging car: it polls at the active interval.
+    assert partner_entry.runtime_data.schedule.interval == timedelta(minutes=5)
 
 
 # Once broken: the car stayed unavailable, possibly for days, while the entry showing it waited
@@ -256,30 +233,6 @@ async def test_a_reload_keeps_the_car_where_it_is(
 
     assert owner(entity_registry, I3S_BATTERY) == mock_config_entry.entry_id
     assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
-
-
-async def test_an_entry_that_stops_listing_the_car_hands_it_over_at_once(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    partner_entry: MockConfigEntry,
-    entity_registry: er.EntityRegistry,
-    device_registry: dr.DeviceRegistry,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    await set_up(hass, mock_config_entry)
-    await set_up(hass, partner_entry)
-
-    simulator.remove_car(I3S_VIN, EMAIL)
-    with caplog.at_level(logging.INFO):
-        await advance(hass, freezer, timedelta(minutes=15))
-
-    # No hour of grace: the partner still lists the car, so it shows it from its next poll.
-    assert owner(entity_registry, I3S_BATTERY) == partner_entry.entry_id
-    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
-    assert device_of(device_registry, I3S_VIN, mock_config_entry) is None
-    assert errors(caplog) == []
 
 
 async def test_the_first_entry_back_after_a_restart_keeps_the_car(
@@ -364,6 +317,8 @@ async def test_an_empty_answer_keeps_every_device(
     simulator.inject_fault("vehicles", body="[]")
     await advance(hass, freezer, timedelta(minutes=5))
 
+    # Nor does the glitch slow the polling of the charging i3s.
+    assert init_integration.runtime_data.schedule.interval == timedelta(minutes=5)
     assert hass.states.get(I3S_BATTERY).state == STATE_UNAVAILABLE
     assert hass.states.get(IX_BATTERY).state == STATE_UNAVAILABLE
     for vin in (I3S_VIN, IX_VIN):
@@ -373,17 +328,44 @@ async def test_an_empty_answer_keeps_every_device(
     assert hass.states.get(IX_BATTERY).state == "64"
 
 
-async def test_a_car_that_leaves_and_returns_gets_its_device_and_entities_again(
+async def test_a_new_car_gets_its_device_and_entities_at_the_next_poll(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
+    simulator.add_car(
+        EMAIL, {"vin": "WBA71AW050FN00001", "model": "i4 eDrive40", "year": 2024, "percentage": 80}
+    )
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert hass.states.get("sensor.bmw_i4_edrive40_battery").state == "80"
+    device = device_of(device_registry, "WBA71AW050FN00001", init_integration)
+    assert device is not None
+    assert device.name == "BMW i4 eDrive40"
+    assert device.model == "i4 eDrive40 (2024)"
+    # Three cars, still one call per poll for the whole account.
+    assert simulator.counts == {"token": 1, "vehicles": 2}
+
+
+async def test_a_car_that_leaves_and_returns_gets_its_device_and_entities_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Unavailable at once, its device and entities gone at the first poll an hour on, back when it is."""
     simulator.remove_car(IX_VIN)
-    await advance_by_polls(hass, freezer, 65)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert hass.states.get(IX_BATTERY).state == STATE_UNAVAILABLE
+    await advance_by_polls(hass, freezer, 60)
     assert device_of(device_registry, IX_VIN, init_integration) is None
+    assert entity_registry.async_get(IX_BATTERY) is None
     assert hass.states.get(IX_BATTERY) is None
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
 
     simulator.add_car(
         EMAIL, {"vin": IX_VIN, "model": "iX xDrive50", "year": 2023, "percentage": 70}
@@ -414,6 +396,26 @@ async def test_the_time_a_car_went_missing_survives_a_restart(
     assert device_of(device_registry, IX_VIN, init_integration) is None
 
 
+async def test_device_of_a_car_sold_while_home_assistant_was_off_goes_after_the_grace_period(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    device_registry.async_get_or_create(
+        config_entry_id=mock_config_entry.entry_id, identifiers={(DOMAIN, SOLD_VIN)}
+    )
+    await set_up(hass, mock_config_entry)
+
+    assert device_of(device_registry, SOLD_VIN, mock_config_entry) is not None
+    await advance(hass, freezer, timedelta(minutes=55))
+    assert device_of(device_registry, SOLD_VIN, mock_config_entry) is not None
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert device_of(device_registry, SOLD_VIN, mock_config_entry) is None
+    assert device_of(device_registry, IX_VIN, mock_config_entry) is not None
+
+
 async def test_a_changed_model_and_year_update_the_device(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -425,16 +427,6 @@ async def test_a_changed_model_and_year_update_the_device(
     await advance(hass, freezer, timedelta(minutes=5))
     device = device_of(device_registry, IX_VIN, init_integration)
     assert (device.name, device.model) == ("BMW iX M60", "iX M60 (2024)")
-
-    # A poll that leaves the model out does not rename the device.
-    simulator.update_car(IX_VIN, overrides={"model": None, "year": None, "brand": None})
-    await advance(hass, freezer, timedelta(minutes=5))
-    device = device_of(device_registry, IX_VIN, init_integration)
-    assert (device.name, device.model, device.manufacturer) == (
-        "BMW iX M60",
-        "iX M60 (2024)",
-        "BMW",
-    )
 
 
 # 4. Values that mean one thing.
@@ -458,49 +450,84 @@ async def test_a_car_switching_to_kilometres_keeps_the_range_entity_in_km(
     assert float(after.state) == pytest.approx(float(before.state), abs=1)
 
 
+@pytest.mark.parametrize(
+    ("state", "warned"), [("SUPERCHARGING", 1), ("UNKNOWN", 0)], ids=["new_to_us", "bmw_unknown"]
+)
+async def test_a_charging_state_not_known_is_unknown_not_off(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    state: str,
+    warned: int,
+) -> None:
+    """Not "not charging": BMW does not know, or we do not, and so neither does the user."""
+    simulator.update_car(I3S_VIN, state=state)
+    with caplog.at_level(logging.WARNING):
+        await advance(hass, freezer, timedelta(minutes=5))
+        await advance(hass, freezer, timedelta(minutes=5))
+
+    assert hass.states.get(I3S_STATUS).state == STATE_UNKNOWN
+    assert hass.states.get(I3S_CHARGING).state == STATE_UNKNOWN
+    assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
+    # A state new to the integration is worth one warning; BMW's own UNKNOWN is none.
+    assert sum(state in record.getMessage() for record in caplog.records) == warned
+
+
+async def test_null_fields_are_unknown_not_zero_or_off(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.update_car(
+        IX_VIN,
+        overrides={
+            "charging_state": {"charge_percentage": None, "is_charger_connected": None},
+            "electric_range": None,
+        },
+    )
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    for entity_id in (IX_BATTERY, IX_RANGE, IX_PLUG):
+        assert hass.states.get(entity_id).state == STATE_UNKNOWN
+
+
 # 5. Store only what is used.
 
 
-async def test_an_old_entry_is_migrated_and_its_refresh_token_dropped(
-    hass: HomeAssistant, entry_data: dict[str, Any], simulator: Simulator
-) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=EMAIL,
-        minor_version=1,
-        data={
-            **entry_data,
-            CONF_TOKEN: {
-                "access_token": "stored-access-token",
-                "refresh_token": "stored-refresh-token",
-                "token_type": "Bearer",
-                "scopes": ["smacc"],
-                "expires_at": "2020-01-01T00:00:00+00:00",
-            },
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {
+            "access_token": "stored-access-token",
+            "refresh_token": "stored-refresh-token",
+            "token_type": "Bearer",
+            "scopes": ["smacc"],
+            "expires_at": "2020-01-01T00:00:00+00:00",
         },
+        {"refresh_token": "stored-refresh-token"},
+    ],
+    ids=["expired_token", "only_a_refresh_token"],
+)
+async def test_an_old_entry_is_migrated_and_its_refresh_token_dropped(
+    hass: HomeAssistant,
+    entry_data: dict[str, Any],
+    simulator: Simulator,
+    stored: dict[str, Any],
+) -> None:
+    """An entry of the first version loads, logging in again; only a token's two fields are kept."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=EMAIL, minor_version=1, data={**entry_data, CONF_TOKEN: stored}
     )
     await set_up(hass, entry)
 
     assert entry.state is ConfigEntryState.LOADED
     assert entry.minor_version == 2
+    assert simulator.counts["token"] == 1
     assert set(entry.data[CONF_TOKEN]) == {"access_token", "expires_at"}
     assert "stored-refresh-token" not in repr(entry.data)
-
-
-async def test_an_old_entry_with_an_unusable_token_is_migrated_and_logs_in(
-    hass: HomeAssistant, entry_data: dict[str, Any], simulator: Simulator
-) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=EMAIL,
-        minor_version=1,
-        data={**entry_data, CONF_TOKEN: {"refresh_token": "only-a-refresh-token"}},
-    )
-    await set_up(hass, entry)
-
-    assert entry.state is ConfigEntryState.LOADED
-    assert simulator.counts["token"] == 1
-    assert "only-a-refresh-token" not in repr(entry.data)
 
 
 async def test_an_entry_from_a_newer_version_is_not_loaded(
@@ -532,16 +559,21 @@ async def test_removing_an_entry_withdraws_its_repairs(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
-async def test_a_device_can_be_deleted_while_the_entry_is_not_loaded(
+async def test_a_cars_device_can_be_deleted_once_the_car_left_or_the_entry_is_not_loaded(
     hass: HomeAssistant,
     simulator: Simulator,
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    device = device_of(device_registry, IX_VIN, init_integration)
-    await hass.config_entries.async_unload(init_integration.entry_id)
+    present = device_of(device_registry, IX_VIN, init_integration)
+    gone = device_registry.async_get_or_create(
+        config_entry_id=init_integration.entry_id, identifiers={(DOMAIN, SOLD_VIN)}
+    )
+    assert not await async_remove_config_entry_device(hass, init_integration, present)
+    assert await async_remove_config_entry_device(hass, init_integration, gone)
 
-    assert await async_remove_config_entry_device(hass, init_integration, device)
+    await hass.config_entries.async_unload(init_integration.entry_id)
+    assert await async_remove_config_entry_device(hass, init_integration, present)
 
 
 async def delete_the_missing_ix(
@@ -646,24 +678,14 @@ async def test_one_empty_answer_to_the_showing_entry_does_not_move_a_shared_car(
     assert device_of(device_registry, I3S_VIN, partner_entry) is None
 
 
-async def test_a_glitch_does_not_slow_polling_of_a_charging_car(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: Simulator,
-    init_integration: MockConfigEntry,
-) -> None:
-    simulator.inject_fault("vehicles", body="[]")
-    await advance(hass, freezer, timedelta(minutes=5))
-    assert init_integration.runtime_data.schedule.interval == timedelta(minutes=5)
-
-
 @pytest.mark.parametrize(
     ("first", "glitch"),
     [
         ({"model": "iX M60", "year": 2024}, {"model": "iX M60", "year": None}),
         ({"brand": "MINI", "model": "Cooper SE", "year": 2024}, {"brand": None}),
+        ({"model": "iX M60", "year": 2024}, {"model": None, "year": None, "brand": None}),
     ],
-    ids=["year_left_out", "brand_left_out"],
+    ids=["year_left_out", "brand_left_out", "all_left_out"],
 )
 async def test_a_field_left_out_once_does_not_change_the_device(
     hass: HomeAssistant,

@@ -13,6 +13,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.orangepower_bmw.const import DOMAIN
 from simulator import Simulator
 
 
@@ -24,6 +25,21 @@ async def test_setup_and_unload(
     assert hass.states.get("sensor.bmw_i3s_94_rex_battery") is not None
     await hass.config_entries.async_unload(init_integration.entry_id)
     assert init_integration.state is ConfigEntryState.NOT_LOADED
+
+
+async def test_setup_retries_while_the_service_is_unreachable(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: Simulator
+) -> None:
+    """Retried by Home Assistant, without asking the user anything."""
+    # A password refused at setup asks for a new one: test_config_flow's
+    # test_reauth_after_password_change_brings_cars_back.
+    simulator.inject_fault("vehicles", status=503)
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
 
 
 # What this integration relies on in Home Assistant's DataUpdateCoordinator, which sets no timer

@@ -1,4 +1,9 @@
-"""Fresh when it matters, silent when it does not: waits, refresh triggers, a daily request limit."""
+"""Fresh when it matters, silent when it does not: the polling schedule as a household lives it.
+
+Waits the service asks for, refresh triggers, a daily request limit, and the account's sensors; the
+tests below "A household's week" each pin a defect a review found by breaking the polling as a
+week would.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from datetime import datetime, timedelta
 import itertools
 import logging
 from typing import Any
+from unittest.mock import call, patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
@@ -42,7 +48,146 @@ from tests.helpers import (
 pytestmark = pytest.mark.usefixtures("london")
 
 
+async def polls_within(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: Simulator, count: int
+) -> int:
+    """Move the clock on minute by minute; return how many vehicles calls were made."""
+    before = simulator.counts["vehicles"]
+    await minutes(hass, freezer, count)
+    return simulator.counts["vehicles"] - before
+
+
+async def minutes_to_next_poll(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: Simulator
+) -> int:
+    """Return after how many minutes the next vehicles call comes (two hours at most)."""
+    for minute in range(1, 121):
+        if await polls_within(hass, freezer, simulator, 1):
+            return minute
+    raise AssertionError("no poll within two hours")
+
+
+def next_update(hass: HomeAssistant) -> datetime | None:
+    return dt_util.parse_datetime(hass.states.get(NEXT_UPDATE).state)
+
+
+# 1. Fast only while a car charges.
+
+
+@pytest.mark.parametrize(
+    ("states", "interval"),
+    [
+        ({"CHARGING"}, 5),
+        ({"PLUGGED_IN"}, 15),
+        ({"WAITING_FOR_CHARGING"}, 15),
+        ({"TARGET_REACHED"}, 15),
+        ({"FULLY_CHARGED"}, 15),
+        ({"NOT_CHARGING"}, 15),
+        ({"CHARGING", "NOT_CHARGING"}, 5),
+        ({"UNKNOWN", "PLUGGED_IN"}, 15),
+    ],
+)
+async def test_polls_at_the_active_interval_only_while_a_car_charges(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    states: set[str],
+    interval: int,
+) -> None:
+    """Plugged in but waiting (for a cheap period, say), nothing changes by the minute."""
+    for vin, state in zip((I3S_VIN, IX_VIN), sorted(states) * 2, strict=False):
+        simulator.update_car(vin, state=state)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert await polls_within(hass, freezer, simulator, interval - 1) == 0
+    assert await polls_within(hass, freezer, simulator, 1) == 1
+
+
 # 2. Never sooner than asked.
+
+
+async def test_429s_without_retry_after_back_off_doubling_up_to_an_hour(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Each wait twice the last, an hour at most, less a random part that only ever shortens it."""
+    simulator.inject_fault("vehicles", status=429, count=5)
+    with patch(
+        "custom_components.orangepower_bmw.coordinator.random.uniform", return_value=1.0
+    ) as uniform:
+        await advance(hass, freezer, timedelta(minutes=5))  # first 429; interval was 5 minutes
+        waits = [await minutes_to_next_poll(hass, freezer, simulator) for _ in range(4)]
+        assert waits == [10, 20, 40, 60]
+        # After the fifth 429 the wait stays at an hour; then a good poll brings back 5 minutes.
+        assert await polls_within(hass, freezer, simulator, 59) == 0
+        assert await polls_within(hass, freezer, simulator, 1) == 1
+    assert hass.states.get(IX_BATTERY).state == "64"
+    assert await polls_within(hass, freezer, simulator, 5) == 1
+    assert uniform.call_args_list == [call(0.8, 1.0)] * 5
+
+
+# Once broken: with a 403 and no Retry-After (a backoff), the repair came only at 75 to 90 minutes.
+@pytest.mark.parametrize(
+    ("fault", "at_setup"),
+    [
+        ({"status": 429, "retry_after": "1800"}, False),
+        ({"status": 429, "retry_after": "1800"}, True),
+        ({"status": 403}, True),
+    ],
+    ids=["429_retry_after", "429_retry_after_at_setup", "403_backoff_at_setup"],
+)
+async def test_rate_limited_for_an_hour_raises_a_repair_until_a_good_poll(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+    fault: dict[str, Any],
+    at_setup: bool,
+) -> None:
+    """The repair comes an hour after the limiting began, poll or no poll, and goes with it."""
+    if not at_setup:
+        await set_up(hass, mock_config_entry)
+    simulator.inject_fault("vehicles", count=100, **fault)
+    if at_setup:
+        await set_up(hass, mock_config_entry)
+    else:
+        await advance(hass, freezer, timedelta(minutes=5))  # the first refused poll
+    issue_id = f"rate_limited_{mock_config_entry.entry_id}"
+
+    await minutes(hass, freezer, 55)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await minutes(hass, freezer, 10)
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "rate_limited"
+    assert issue.severity is ir.IssueSeverity.WARNING
+
+    simulator.clear_faults()
+    await minutes(hass, freezer, 60)
+    assert hass.states.get(IX_BATTERY).state == "64"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_a_retired_api_is_asked_once_an_hour_until_it_is_back(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Hourly, not backing off further, while the service answers 410; then the repair goes."""
+    simulator.inject_fault("vehicles", status=410, count=2)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert issue_registry.async_get_issue(DOMAIN, f"service_gone_{init_integration.entry_id}")
+
+    for _ in range(2):  # the second hourly poll is answered with 410 too
+        assert await polls_within(hass, freezer, simulator, 59) == 0
+        assert await polls_within(hass, freezer, simulator, 1) == 1
+    assert hass.states.get(IX_BATTERY).state == "64"
+    assert not issue_registry.issues
 
 
 @pytest.mark.usefixtures("idle")
@@ -100,30 +245,6 @@ async def test_told_to_wait_at_setup_the_entry_loads_and_waits(
     assert hass.states.get(IX_BATTERY).state == "64"
 
 
-async def test_rate_limited_at_setup_raises_the_repair_after_an_hour(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    issue_registry: ir.IssueRegistry,
-) -> None:
-    simulator.inject_fault("vehicles", status=429, retry_after="1800", count=3)
-    await set_up(hass, mock_config_entry)
-    issue_id = f"rate_limited_{mock_config_entry.entry_id}"
-    await advance(hass, freezer, timedelta(minutes=30))
-    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
-    await advance(hass, freezer, timedelta(minutes=30))
-    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
-
-
-async def test_unreachable_at_setup_still_retries_setup(
-    hass: HomeAssistant, simulator: Simulator, mock_config_entry: MockConfigEntry
-) -> None:
-    simulator.inject_fault("vehicles", status=503)
-    await set_up(hass, mock_config_entry)
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
-
-
 # 3. Refresh triggers.
 
 
@@ -138,45 +259,32 @@ async def linked(
     return wallbox
 
 
+@pytest.mark.parametrize("late", [False, True], ids=["reported_at_once", "reported_late"])
 async def test_a_plug_in_shows_half_a_minute_after_the_wallbox_sees_it(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
     linked: str,
+    late: bool,
 ) -> None:
+    """A refresh that shows nothing new is followed up once, 3 minutes later; one that does, not."""
     before = simulator.counts["vehicles"]
 
-    simulator.plug(IX_VIN)
+    if not late:
+        simulator.plug(IX_VIN)
     await toggle(hass, linked)
     await advance(hass, freezer, timedelta(seconds=29))
     assert simulator.counts["vehicles"] == before
     await advance(hass, freezer, timedelta(seconds=2))
-
     assert simulator.counts["vehicles"] == before + 1
-    assert hass.states.get(IX_PLUG).state == "on"
-    # It showed the change: no follow-up.
-    await minutes(hass, freezer, 10)
-    assert simulator.counts["vehicles"] == before + 1
-
-
-async def test_a_trigger_that_shows_nothing_new_is_followed_up_once(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: Simulator,
-    linked: str,
-) -> None:
-    before = simulator.counts["vehicles"]
-
-    await toggle(hass, linked)
-    await advance(hass, freezer, timedelta(seconds=31))
-    assert simulator.counts["vehicles"] == before + 1
-    # The car reports to BMW late: it is plugged in by the follow-up, 3 minutes later.
+    # The car may report to BMW late: then it is plugged in by the follow-up.
     simulator.plug(IX_VIN)
+
     await minutes(hass, freezer, 3)
-    assert simulator.counts["vehicles"] == before + 2
+    assert simulator.counts["vehicles"] == before + 1 + late
     assert hass.states.get(IX_PLUG).state == "on"
     await minutes(hass, freezer, 20)
-    assert simulator.counts["vehicles"] == before + 2
+    assert simulator.counts["vehicles"] == before + 1 + late
 
 
 async def test_a_flapping_trigger_asks_at_most_once_a_minute(
@@ -339,33 +447,6 @@ async def test_a_limit_of_48_lasts_a_day_of_charging_with_a_poll_about_every_hal
     assert polls[-1] >= datetime(2026, 11, 24, 23, tzinfo=dt_util.UTC)
 
 
-async def test_a_spent_budget_waits_for_midnight_and_keeps_the_last_values(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    freezer.move_to("2026-11-24T20:00:00+00:00")
-    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 10})
-    coordinator = mock_config_entry.runtime_data
-    coordinator.budget.count = 10
-    made = requests(simulator)
-
-    with caplog.at_level(logging.WARNING):
-        for _ in range(6):
-            await coordinator.async_request_refresh()
-            await advance(hass, freezer, timedelta(minutes=30))
-
-    assert requests(simulator) == made
-    assert hass.states.get(IX_BATTERY).state == "64"
-    assert sum("daily limit" in r.getMessage() for r in caplog.records) == 1
-
-    await advance(hass, freezer, timedelta(hours=1, minutes=1))  # just past midnight
-    assert hass.states.get(REQUESTS_TODAY).state in ("1", "2")
-    assert requests(simulator) > made
-
-
 async def test_a_restart_with_the_budget_spent_shows_the_last_values_and_asks_nothing(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -458,22 +539,6 @@ async def test_the_limit_holds_within_a_poll_that_must_renew_a_refused_token(
     assert hass.states.get(IX_BATTERY).state == "64"
 
 
-async def test_unreadable_stored_cars_are_ignored(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    hass_storage: dict[str, Any],
-) -> None:
-    hass_storage[storage_key(mock_config_entry.entry_id)] = {
-        "version": 1,
-        "key": storage_key(mock_config_entry.entry_id),
-        "data": {"cars": [{"vin": "WBA1"}], "requests": {"day": "2026-11-24", "count": 5}},
-    }
-    await set_up(hass, mock_config_entry)
-    assert mock_config_entry.state is ConfigEntryState.LOADED
-    assert hass.states.get(IX_BATTERY).state == "64"
-
-
 async def test_triggers_under_a_limit_take_the_next_paced_slot(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -513,15 +578,6 @@ async def test_requests_today_restart_at_local_midnight(
     assert hass.states.get(REQUESTS_TODAY).state == "0"
 
 
-async def test_next_update_says_when_the_schedule_asks_next(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, init_integration: MockConfigEntry
-) -> None:
-    planned = dt_util.parse_datetime(hass.states.get(NEXT_UPDATE).state)
-    assert planned is not None
-    # The i3s is charging: the next poll is planned 5 minutes on.
-    assert abs(planned - (dt_util.utcnow() + timedelta(minutes=5))) < timedelta(seconds=2)
-
-
 async def test_the_account_device_is_neither_stale_nor_deletable(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -537,13 +593,363 @@ async def test_the_account_device_is_neither_stale_nor_deletable(
     assert device_registry.async_get(account.id) is not None
 
 
-async def test_the_count_is_stored(
+# 6. A household's week.
+
+
+# Once broken: a refresh asked for before a wait began ignores the wait.
+@pytest.mark.parametrize(
+    "fault", [{"status": 429, "retry_after": "1800"}, {"status": 410}], ids=repr
+)
+@pytest.mark.usefixtures("idle")
+async def test_a_pending_trigger_waits_for_a_wait_that_began_after_it(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
-    init_integration: MockConfigEntry,
-    hass_storage: dict[str, Any],
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+    fault: dict[str, Any],
 ) -> None:
-    await advance(hass, freezer, timedelta(seconds=15))
-    stored = hass_storage[storage_key(init_integration.entry_id)]["data"]
-    assert stored["schedule"]["budget"]["count"] == 2
-    assert {car["vin"] for car in stored["cars"]} == {I3S_VIN, IX_VIN}
+    await set_up(hass, mock_config_entry, **{CONF_REFRESH_ENTITIES: [wallbox]})
+    await advance(hass, freezer, timedelta(minutes=14, seconds=45))
+    await toggle(hass, wallbox)  # a refresh asked for at 15:15
+    simulator.inject_fault("vehicles", count=100, **fault)
+    await advance(hass, freezer, timedelta(seconds=16))  # the 15:00 poll is told to wait
+    assert simulator.counts["vehicles"] == 2
+    await minutes(hass, freezer, 25)
+    assert simulator.counts["vehicles"] == 2
+
+
+# Once broken: a reload (options change) or restart during a wait asks at once.
+@pytest.mark.parametrize(
+    ("fault", "quiet"),
+    [
+        ({"status": 429, "retry_after": "1800"}, 25),
+        ({"status": 410}, 55),
+        # Backing off twice the 15 minutes, less up to a fifth: the backoff is stored too.
+        ({"status": 403}, 20),
+    ],
+    ids=repr,
+)
+@pytest.mark.usefixtures("idle")
+async def test_a_reload_during_a_wait_keeps_waiting(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    fault: dict[str, Any],
+    quiet: int,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    simulator.inject_fault("vehicles", count=100, **fault)
+    await advance(hass, freezer, timedelta(minutes=15))
+    assert simulator.counts["vehicles"] == 2
+    await advance(hass, freezer, timedelta(minutes=1))
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await minutes(hass, freezer, quiet)
+    assert simulator.counts["vehicles"] == 2
+
+
+# Once broken: a reload under a limit drops a pending triggered refresh (and pushes the next poll out).
+async def test_a_reload_keeps_a_pending_trigger_under_a_limit(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    freezer.move_to("2026-11-24T00:00:30+00:00")
+    simulator.stop_charging(I3S_VIN)
+    await set_up(
+        hass,
+        mock_config_entry,
+        **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox], CONF_DAILY_REQUEST_LIMIT: 48},
+    )
+    await advance(hass, freezer, timedelta(minutes=10))
+    simulator.plug(IX_VIN)
+    await toggle(hass, wallbox)  # waits for the next paced slot, about 00:33
+    slot = mock_config_entry.runtime_data.schedule.ask.at
+    await advance(hass, freezer, timedelta(minutes=5))
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await advance(hass, freezer, slot - dt_util.utcnow() + timedelta(minutes=1))
+    assert hass.states.get(IX_PLUG).state == "on"
+
+
+# Once broken: the account sensors freeze during an outage (second and later failures in a row).
+@pytest.mark.usefixtures("idle")
+async def test_the_account_sensors_follow_an_outage(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    simulator.inject_fault("vehicles", status=503, count=3)
+    for _ in range(3):
+        await advance(hass, freezer, timedelta(minutes=15))
+    assert mock_config_entry.runtime_data.budget.count == 5
+    assert hass.states.get(REQUESTS_TODAY).state == "5"
+    assert next_update(hass) > dt_util.utcnow()
+
+
+# Once broken: next_update left in the past when a poll just before answered a trigger.
+@pytest.mark.usefixtures("idle")
+async def test_next_update_after_a_trigger_answered_by_the_regular_poll(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    await set_up(hass, mock_config_entry, **{CONF_REFRESH_ENTITIES: [wallbox]})
+    await advance(hass, freezer, timedelta(minutes=14, seconds=35))
+    simulator.plug(IX_VIN)
+    await toggle(hass, wallbox)  # asked for 15:05; the 15:00 poll answers it
+    await advance(hass, freezer, timedelta(seconds=26))  # 15:01: the regular poll made
+    await advance(hass, freezer, timedelta(seconds=10))  # 15:11: the trigger skipped
+    assert hass.states.get(IX_PLUG).state == "on"
+    assert next_update(hass) > dt_util.utcnow()
+
+
+# Once broken: next_update under a spent budget says a time before midnight.
+async def test_next_update_under_a_spent_budget_after_a_trigger(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    freezer.move_to("2026-11-24T20:00:00+00:00")
+    simulator.stop_charging(I3S_VIN)
+    await set_up(
+        hass, mock_config_entry, **{CONF_REFRESH_ENTITIES: [wallbox], CONF_DAILY_REQUEST_LIMIT: 10}
+    )
+    mock_config_entry.runtime_data.budget.count = 10
+    await advance(hass, freezer, timedelta(hours=1))  # 21:00
+    await toggle(hass, wallbox)
+    await advance(hass, freezer, timedelta(seconds=1))
+    assert next_update(hass) >= dt_util.parse_datetime("2026-11-25T00:00:00+00:00")
+
+
+# Once broken: next_update with polling disabled (system option) names a poll that never comes.
+async def test_next_update_with_polling_disabled(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(mock_config_entry, pref_disable_polling=True)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    made = requests(simulator)
+    state = hass.states.get(NEXT_UPDATE).state
+    await advance(hass, freezer, timedelta(hours=2))
+    assert requests(simulator) == made
+    assert state in ("unknown", "unavailable"), state
+
+
+# Once broken: a triggered refresh that failed gets no follow-up.
+@pytest.mark.usefixtures("idle")
+async def test_a_triggered_refresh_that_failed_gets_its_follow_up(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    await set_up(
+        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 240, CONF_REFRESH_ENTITIES: [wallbox]}
+    )
+    before = simulator.counts["vehicles"]
+    simulator.plug(IX_VIN)
+    simulator.inject_fault("vehicles", status=503, count=1)
+    await toggle(hass, wallbox)
+    await advance(hass, freezer, timedelta(seconds=31))
+    assert simulator.counts["vehicles"] == before + 1  # failed
+    await minutes(hass, freezer, 5)
+    assert simulator.counts["vehicles"] == before + 2
+    assert hass.states.get(IX_PLUG).state == "on"
+
+
+# Once broken: stored data of a bad shape puts the entry in setup retry for good.
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"missing": []},
+        {"missing": None},
+        {"cars": None},
+        "junk",
+        {"cars": [{"vin": "WBA1"}], "requests": {"day": "2026-11-24", "count": 5}},
+    ],
+    ids=repr,
+)
+async def test_a_bad_store_does_not_stop_setup(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    stored: Any,
+) -> None:
+    key = storage_key(mock_config_entry.entry_id)
+    hass_storage[key] = {"version": 1, "key": key, "data": stored}
+    await set_up(hass, mock_config_entry)
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert hass.states.get(IX_BATTERY).state == "64"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"polled_at": 5},
+        {"requests": {"day": "2026-11-24", "count": 3, "last_request": "2026-11-24T10:00:00"}},
+        {
+            "car": {
+                "charging": {
+                    "percentage": "lots",
+                    "state": None,
+                    "type": None,
+                    "charger_connected": True,
+                }
+            }
+        },
+    ],
+    ids=["polled_at_number", "naive_last_request", "percentage_text"],
+)
+async def test_a_bad_store_after_a_first_run(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    change: dict[str, Any],
+) -> None:
+    freezer.move_to("2026-11-24T12:00:00+00:00")
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 48})
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    data = hass_storage[storage_key(mock_config_entry.entry_id)]["data"]
+    for key, value in change.items():
+        if key == "car":
+            for car in data["cars"]:
+                car.update(value)
+        else:
+            data[key] = value
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    await advance(hass, freezer, timedelta(hours=1))
+    assert hass.states.get(IX_BATTERY).state == "64"
+
+
+# Once broken: "one warning per day" does not survive a reload.
+@pytest.mark.usefixtures("idle")
+async def test_one_budget_warning_a_day_across_reloads(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    freezer.move_to("2026-11-24T12:00:00+00:00")
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 10})
+    mock_config_entry.runtime_data.budget.count = 10
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            await hass.services.async_call(
+                "homeassistant", "update_entity", {"entity_id": IX_BATTERY}, blocking=True
+            )
+            # Refused twice, as a timer that lands early would be.
+            for _ in range(2):
+                await mock_config_entry.runtime_data.async_refresh()
+            await advance(hass, freezer, timedelta(hours=5))
+            await hass.config_entries.async_reload(mock_config_entry.entry_id)
+            await hass.async_block_till_done()
+    assert sum("daily limit" in r.getMessage() for r in caplog.records) == 1
+
+
+# Once broken: after the service refused the password, triggers, manual updates and follow-ups
+# still logged in with it, and the next update promised a poll that never came.
+@pytest.mark.usefixtures("idle")
+async def test_nothing_is_sent_once_the_password_is_refused(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    await set_up(hass, mock_config_entry, **{CONF_REFRESH_ENTITIES: [wallbox]})
+    simulator.set_password("demo@example.com", "changed-in-the-app")
+    await toggle(hass, wallbox)  # its refresh is refused; its follow-up would come 3 minutes later
+    await advance(hass, freezer, timedelta(seconds=31))
+    assert [flow["context"]["source"] for flow in hass.config_entries.flow.async_progress()] == [
+        "reauth"
+    ]
+    made = requests(simulator)
+
+    for _ in range(10):
+        await toggle(hass, wallbox)
+        await hass.services.async_call(
+            "homeassistant", "update_entity", {"entity_id": IX_BATTERY}, blocking=True
+        )
+        await minutes(hass, freezer, 6)
+
+    await mock_config_entry.runtime_data.async_refresh()  # nor a direct refresh
+    assert requests(simulator) == made
+    assert hass.states.get(NEXT_UPDATE).state == "unknown"
+
+
+# Once broken: with the limit spent, the poll planned for midnight fell a fraction of a second
+# before it (the coordinator's timer drops the fraction), was refused as yesterday's, and the new
+# day began an idle interval (here 4 hours) late.
+@pytest.mark.parametrize("early", [0.05, 0.5, 0.95])
+@pytest.mark.usefixtures("idle")
+async def test_a_spent_limit_polls_within_a_minute_after_midnight(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    early: float,
+) -> None:
+    freezer.move_to("2026-11-24T20:00:00+00:00")
+    await set_up(hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 240, CONF_DAILY_REQUEST_LIMIT: 10})
+    coordinator = mock_config_entry.runtime_data
+    coordinator.budget.count = 10
+    made = requests(simulator)
+    midnight = dt_util.parse_datetime("2026-11-25T00:00:00+00:00")
+    freezer.move_to(midnight - timedelta(seconds=early))
+    await coordinator.async_refresh()  # as the timer planned for midnight may land
+    assert requests(simulator) == made
+    assert hass.states.get(IX_BATTERY).state == "64"
+    for _ in range(60):
+        await advance(hass, freezer, timedelta(seconds=1))
+    assert requests(simulator) > made
+    assert hass.states.get(REQUESTS_TODAY).state in ("1", "2")
+
+
+# Once broken: a clock stepping back over midnight (a Raspberry Pi booting with its last shutdown's
+# time, then corrected) started a fresh count, allowing up to twice the limit that day.
+@pytest.mark.usefixtures("idle")
+async def test_a_clock_stepping_back_keeps_todays_count(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    freezer.move_to("2026-11-25T00:05:00+00:00")
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 10})
+    mock_config_entry.runtime_data.budget.count = 10
+    made = requests(simulator)
+
+    freezer.move_to("2026-11-24T23:50:00+00:00")
+    for _ in range(3):
+        await hass.services.async_call(
+            "homeassistant", "update_entity", {"entity_id": IX_BATTERY}, blocking=True
+        )
+        await minutes(hass, freezer, 5)
+
+    assert requests(simulator) == made
+    assert hass.states.get(REQUESTS_TODAY).state == "10"

@@ -55,20 +55,12 @@ def at(minutes: float) -> datetime:
     return NOW + minutes * MINUTE
 
 
-# What happens to a schedule, and the next request it plans then.
+# What happens to a schedule, and the next request it plans then: the rules whose exact times the
+# integration's tests (test_polling, test_fault_matrix) do not show. Those show the intervals, each
+# wait a failure asks for, a trigger's half minute, a trigger during a wait, refused credentials.
 Event = Callable[[Schedule], object]
 
 EVENTS: dict[str, tuple[Schedule, Event, tuple[datetime, Reason] | None]] = {
-    "good poll, no car charging": (
-        schedule(),
-        lambda s: s.polled(NOW, charging=False),
-        (at(15), Reason.INTERVAL),
-    ),
-    "good poll, a car charging": (
-        schedule(),
-        lambda s: s.polled(NOW, charging=True),
-        (at(5), Reason.INTERVAL),
-    ),
     "a limit of 48 stretches the interval": (
         schedule(limit=48),
         lambda s: s.polled(NOW, charging=True),
@@ -84,80 +76,25 @@ EVENTS: dict[str, tuple[Schedule, Event, tuple[datetime, Reason] | None]] = {
         lambda s: s.spent(NOW),
         (MIDNIGHT + timedelta(seconds=10), Reason.DAILY_LIMIT),
     ),
-    "a server error: the next interval": (
-        schedule(),
-        lambda s: s.failed(NOW, ServerError("down", status=503)),
-        (at(15), Reason.INTERVAL),
-    ),
-    "429 with Retry-After: as long as asked": (
-        schedule(),
-        lambda s: s.failed(NOW, RateLimitedError("busy", retry_after=1800, status=429)),
-        (at(30), Reason.WAIT),
-    ),
-    "429 with a short Retry-After: never sooner than the interval": (
-        schedule(),
-        lambda s: s.failed(NOW, RateLimitedError("busy", retry_after=60, status=429)),
-        (at(15), Reason.WAIT),
-    ),
-    "429 without Retry-After: twice the interval": (
-        schedule(),
-        lambda s: s.failed(NOW, RateLimitedError("busy", status=429)),
-        (at(30), Reason.WAIT),
-    ),
     "429 again: twice as long again, jittered": (
         schedule(backoff=30 * MINUTE),
         lambda s: s.failed(NOW, RateLimitedError("busy", status=429), jitter=0.8),
         (at(48), Reason.WAIT),
-    ),
-    "429 after an hour's backoff: an hour": (
-        schedule(backoff=timedelta(hours=1)),
-        lambda s: s.failed(NOW, RateLimitedError("busy", status=429)),
-        (at(60), Reason.WAIT),
-    ),
-    "403: a backoff as for 429": (
-        schedule(),
-        lambda s: s.failed(NOW, QuotaExceededError("quota", status=403)),
-        (at(30), Reason.WAIT),
-    ),
-    "410: hourly": (
-        schedule(),
-        lambda s: s.failed(NOW, ServiceGoneError("gone", status=410)),
-        (at(60), Reason.WAIT),
-    ),
-    "a trigger: half a minute later": (
-        schedule(next_poll=at(15)),
-        lambda s: s.asked(NOW, timedelta(seconds=30), follow_up=True),
-        (NOW + timedelta(seconds=30), Reason.ASKED),
     ),
     "a trigger within a minute of the last: a minute after it": (
         schedule(next_poll=at(15), last_asked=at(-0.5)),
         lambda s: s.asked(NOW, timedelta(seconds=0)),
         (at(0.5), Reason.ASKED),
     ),
-    "a trigger during a wait: at its end": (
-        schedule(next_poll=at(30), poll_reason=Reason.WAIT, wait=Wait(at(30), "rate_limited", 429)),
-        lambda s: s.asked(NOW, timedelta(seconds=30)),
-        (at(30), Reason.WAIT),
-    ),
     "a trigger under a limit: at the next paced slot": (
         schedule(limit=48, next_poll=at(30)),
         lambda s: (s.budget.spend(NOW), s.asked(NOW, timedelta(seconds=30))),
         (NOW + timedelta(hours=12) / 47, Reason.ASKED),
     ),
-    "refused credentials: nothing": (
-        schedule(next_poll=at(15), ask=Ask(at(1), follow_up=True)),
-        lambda s: (s.refuse(), s.asked(NOW, timedelta())),
-        None,
-    ),
     "polling off: only what is asked for": (
         schedule(polling_off=True),
         lambda s: (s.polled(NOW, charging=False), s.asked(NOW, timedelta(seconds=30))),
         (NOW + timedelta(seconds=30), Reason.ASKED),
-    ),
-    "polling off and nothing asked: nothing": (
-        schedule(polling_off=True),
-        lambda s: s.polled(NOW, charging=False),
-        None,
     ),
 }
 
@@ -179,19 +116,6 @@ def test_a_request_just_before_an_asked_one_answers_it(asked: timedelta, answere
     plan = schedule(ask=Ask(NOW + asked, follow_up=True))
     assert (plan.started(NOW) is not None) is answered
     assert (plan.ask is None) is answered
-
-
-def test_a_wait_moves_a_refresh_asked_for_before_it_began() -> None:
-    plan = schedule(ask=Ask(at(1), follow_up=True))
-    plan.failed(NOW, RateLimitedError("busy", retry_after=1800, status=429))
-    assert plan.ask == Ask(at(30), follow_up=True)
-
-
-def test_a_good_poll_forgets_the_wait_and_the_backoff() -> None:
-    plan = schedule()
-    plan.failed(NOW, RateLimitedError("busy", status=429))
-    plan.polled(at(30), charging=False)
-    assert (plan.wait, plan.backoff, plan.limited_since) == (None, None, None)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -21,8 +23,11 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.orangepower_bmw.api import Credentials, OrangePowerClient
 from custom_components.orangepower_bmw.const import CONF_TOKEN, DOMAIN
+from custom_components.orangepower_bmw.store import token_for_entry
 from simulator import Simulator
+from tests.conftest import EMAIL, PASSWORD
 from tests.helpers import advance
 
 BATTERY = "sensor.bmw_ix_xdrive50_battery"
@@ -86,18 +91,64 @@ async def test_a_day_of_polls_with_an_odd_stated_lifetime_never_loops(
     assert hass.states.get(BATTERY).state == "64"
 
 
+@pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
+async def test_a_stored_token_with_under_five_minutes_left_is_renewed_before_the_first_poll(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    simulator_url: str,
+) -> None:
+    client = OrangePowerClient(
+        async_get_clientsession(hass), Credentials(EMAIL, PASSWORD, EMAIL), simulator_url
+    )
+    token = token_for_entry(await client.login())
+    token["expires_at"] = (dt_util.utcnow() + timedelta(minutes=4)).isoformat()
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, data={**mock_config_entry.data, CONF_TOKEN: token}
+    )
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert simulator.counts == {"token": 2, "vehicles": 1}
+    renewed = mock_config_entry.data[CONF_TOKEN]
+    assert renewed["access_token"] != token["access_token"]
+    assert renewed["expires_at"] == (dt_util.utcnow() + timedelta(hours=8)).isoformat()
+
+
 async def test_service_clock_ahead_costs_one_refused_call_and_one_renewal(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
     init_integration: MockConfigEntry,
 ) -> None:
+    coordinator = init_integration.runtime_data
+    old_token = init_integration.data[CONF_TOKEN]["access_token"]
     # The service thinks 9 hours have passed: our token, fresh to us, has expired there.
     simulator.clock.advance(9 * 3600)
     await advance(hass, freezer, timedelta(minutes=5))
 
     assert simulator.counts == {"token": 2, "vehicles": 3}
     assert simulator.status_counts["vehicles"].get("401") == 1
+    assert hass.states.get(BATTERY).state == "64"
+    # The new token is kept, without reloading the entry.
+    assert init_integration.data[CONF_TOKEN]["access_token"] != old_token
+    assert init_integration.runtime_data is coordinator
+
+
+async def test_a_token_refused_again_after_renewal_is_an_error_not_a_loop(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.inject_fault("vehicles", status=401, count=2)
+    await advance(hass, freezer, timedelta(minutes=5))
+
+    assert simulator.counts == {"token": 2, "vehicles": 3}
+    assert hass.states.get(BATTERY).state == STATE_UNAVAILABLE
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    await advance(hass, freezer, timedelta(minutes=5))
     assert hass.states.get(BATTERY).state == "64"
 
 

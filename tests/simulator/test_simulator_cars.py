@@ -12,7 +12,7 @@ import pytest
 
 from simulator import ScenarioError, Simulator, SimulatorError, parse_scenario, run_simulator
 from simulator.scenario import AccountSpec
-from tests.simulator.client import DEMO_EMAIL, DEMO_PASSWORD, I3S_VIN, IX_VIN, Client
+from tests.simulator.client import DEMO_EMAIL, I3S_VIN, IX_VIN, Client
 
 
 def charge(car: dict[str, Any]) -> tuple[str, str, bool, int]:
@@ -143,20 +143,31 @@ async def test_clock_follows_frozen_time(
 async def test_unplug_stops_charging_and_plug_does_not_start_it(
     simulator: Simulator, client: Client
 ) -> None:
-    simulator.unplug(I3S_VIN)
-    simulator.clock.advance(3600)
+    """Over the control API, which answers with the car; the level moves only while it charges."""
+
+    async def act(action: str, then_seconds: int) -> dict[str, Any]:
+        status, car = await client.control("POST", f"/cars/{I3S_VIN}/{action}")
+        assert status == 200
+        simulator.clock.advance(then_seconds)
+        return car
+
+    car = await act("unplug", 3600)
+    assert (car["charger_connected"], car["vehicle"]["charging_state"]["state"]) == (
+        False,
+        "NOT_CHARGING",
+    )
     assert charge((await client.cars())[I3S_VIN]) == ("45", "NOT_CHARGING", False, 67)
 
-    simulator.plug(I3S_VIN)
-    simulator.clock.advance(3600)
+    car = await act("plug", 3600)
+    assert (car["state"], car["charger_connected"]) == ("PLUGGED_IN", True)
     assert charge((await client.cars())[I3S_VIN]) == ("45", "PLUGGED_IN", True, 67)
 
-    simulator.start_charging(I3S_VIN)
-    simulator.clock.advance(1800)
+    car = await act("start_charging", 1800)
+    assert (car["state"], car["charging"]) == ("CHARGING", True)
     assert charge((await client.cars())[I3S_VIN]) == ("50", "CHARGING", True, 74)
 
-    simulator.stop_charging(I3S_VIN)
-    simulator.clock.advance(1800)
+    car = await act("stop_charging", 1800)
+    assert (car["state"], car["charging"]) == ("PLUGGED_IN", False)
     assert charge((await client.cars())[I3S_VIN]) == ("50", "PLUGGED_IN", True, 74)
 
 
@@ -253,16 +264,30 @@ def test_update_car_rejects_bad_fields(fields: dict[str, object], error: str) ->
 
 
 async def test_add_and_remove_a_car(simulator: Simulator, client: Client) -> None:
+    """In Python and over the control API, each served at once, or no more."""
     car = simulator.add_car(
         " DEMO@example.com",
         {"vin": "WBA00000000000001", "model": "i5 eDrive40", "year": 2024, "percentage": 20},
     )
+    status, added = await client.control(
+        "POST",
+        "/accounts/demo%40example.com/cars",
+        {"vin": "WBA00000000000002", "model": "i7 xDrive60", "year": 2023, "units": "MILES"},
+    )
+    assert (status, added["account"], added["vehicle"]["electric_range"]["distance"]["units"]) == (
+        201,
+        DEMO_EMAIL,
+        "MILES",
+    )
     assert car.spec.vehicle_id != simulator.car(I3S_VIN).spec.vehicle_id
-    assert list(await client.cars()) == [I3S_VIN, IX_VIN, "WBA00000000000001"]
-    assert charge((await client.cars())["WBA00000000000001"]) == ("20", "NOT_CHARGING", False, 80)
+    cars = await client.cars()
+    assert list(cars) == [I3S_VIN, IX_VIN, "WBA00000000000001", "WBA00000000000002"]
+    assert charge(cars["WBA00000000000001"]) == ("20", "NOT_CHARGING", False, 80)
 
     simulator.remove_car(I3S_VIN)
+    status, answer = await client.control("DELETE", "/cars/WBA00000000000002")
 
+    assert (status, answer) == (200, {"removed": "WBA00000000000002"})
     assert list(await client.cars()) == [IX_VIN, "WBA00000000000001"]
     with pytest.raises(SimulatorError, match="no car with vin"):
         simulator.plug(I3S_VIN)
@@ -294,8 +319,11 @@ async def test_password_change_keeps_tokens_but_needs_the_new_password(
 ) -> None:
     token = await client.login()
 
-    simulator.set_password(DEMO_EMAIL, "new-password")
+    status, account = await client.control(
+        "POST", f"/accounts/{DEMO_EMAIL}/password", {"password": "new-password"}
+    )
 
+    assert (status, account["password"]) == (200, "new-password")
     assert (await client.token()).status == 401
     assert (await client.vehicles(token)).status == 401
     assert (await client.vehicles(token, password="new-password")).status == 200
@@ -304,51 +332,12 @@ async def test_password_change_keeps_tokens_but_needs_the_new_password(
         simulator.set_password(DEMO_EMAIL, "")
 
 
-async def test_expire_tokens(simulator: Simulator, client: Client) -> None:
-    token = await client.login()
-
-    assert simulator.expire_tokens() == 1
-    assert simulator.expire_tokens() == 0
-
-    assert (await client.vehicles(token)).status == 401
-    assert (await client.vehicles(await client.login())).status == 200
-
-
 def test_clock_only_moves_forward() -> None:
     simulator = Simulator()
 
     with pytest.raises(SimulatorError, match="only moves forward"):
         simulator.clock.advance(-1)
     assert simulator.clock.offset_seconds == 0
-
-
-def test_reset_restores_the_scenario() -> None:
-    simulator = Simulator()
-    simulator.issue_token(DEMO_EMAIL, DEMO_PASSWORD, DEMO_EMAIL)
-    simulator.clock.advance(3600)
-    simulator.unplug(I3S_VIN)
-    simulator.remove_car(IX_VIN)
-    simulator.set_password(DEMO_EMAIL, "changed")
-    simulator.inject_fault("token", status=500)
-    simulator.count_request("token")
-    simulator.token_lifetime = 5
-
-    simulator.reset()
-
-    state = simulator.as_json()
-    assert state["clock_offset_seconds"] == 0
-    assert state["tokens"] == []
-    assert state["faults"] == {"token": [], "vehicles": []}
-    assert state["counters"] == {
-        "token": 0,
-        "vehicles": 0,
-        "by_status": {"token": {}, "vehicles": {}},
-    }
-    assert state["token_lifetime"] == 28800
-    assert simulator.accounts[0].password == DEMO_PASSWORD
-    assert [car.vin for car in simulator.accounts[0].cars] == [I3S_VIN, IX_VIN]
-    assert simulator.car(I3S_VIN).charging is True
-    assert simulator.car(I3S_VIN).percentage == pytest.approx(45)
 
 
 SHARED_SCENARIO = {

@@ -125,20 +125,6 @@ async def test_cli_serves_until_signalled(socket_enabled: None, signum: signal.S
     assert DEMO_PASSWORD.encode() not in stderr
 
 
-async def test_cli_bad_scenario_file_exits_2(tmp_path: Path) -> None:
-    path = tmp_path / "scenario.yaml"
-    path.write_text("accounts: [", encoding="utf-8")
-
-    process = await run_cli("--scenario", str(path))
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 15)
-
-    assert process.returncode == 2
-    assert stdout == b""
-    lines = stderr.decode().splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith(f"simulator: {path}: not valid YAML: ")
-
-
 async def test_cli_port_in_use_exits_1(socket_enabled: None, simulator: Simulator) -> None:
     async with run_simulator(simulator) as url:
         process = await run_cli("--port", url.rsplit(":", 1)[1])

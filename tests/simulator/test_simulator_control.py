@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -48,27 +49,6 @@ async def test_state_shows_everything(simulator: Simulator, client: Client) -> N
     assert datetime.fromisoformat(state["clock"]).tzinfo is not None
 
 
-async def test_car_actions(client: Client) -> None:
-    status, car = await client.control("POST", f"/cars/{IX_VIN}/plug")
-    assert (status, car["state"], car["charger_connected"]) == (200, "PLUGGED_IN", True)
-
-    status, car = await client.control("POST", f"/cars/{IX_VIN}/start_charging")
-    assert (status, car["state"], car["charging"]) == (200, "CHARGING", True)
-
-    status, car = await client.control("POST", f"/cars/{IX_VIN}/stop_charging")
-    assert (status, car["state"], car["charging"]) == (200, "PLUGGED_IN", False)
-
-    status, car = await client.control("POST", f"/cars/{IX_VIN}/unplug")
-    assert (status, car["vehicle"]["charging_state"]["state"]) == (200, "NOT_CHARGING")
-    assert (await client.cars())[IX_VIN]["charging_state"]["is_charger_connected"] is False
-
-
-async def test_start_charging_unplugged_car_is_409(client: Client) -> None:
-    status, answer = await client.control("POST", f"/cars/{IX_VIN}/start_charging")
-
-    assert (status, answer) == (409, {"error": f"car {IX_VIN} is not plugged in", "status": 409})
-
-
 @pytest.mark.parametrize("method", ["PATCH", "POST"])
 async def test_update_car(client: Client, method: str) -> None:
     status, car = await client.control(
@@ -88,97 +68,19 @@ async def test_update_car_without_a_body_changes_nothing(client: Client) -> None
     assert (status, car["percentage"], car["state"]) == (200, approx(45), "CHARGING")
 
 
-async def test_update_car_with_bad_fields_is_400(client: Client) -> None:
-    status, answer = await client.control("PATCH", f"/cars/{I3S_VIN}", {"percentage": -5})
-
-    assert status == 400
-    assert (
-        answer["error"]
-        == f"car {I3S_VIN}.percentage: expected a number from 0 to 100, got the number -5"
-    )
-
-
-async def test_update_car_with_invalid_json_is_400(client: Client) -> None:
-    response = await client.request("PATCH", f"/_simulator/cars/{I3S_VIN}", data=b"{oops")
-
-    assert response.status == 400
-    assert await response.json() == {"error": "the body is not valid JSON", "status": 400}
-
-
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("POST", "/cars/NOPE/plug"),
-        ("PATCH", "/cars/NOPE"),
-        ("DELETE", "/cars/NOPE"),
-        ("POST", "/accounts/nobody@example.com/password"),
-    ],
-)
-async def test_unknown_car_or_account_is_404(client: Client, method: str, path: str) -> None:
-    status, answer = await client.control(
-        method, path, {"password": "x"} if "password" in path else None
-    )
-
-    assert status == 404
-    assert answer["status"] == 404
-
-
-async def test_add_and_remove_a_car(client: Client) -> None:
-    status, car = await client.control(
-        "POST",
-        "/accounts/demo%40example.com/cars",
-        {"vin": "WBA00000000000002", "model": "i7 xDrive60", "year": 2023, "units": "MILES"},
-    )
-    assert (status, car["account"], car["vehicle"]["electric_range"]["distance"]["units"]) == (
-        201,
-        DEMO_EMAIL,
-        "MILES",
-    )
-    assert "WBA00000000000002" in await client.cars()
-
-    status, answer = await client.control("DELETE", "/cars/WBA00000000000002")
-
-    assert (status, answer) == (200, {"removed": "WBA00000000000002"})
-    assert "WBA00000000000002" not in await client.cars()
-
-
-async def test_add_car_with_bad_spec_is_400(client: Client) -> None:
-    status, answer = await client.control("POST", f"/accounts/{DEMO_EMAIL}/cars", {"vin": "X"})
-
-    assert (status, answer) == (400, {"error": "car.model: required", "status": 400})
-
-
-async def test_change_password(client: Client) -> None:
-    status, account = await client.control(
-        "POST", f"/accounts/{DEMO_EMAIL}/password", {"password": "n3w"}
-    )
-
-    assert (status, account["password"]) == (200, "n3w")
-    assert (await client.token()).status == 401
-    assert (await client.token(password="n3w")).status == 200
-
-
-@pytest.mark.parametrize("body", [{}, {"password": ""}, {"password": 5}, {"password": "x", "y": 1}])
-async def test_change_password_with_bad_body_is_400(
-    client: Client, body: dict[str, object]
-) -> None:
-    status, _ = await client.control("POST", f"/accounts/{DEMO_EMAIL}/password", body)
-
-    assert status == 400
-    assert (await client.token()).status == 200
-
-
-async def test_expire_tokens(client: Client) -> None:
+async def test_expire_tokens(simulator: Simulator, client: Client) -> None:
     token = await client.login()
 
     status, answer = await client.control("POST", "/tokens/expire")
 
     assert (status, answer) == (200, {"expired": 1})
+    assert simulator.expire_tokens() == 0
     response = await client.vehicles(token)
     assert (response.status, await response.json()) == (
         401,
         {"error": "token expired", "status": 401},
     )
+    assert (await client.vehicles(await client.login())).status == 200
 
 
 async def test_clock(simulator: Simulator, client: Client) -> None:
@@ -193,27 +95,88 @@ async def test_clock(simulator: Simulator, client: Client) -> None:
     assert (await client.cars())[I3S_VIN]["charging_state"]["charge_percentage"] == "65"
 
 
-@pytest.mark.parametrize("body", [{"advance": -1}, {"advance": "1"}, {"back": 1}, [1]])
-async def test_clock_with_bad_body_is_400(client: Client, body: object) -> None:
-    status, answer = await client.control("POST", "/clock", body)
-
-    assert (status, answer["status"]) == (400, 400)
-
-
-async def test_reset(simulator: Simulator, client: Client) -> None:
+async def test_reset_restores_the_scenario(simulator: Simulator, client: Client) -> None:
     token = await client.login()
     await client.control("POST", f"/cars/{I3S_VIN}/unplug")
     await client.control("DELETE", f"/cars/{IX_VIN}")
     await client.control("POST", "/clock", {"advance": 60})
     await client.control("POST", "/faults", {"endpoint": "token", "status": 500})
+    await client.control("POST", f"/accounts/{DEMO_EMAIL}/password", {"password": "changed"})
+    simulator.token_lifetime = 5
 
     status, state = await client.control("POST", "/reset")
 
     assert status == 200
     assert state["clock_offset_seconds"] == 0
+    assert state["tokens"] == []
     assert state["faults"] == {"token": [], "vehicles": []}
-    assert state["counters"]["token"] == 0
-    assert [car["vin"] for car in state["accounts"][0]["cars"]] == [I3S_VIN, IX_VIN]
-    assert state["accounts"][0]["cars"][0]["state"] == "CHARGING"
+    assert state["counters"] == {
+        "token": 0,
+        "vehicles": 0,
+        "by_status": {"token": {}, "vehicles": {}},
+    }
+    assert state["token_lifetime"] == 28800
+    [account] = state["accounts"]
+    assert account["password"] == DEMO_PASSWORD
+    assert [car["vin"] for car in account["cars"]] == [I3S_VIN, IX_VIN]
+    assert (account["cars"][0]["state"], account["cars"][0]["charging"]) == ("CHARGING", True)
+    assert account["cars"][0]["percentage"] == approx(45)
     assert (await client.vehicles(token)).status == 401
     assert simulator.counts == {"token": 0, "vehicles": 1}
+
+
+def what_a_refusal_must_not_change(state: dict[str, Any]) -> object:
+    """Return the parts of the state a refused request must leave as they were."""
+    cars = [
+        (car["vin"], car["charger_connected"], car["charging"], car["state"])
+        for account in state["accounts"]
+        for car in account["cars"]
+    ]
+    passwords = [account["password"] for account in state["accounts"]]
+    return cars, passwords, state["clock_offset_seconds"], state["faults"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "error"),
+    [
+        ("POST", f"/cars/{IX_VIN}/start_charging", None, 409, f"car {IX_VIN} is not plugged in"),
+        (
+            "PATCH",
+            f"/cars/{I3S_VIN}",
+            {"percentage": -5},
+            400,
+            f"car {I3S_VIN}.percentage: expected a number from 0 to 100, got the number -5",
+        ),
+        ("PATCH", f"/cars/{I3S_VIN}", b"{oops", 400, "the body is not valid JSON"),
+        ("POST", f"/accounts/{DEMO_EMAIL}/cars", {"vin": "X"}, 400, "car.model: required"),
+        ("POST", "/cars/NOPE/plug", None, 404, None),
+        ("PATCH", "/cars/NOPE", None, 404, None),
+        ("DELETE", "/cars/NOPE", None, 404, None),
+        ("POST", "/accounts/nobody@example.com/password", {"password": "x"}, 404, None),
+        *(
+            ("POST", f"/accounts/{DEMO_EMAIL}/password", body, 400, None)
+            for body in ({}, {"password": ""}, {"password": 5}, {"password": "x", "y": 1})
+        ),
+        *(
+            ("POST", "/clock", body, 400, None)
+            for body in ({"advance": -1}, {"advance": "1"}, {"back": 1}, [1])
+        ),
+    ],
+    ids=repr,
+)
+async def test_a_refused_request_says_why_and_changes_nothing(
+    client: Client, method: str, path: str, body: object, status: int, error: str | None
+) -> None:
+    before = what_a_refusal_must_not_change((await client.control("GET", "/state"))[1])
+    if isinstance(body, bytes):
+        response = await client.request(method, "/_simulator" + path, data=body)
+        answered, answer = response.status, await response.json()
+    else:
+        answered, answer = await client.control(method, path, body)
+
+    assert (answered, answer["status"]) == (status, status)
+    if error is not None:
+        assert answer == {"error": error, "status": status}
+    after = what_a_refusal_must_not_change((await client.control("GET", "/state"))[1])
+    assert after == before
+    assert (await client.token()).status == 200

@@ -13,41 +13,35 @@ from simulator import ScenarioError, Simulator
 from tests.simulator.client import Client
 
 
-async def test_status_fault_with_retry_after(simulator: Simulator, client: Client) -> None:
-    simulator.inject_fault("vehicles", status=429, retry_after="120")
+@pytest.mark.parametrize(
+    ("fault", "retry_after", "error"),
+    [
+        ({"status": 429, "retry_after": "120"}, "120", "Too Many Requests"),
+        ({"status": 503, "retry_after": 30}, "30", "Service Unavailable"),
+        (
+            {"status": 429, "retry_after": "Wed, 21 Oct 2026 07:28:00 GMT"},
+            "Wed, 21 Oct 2026 07:28:00 GMT",
+            "Too Many Requests",
+        ),
+        ({"status": 599}, None, "simulated fault"),
+    ],
+)
+async def test_status_fault_with_retry_after_sent_verbatim_or_not_at_all(
+    simulator: Simulator,
+    client: Client,
+    fault: dict[str, object],
+    retry_after: str | None,
+    error: str,
+) -> None:
     token = await client.login()
+    simulator.inject_fault("vehicles", **fault)
 
     response = await client.vehicles(token)
 
-    assert response.status == 429
-    assert response.headers["Retry-After"] == "120"
-    assert await response.json() == {"error": "Too Many Requests", "status": 429}
+    assert response.status == fault["status"]
+    assert response.headers.get("Retry-After") == retry_after
+    assert await response.json() == {"error": error, "status": fault["status"]}
     assert (await client.vehicles(token)).status == 200
-
-
-async def test_retry_after_as_number_or_http_date_is_sent_verbatim(
-    simulator: Simulator, client: Client
-) -> None:
-    simulator.inject_fault("token", status=503, retry_after=30)
-    simulator.inject_fault("token", status=429, retry_after="Wed, 21 Oct 2026 07:28:00 GMT")
-
-    first = await client.token()
-    second = await client.token()
-
-    assert (first.status, first.headers["Retry-After"]) == (503, "30")
-    assert (second.status, second.headers["Retry-After"]) == (429, "Wed, 21 Oct 2026 07:28:00 GMT")
-
-
-async def test_status_without_retry_after_has_no_header(
-    simulator: Simulator, client: Client
-) -> None:
-    simulator.inject_fault("token", status=599)
-
-    response = await client.token()
-
-    assert response.status == 599
-    assert "Retry-After" not in response.headers
-    assert await response.json() == {"error": "simulated fault", "status": 599}
 
 
 async def test_fault_count_then_normal_answers(simulator: Simulator, client: Client) -> None:
@@ -105,6 +99,7 @@ async def test_delay_longer_than_the_client_timeout(simulator: Simulator, client
             "application/json",
             lambda text: json.loads(text) == {"status": "ok", "data": None},
         ),
+        ("huge", "application/json", lambda text: len(text) >= 10 * 1024 * 1024),
         ("quota exceeded", "text/plain", lambda text: text == "quota exceeded"),
         (
             '{"message": "quota"}',
@@ -153,21 +148,15 @@ async def test_body_fault_with_status(simulator: Simulator, client: Client) -> N
     assert "502 Bad Gateway" in await response.text()
 
 
-async def test_huge_body(simulator: Simulator, client: Client) -> None:
-    simulator.inject_fault("vehicles", body="huge")
-    token = await client.login()
-
-    response = await client.vehicles(token)
-
-    assert response.status == 200
-    assert len(await response.text()) >= 10 * 1024 * 1024
-
-
-async def test_drop_before_answering(simulator: Simulator, client: Client) -> None:
+async def test_drop_before_answering(
+    simulator: Simulator, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
     simulator.inject_fault("token", drop="before")
 
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await client.token()
+    await asyncio.sleep(0.01)
+    assert "POST /api/bmw/oauth-token dropped" in caplog.text
     assert (await client.token()).status == 200
     assert simulator.status_counts["token"] == {"200": 1, "dropped": 1}
 
@@ -182,17 +171,6 @@ async def test_drop_mid_body(
     with pytest.raises(aiohttp.ClientPayloadError):
         await client.vehicles(token)
     assert (await client.vehicles(token)).status == 200
-
-
-async def test_dropped_request_is_logged_as_dropped(
-    simulator: Simulator, client: Client, caplog: pytest.LogCaptureFixture
-) -> None:
-    simulator.inject_fault("token", drop="before")
-    with pytest.raises(aiohttp.ServerDisconnectedError):
-        await client.token()
-    await asyncio.sleep(0.01)
-
-    assert "POST /api/bmw/oauth-token dropped" in caplog.text
 
 
 async def test_counters_count_every_request_that_reached_an_endpoint(

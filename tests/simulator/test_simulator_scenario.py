@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from simulator import ScenarioError, Simulator, default_scenario, load_scenario, parse_scenario
+from simulator import ScenarioError, Simulator, load_scenario, parse_scenario
 
 EXAMPLE = Path(__file__).parents[2] / "simulator" / "scenarios" / "three_cars.yaml"
 
@@ -40,34 +40,6 @@ SCENARIO: dict[str, Any] = {
         }
     ],
 }
-
-
-def test_default_scenario() -> None:
-    scenario = default_scenario()
-
-    [account] = scenario.accounts
-    assert (account.email, account.password, account.account_email) == (
-        "demo@example.com",
-        "demo-password",
-        "demo@example.com",
-    )
-    i3s, ix = account.cars
-    assert (i3s.vin, i3s.model, i3s.year, i3s.units, i3s.charging) == (
-        "WBY7Z8C5XJV123456",
-        "i3s 94 REX",
-        2018,
-        "KILOMETERS",
-        True,
-    )
-    assert (ix.vin, ix.model, ix.year, ix.units, ix.charger_connected) == (
-        "WBY21CF0XPC654321",
-        "iX xDrive50",
-        2023,
-        "MILES",
-        False,
-    )
-    assert len(i3s.vin) == len(ix.vin) == 17
-    assert scenario.token_lifetime == 28800
 
 
 @pytest.mark.parametrize("suffix", [".json", ".yaml", ".yml"])
