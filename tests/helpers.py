@@ -17,8 +17,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 WALLBOX = "input_boolean.wallbox_plugged_in"
 IX_BATTERY = "sensor.bmw_ix_xdrive50_battery"
 IX_PLUG = "binary_sensor.bmw_ix_xdrive50_charger_connected"
-REQUESTS_TODAY = "sensor.orange_power_connect_requests_today"
-NEXT_UPDATE = "sensor.orange_power_connect_next_update"
+REQUESTS_TODAY = "sensor.orange_power_connect_d_example_com_requests_today"
+NEXT_UPDATE = "sensor.orange_power_connect_d_example_com_next_update"
 
 
 async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:

@@ -41,7 +41,11 @@ def utc() -> Iterator[None]:
 
 
 def hours(charging: float = 0, waiting: float = 0, parked: float = 0) -> dict[Need, timedelta]:
-    return {Need.CHARGING: charging * HOUR, Need.WAITING: waiting * HOUR, Need.PARKED: parked * HOUR}
+    return {
+        Need.CHARGING: charging * HOUR,
+        Need.WAITING: waiting * HOUR,
+        Need.PARKED: parked * HOUR,
+    }
 
 
 @pytest.mark.parametrize(

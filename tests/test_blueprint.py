@@ -186,8 +186,9 @@ async def test_blueprint_offers_the_right_entities(hass: HomeAssistant) -> None:
     assert inputs["plug_in_reminder"]["default"] == []
     charge_target = inputs["charge_target_entity"]
     assert charge_target["default"] is None
+    # The Charge target, not the Battery capacity: the only battery number.
     assert charge_target["selector"]["entity"]["filter"] == [
-        {"integration": "orangepower_bmw", "domain": ["number"]}
+        {"integration": "orangepower_bmw", "domain": ["number"], "device_class": ["battery"]}
     ]
 
 

@@ -19,7 +19,8 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -34,8 +35,10 @@ from custom_components.orangepower_bmw.const import (
     DOMAIN,
 )
 from custom_components.orangepower_bmw.models import Token
+from custom_components.orangepower_bmw.validation import account_title
 from simulator import Simulator, run_simulator
 from tests.conftest import EMAIL, PASSWORD
+from tests.helpers import REQUESTS_TODAY
 
 NEW_PASSWORD = "new-demo-password"
 TRANSLATIONS = Path(__file__).parent.parent / "custom_components" / DOMAIN / "translations"
@@ -246,6 +249,26 @@ async def test_user_unexpected_error_is_logged(
 
 
 @pytest.mark.parametrize(
+    ("email", "taken", "title"),
+    [
+        ("demo@example.com", [], "d***@example.com"),
+        # A second account that would look the same shows as many letters as it takes to differ.
+        ("dan@example.com", ["d***@example.com"], "da***@example.com"),
+        ("dana@example.com", ["d***@example.com", "da***@example.com"], "dan***@example.com"),
+        # Never the whole local part: then a number.
+        ("d@example.com", ["d***@example.com"], "d***@example.com (2)"),
+        ("do@example.com", ["d***@example.com", "d***@example.com (2)"], "d***@example.com (3)"),
+        # Another domain differs already.
+        ("demo@example.org", ["d***@example.com"], "d***@example.org"),
+    ],
+)
+def test_the_title_masks_the_e_mail_and_differs_from_the_others(
+    email: str, taken: list[str], title: str
+) -> None:
+    assert account_title(email, taken) == title
+
+
+@pytest.mark.parametrize(
     ("changes", "errors"),
     [
         ({CONF_URL: "ftp://127.0.0.1/"}, {CONF_URL: "invalid_url"}),
@@ -262,7 +285,9 @@ async def test_user_unexpected_error_is_logged(
             ({CONF_URL: f"http://127.0.0.1:3000{suffix}"}, {CONF_URL: "invalid_url"})
             for suffix in ("?", "/?", "#", "/#")
         ),
-        ({CONF_URL: "www.connect.orangepower.co.uk"}, {CONF_URL: "invalid_url"}),
+        # No scheme: the form says to start the address with https://.
+        ({CONF_URL: "www.connect.orangepower.co.uk"}, {CONF_URL: "url_needs_scheme"}),
+        ({CONF_URL: "connect.orangepower.co.uk:443"}, {CONF_URL: "url_needs_scheme"}),
         ({CONF_URL: "https://"}, {CONF_URL: "invalid_url"}),
         ({CONF_URL: "http://[::1"}, {CONF_URL: "invalid_url"}),
         ({CONF_EMAIL: "demo.example.com"}, {CONF_EMAIL: "invalid_email"}),
@@ -271,12 +296,7 @@ async def test_user_unexpected_error_is_logged(
         ({CONF_PASSWORD: "   "}, {CONF_PASSWORD: "empty_password"}),
         (
             {CONF_EMAIL: "nobody", CONF_PASSWORD: "", CONF_URL: "ftp://example.com"},
-            {
-                CONF_EMAIL: "invalid_email",
-                CONF_ACCOUNT_EMAIL: "invalid_email",
-                CONF_PASSWORD: "empty_password",
-                CONF_URL: "invalid_url",
-            },
+            {CONF_EMAIL: "invalid_email", CONF_PASSWORD: "empty_password", CONF_URL: "invalid_url"},
         ),
     ],
 )
@@ -289,8 +309,8 @@ async def test_user_invalid_input_then_fixed(
 ) -> None:
     typed = user_input(simulator_url, **changes)
     if CONF_EMAIL in changes:
-        typed.pop(CONF_ACCOUNT_EMAIL)  # left empty: the BMW e-mail is used, and checked, for both
-        errors = {**errors, CONF_ACCOUNT_EMAIL: "invalid_email"}
+        # Left empty, the account e-mail is the MyBMW one: only the field typed in is flagged.
+        typed.pop(CONF_ACCOUNT_EMAIL)
     result = await submit(hass, await start_user_flow(hass), typed)
 
     assert_form_again(hass, result, "user", errors)
@@ -442,15 +462,18 @@ async def start_reconfigure(hass: HomeAssistant, entry: MockConfigEntry) -> Conf
     return result
 
 
-async def test_reconfigure_form_prefilled_without_password(
+async def test_reconfigure_form_prefilled_without_password_and_names_the_account(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     result = await start_reconfigure(hass, init_integration)
 
     assert result["errors"] == {}
+    # The MyBMW e-mail is the account itself: named in the text, not a field to change; the
+    # account e-mail, the same as the MyBMW one, shows empty, as it was typed.
+    assert CONF_EMAIL not in {str(key) for key in result["data_schema"].schema}
+    assert result["description_placeholders"] == {"email": EMAIL}
     assert suggested_values(result) == {
-        CONF_EMAIL: EMAIL,
-        CONF_ACCOUNT_EMAIL: EMAIL,
+        CONF_ACCOUNT_EMAIL: "",
         CONF_URL: init_integration.data[CONF_URL],
     }
 
@@ -496,32 +519,16 @@ async def test_reconfigure_saves_the_change_and_keeps_the_password_unless_typed(
     assert simulator.counts["token"] == calls_after_check["token"]
 
 
-async def test_reconfigure_other_bmw_account_aborts(
-    hass: HomeAssistant, simulator: Simulator, init_integration: MockConfigEntry
-) -> None:
-    old_data = dict(init_integration.data)
-    calls_before = simulator.counts
-    result = await start_reconfigure(hass, init_integration)
-
-    result = await submit(
-        hass, result, {**suggested_values(result), CONF_EMAIL: "other@example.com"}
-    )
-
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "unique_id_mismatch"
-    assert init_integration.data == old_data
-    assert simulator.counts == calls_before
-
-
 @pytest.mark.parametrize(
     ("changes", "errors"),
     [
         ({CONF_URL: "http://example.com"}, {CONF_URL: "invalid_url"}),
-        ({CONF_EMAIL: "demo@example"}, {CONF_EMAIL: "invalid_email"}),
+        ({CONF_URL: "example.com"}, {CONF_URL: "url_needs_scheme"}),
         ({CONF_ACCOUNT_EMAIL: "fleet"}, {CONF_ACCOUNT_EMAIL: "invalid_email"}),
         ({CONF_PASSWORD: "   "}, {CONF_PASSWORD: "empty_password"}),
         ({CONF_PASSWORD: "wrong-password"}, {"base": "invalid_auth"}),
-        ({CONF_ACCOUNT_EMAIL: "fleet@example.com"}, {"base": "invalid_auth"}),
+        # With an account e-mail of its own, the refusal names that field too.
+        ({CONF_ACCOUNT_EMAIL: "fleet@example.com"}, {"base": "invalid_auth_account"}),
     ],
 )
 async def test_reconfigure_error_then_fixed(
@@ -691,16 +698,28 @@ async def test_options_out_of_range_then_fixed(
     }
 
 
-async def test_options_refresh_entities_saved_own_entities_refused(
+async def test_options_refresh_entities_never_the_integrations_own(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     own = "binary_sensor.bmw_i3s_94_rex_charger_connected"
+    result = await open_options(hass, init_integration)
+    # The picker leaves this integration's entities out, and the form refuses them.
+    [picker] = [
+        value
+        for key, value in result["data_schema"].schema.items()
+        if str(key) == CONF_REFRESH_ENTITIES
+    ]
+    assert own in picker.config["exclude_entities"]
+    assert (
+        "sensor.orange_power_connect_d_example_com_next_update" in picker.config["exclude_entities"]
+    )
+    with pytest.raises(InvalidData):
+        await save_options(hass, result, 5, 60, refresh_entities=[own])
+
+    # One that appeared after the form opened (a car that joined) is refused on the form.
+    late = er.async_get(hass).async_get_or_create("sensor", DOMAIN, "late_car_battery")
     result = await save_options(
-        hass,
-        await open_options(hass, init_integration),
-        5,
-        60,
-        refresh_entities=["binary_sensor.wallbox_plug", own],
+        hass, result, 5, 60, refresh_entities=["binary_sensor.wallbox_plug", late.entity_id]
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_REFRESH_ENTITIES: "own_entity"}
@@ -739,19 +758,18 @@ async def test_reauth_shows_an_error_about_a_stored_setting_on_the_form(
     assert result["errors"] == {"base": "invalid_url"}
 
 
-async def test_reconfigure_success_shows_our_message_and_updates_the_title(
+async def test_reconfigure_success_shows_our_message_and_keeps_the_title(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
+    init_integration_title = init_integration.title
     result = await start_reconfigure(hass, init_integration)
 
-    result = await submit(
-        hass, result, {**suggested_values(result), CONF_EMAIL: "  Demo@Example.com "}
-    )
+    result = await submit(hass, result, suggested_values(result))
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert result.get("translation_domain") is None
-    assert init_integration.title == "D***@Example.com"
+    assert init_integration.title == init_integration_title == "d***@example.com"
 
 
 # Once broken: reauth and reconfigure logged in and listed the cars without counting it; with a
@@ -792,7 +810,7 @@ async def test_the_forms_requests_count_against_the_entry(
 
     assert result["type"] is FlowResultType.ABORT
     assert mock_config_entry.state is ConfigEntryState.LOADED
-    count = hass.states.get("sensor.orange_power_connect_requests_today").state
+    count = hass.states.get(REQUESTS_TODAY).state
     assert int(count) == sum(simulator.counts.values())
 
 

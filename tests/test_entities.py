@@ -54,11 +54,18 @@ async def test_us_customary_units_show_the_range_in_miles_and_convert_nothing_el
         # The iX reports 240 miles, kept in km and shown in miles again. The i3s reports 67 km.
         "sensor.bmw_ix_xdrive50_electric_range": ("240.0", "mi"),
         "sensor.bmw_i3s_94_rex_electric_range": ("41.6318698799014", "mi"),
+        # The capacities are the models' (27.2 and 105.2 kWh), in kWh whatever the unit system.
+        "number.bmw_i3s_94_rex_battery_capacity": ("27.2", "kWh"),
+        "number.bmw_ix_xdrive50_battery_capacity": ("105.2", "kWh"),
+        "sensor.bmw_i3s_94_rex_energy_to_target": ("14.96", "kWh"),
+        "sensor.bmw_ix_xdrive50_energy_to_target": ("37.872", "kWh"),
         **{
-            f"{platform}.bmw_{car}_{key}": ("unknown", "kWh")
+            f"sensor.bmw_{car}_energy_charged_estimate": ("0.0", "kWh")
             for car in ("i3s_94_rex", "ix_xdrive50")
-            for platform, key in (("number", "battery_capacity"), ("sensor", "energy_to_target"))
         },
+        # The i3s charges at a rate not known yet; the iX does not charge.
+        "sensor.bmw_i3s_94_rex_charging_power": ("unknown", "kW"),
+        "sensor.bmw_ix_xdrive50_charging_power": ("0.0", "kW"),
         **{
             f"number.bmw_{car}_charge_target": ("100", "%") for car in ("i3s_94_rex", "ix_xdrive50")
         },
@@ -100,7 +107,8 @@ async def test_one_service_device_for_the_account(
     )
     assert account is not None
     assert account.entry_type is dr.DeviceEntryType.SERVICE
-    assert account.name == "Orange Power Connect"
+    # Named after the entry, so that two accounts' devices are told apart.
+    assert account.name == "Orange Power Connect (d***@example.com)"
 
 
 async def test_diagnostic_entities_are_disabled_by_default(
@@ -110,9 +118,16 @@ async def test_diagnostic_entities_are_disabled_by_default(
     # Seventeen per car, and the account's requests today and next update (shown: quota matters).
     assert len(entries) == 36
     disabled = sorted(entry.entity_id for entry in entries if entry.disabled_by)
-    assert disabled == [
-        f"sensor.bmw_{car}_{key}"
+    # Diagnostics (charging type, last update), and charging and charging status, which the
+    # Charger sensor says in a user's words (they stay for the planners that want them).
+    assert disabled == sorted(
+        f"{platform}.bmw_{car}_{key}"
         for car in ("i3s_94_rex", "ix_xdrive50")
-        for key in ("charging_type", "last_update")
-    ]
+        for platform, key in (
+            ("binary_sensor", "charging"),
+            ("sensor", "charging_status"),
+            ("sensor", "charging_type"),
+            ("sensor", "last_update"),
+        )
+    )
     assert hass.states.get("sensor.bmw_i3s_94_rex_charging_type") is None

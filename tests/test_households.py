@@ -450,6 +450,7 @@ async def test_a_car_switching_to_kilometres_keeps_the_range_entity_in_km(
     assert float(after.state) == pytest.approx(float(before.state), abs=1)
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize(
     ("state", "warned"), [("SUPERCHARGING", 1), ("UNKNOWN", 0)], ids=["new_to_us", "bmw_unknown"]
 )
@@ -470,6 +471,8 @@ async def test_a_charging_state_not_known_is_unknown_not_off(
 
     assert hass.states.get(I3S_STATUS).state == STATE_UNKNOWN
     assert hass.states.get(I3S_CHARGING).state == STATE_UNKNOWN
+    # Plugged in, charging or not: the Charger cannot say either.
+    assert hass.states.get("sensor.bmw_i3s_94_rex_charger").state == STATE_UNKNOWN
     assert hass.states.get(I3S_BATTERY).state != STATE_UNAVAILABLE
     # A state new to the integration is worth one warning; BMW's own UNKNOWN is none.
     assert sum(state in record.getMessage() for record in caplog.records) == warned

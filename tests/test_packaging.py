@@ -16,6 +16,7 @@ import shutil
 import string
 import subprocess
 import sys
+from types import SimpleNamespace
 from typing import Any
 import zipfile
 
@@ -39,6 +40,7 @@ from custom_components.orangepower_bmw import (
     number,
     schedule,
     sensor,
+    validation,
 )
 from custom_components.orangepower_bmw.const import DOMAIN
 
@@ -161,6 +163,15 @@ def entity_translation_paths() -> set[Key]:
             paths.add(("entity", platform, key, "name"))
             for option in getattr(description, "options", None) or ():
                 paths.add(("entity", platform, key, "state", option))
+    # The account sensors' attributes, read from a coordinator with a limit; the reason is one of
+    # the schedule's.
+    limited = SimpleNamespace(budget=SimpleNamespace(limit=48), next_update_reason="interval")
+    for description in sensor.ACCOUNT_SENSORS:
+        for attribute in description.attributes_fn(limited):  # type: ignore[arg-type]
+            prefix = ("entity", "sensor", description.key, "state_attributes", attribute)
+            paths.add((*prefix, "name"))
+            if attribute == "reason":
+                paths.update((*prefix, "state", reason.value) for reason in schedule.Reason)
     return paths
 
 
@@ -176,7 +187,11 @@ def _string_constants(node: ast.AST) -> list[str]:
 
 
 # The functions that give translation keys to other modules, and their module.
-SHARED_KEY_FUNCTIONS = {"error_key": api, "wait_key": schedule}
+SHARED_KEY_FUNCTIONS = {
+    "error_key": api,
+    "wait_key": schedule,
+    "refused_login_error": validation,
+}
 
 
 def _error_keys(name: str) -> list[str]:
@@ -275,6 +290,8 @@ def flow_translations() -> tuple[set[Key], dict[Key, set[str]]]:
                 paths.update({(*prefix, "title"), (*prefix, "description")})
                 for name in ast.walk(_keyword(node, "data_schema") or ast.Constant(None)):
                     schema = getattr(config_flow, getattr(name, "id", ""), None)
+                    if callable(schema) and getattr(name, "id", "").endswith("_schema"):
+                        schema = schema(set())  # options_schema(own_entities)
                     if isinstance(schema, probatio.Schema):
                         for field in schema.schema:
                             paths.add((*prefix, "data", str(field)))
@@ -282,7 +299,25 @@ def flow_translations() -> tuple[set[Key], dict[Key, set[str]]]:
                 given[(*prefix, "description")] = _dict_keys(
                     _keyword(node, "description_placeholders")
                 )
-    return paths, given
+    return paths | {("config", "error", key) for key in validation_errors()}, given
+
+
+def validation_errors() -> set[str]:
+    """Return the form errors validation.py sets: `errors[field] = "key"`, or a helper's keys."""
+    tree = ast.parse(Path(validation.__file__).read_text(encoding="utf-8"))
+    # `if (url_error := _url_error(url)) ...: errors[CONF_URL] = url_error`
+    named = {
+        node.target.id: node.value for node in ast.walk(tree) if isinstance(node, ast.NamedExpr)
+    }
+    keys: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Subscript) and ast.unparse(target.value) == "errors"
+            for target in node.targets
+        ):
+            value = named.get(getattr(node.value, "id", ""), node.value)
+            keys.update(_key_values(value, tree, tree))
+    return keys
 
 
 def _functions(tree: ast.AST) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:

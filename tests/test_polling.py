@@ -23,7 +23,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.orangepower_bmw import async_remove_config_entry_device
-from custom_components.orangepower_bmw.budget import RequestBudget
+from custom_components.orangepower_bmw.allocation import heartbeats
+from custom_components.orangepower_bmw.budget import RequestBudget, next_midnight
 from custom_components.orangepower_bmw.const import (
     CONF_DAILY_REQUEST_LIMIT,
     CONF_IDLE_INTERVAL,
@@ -423,28 +424,78 @@ async def test_update_entity_still_refreshes_and_counts(
 # 4. A daily request limit.
 
 
-async def test_a_limit_of_48_lasts_a_day_of_charging_with_a_poll_about_every_half_hour(
+async def test_a_limit_of_48_over_two_days_of_charging_keeps_the_heartbeat_then_learns(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
     mock_config_entry: MockConfigEntry,
 ) -> None:
+    # Charging all day, at a level that does not move (no estimated end): the first day knows
+    # nothing of the hours ahead, the second learned them from the first.
     freezer.move_to("2026-11-24T00:00:30+00:00")
     simulator.update_car(I3S_VIN, state="CHARGING")
     await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 48})
 
     polls: list[datetime] = []
-    for _ in range(24 * 12):
+    per_day: dict[int, int] = {}
+    for _ in range(2 * 24 * 12 - 1):
         before = requests(simulator)
         await advance(hass, freezer, timedelta(minutes=5))
         if requests(simulator) > before:
             polls.append(dt_util.utcnow())
+        per_day[dt_util.utcnow().day] = mock_config_entry.runtime_data.budget.count
 
-    assert requests(simulator) <= 48
-    assert len(polls) >= 40
-    gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
-    assert max(gaps) <= timedelta(minutes=45)
-    assert polls[-1] >= datetime(2026, 11, 24, 23, tzinfo=dt_util.UTC)
+    assert per_day == {24: per_day[24], 25: per_day[25]}
+    assert 40 <= per_day[24] <= 48
+    assert 40 <= per_day[25] <= 48
+    first = [b - a for a, b in itertools.pairwise(polls) if b.day == 24]
+    second = [b - a for a, b in itertools.pairwise(polls) if a.day == 25]
+    # The first day spends early what it thought a short charge, and keeps a poll every 2 hours.
+    assert min(first) == timedelta(minutes=5)
+    assert max(first) <= timedelta(hours=2)
+    # The second knows the whole day charges: about every half hour, all day.
+    assert max(second) <= timedelta(minutes=45)
+    assert polls[-1] >= datetime(2026, 11, 25, 23, tzinfo=dt_util.UTC)
+
+
+@pytest.mark.freeze_time("2026-11-24T20:00:00+00:00")
+async def test_under_a_tight_limit_a_poll_comes_just_after_the_charges_estimated_end(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    # Noon in Home Assistant's zone; the i3s charges from 45 % at 10 % an hour to a 60 % target,
+    # where the car stops. Twenty requests leave the charge about a poll every quarter hour.
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 20})
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": "number.bmw_i3s_94_rex_charge_target", "value": 60},
+        blocking=True,
+    )
+    reasons: set[str] = set()
+    polls: list[datetime] = []
+    reached = None
+    for _ in range(3 * 60):
+        before = requests(simulator)
+        await advance(hass, freezer, timedelta(minutes=1))
+        if requests(simulator) > before:
+            polls.append(dt_util.utcnow())
+        reasons.add(hass.states.get(NEXT_UPDATE).attributes["reason"])
+        if reached is None and simulator.car(I3S_VIN).charge_percentage >= 60:
+            simulator.stop_charging(I3S_VIN)
+            reached = dt_util.utcnow()
+
+    assert reached is not None
+    assert {"daily_limit", "charge_end"} <= reasons
+    charging = [b - a for a, b in itertools.pairwise(polls) if b <= reached]
+    assert max(charging) <= timedelta(minutes=20)
+    # The target reached is seen within minutes: the poll planned just after the estimated end.
+    assert next(poll for poll in polls if poll >= reached) - reached <= timedelta(minutes=5)
+    assert hass.states.get("sensor.bmw_i3s_94_rex_charger").state == "connected"
+    assert hass.states.get(REQUESTS_TODAY).attributes["daily_limit"] == 20
+    assert mock_config_entry.runtime_data.budget.count <= 20
 
 
 async def test_a_restart_with_the_budget_spent_shows_the_last_values_and_asks_nothing(
@@ -495,7 +546,9 @@ async def test_the_day_is_the_local_calendar_day(hass: HomeAssistant, day: str, 
     start = dt_util.start_of_local_day(datetime.fromisoformat(day).date())
     budget = RequestBudget(limit=49, day=start.date())
 
-    assert budget.gap(start, reserve=1) == timedelta(hours=hours) / 48
+    # The day's length, and the heartbeats it keeps (a poll every two hours), follow the clocks.
+    assert next_midnight(start) - dt_util.as_utc(start) == timedelta(hours=hours)
+    assert heartbeats(start) == (hours + 1) // 2
     end = dt_util.as_utc(start) + timedelta(hours=hours)
     assert not budget.roll(end - timedelta(seconds=1))
     assert budget.roll(end)
@@ -503,10 +556,10 @@ async def test_the_day_is_the_local_calendar_day(hass: HomeAssistant, day: str, 
 
 def test_the_budget_keeps_back_renewals_and_stops_when_spent() -> None:
     now = datetime(2026, 11, 24, 12, tzinfo=dt_util.UTC)
-    assert RequestBudget(limit=0, day=now.date()).gap(now, reserve=3) is None
     budget = RequestBudget(limit=20, day=now.date(), count=17)
-    # Three requests left, all kept for the token renewals: the next poll is at midnight.
-    assert budget.gap(now, reserve=3) == timedelta(hours=12)
+    # Three requests left, all kept for the token renewals: no poll is left.
+    assert budget.polls_left(now, reserve=3) == 0
+    assert budget.polls_left(now, reserve=1) == 2
     assert budget.allows(now, 3)
     assert not budget.allows(now, 4)
 
@@ -539,7 +592,7 @@ async def test_the_limit_holds_within_a_poll_that_must_renew_a_refused_token(
     assert hass.states.get(IX_BATTERY).state == "64"
 
 
-async def test_triggers_under_a_limit_take_the_next_paced_slot(
+async def test_a_flapping_wallbox_under_a_limit_keeps_the_limit_and_the_heartbeat(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
@@ -553,12 +606,22 @@ async def test_triggers_under_a_limit_take_the_next_paced_slot(
         mock_config_entry,
         **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox], CONF_DAILY_REQUEST_LIMIT: 48},
     )
-    # A flapping wallbox all day, up to the last minute of the local day.
-    for _ in range(24 * 60 - 2):
+    # A wallbox flapping every minute for a day: triggers go at once while the day's heartbeats
+    # are kept, then wait for the planned polls.
+    polls: list[datetime] = []
+    per_day: dict[Any, int] = {}
+    for _ in range(24 * 60):
+        before = requests(simulator)
         await toggle(hass, wallbox)
         await advance(hass, freezer, timedelta(minutes=1))
+        if requests(simulator) > before:
+            polls.append(dt_util.utcnow())
+        per_day[dt_util.now().date()] = mock_config_entry.runtime_data.budget.count
 
-    assert requests(simulator) <= 48
+    assert max(per_day.values()) <= 48
+    assert max(b - a for a, b in itertools.pairwise(polls)) <= timedelta(hours=2, minutes=1)
+    # The first triggers were answered within a minute or two.
+    assert polls[1] - polls[0] <= timedelta(minutes=2)
 
 
 # 5. The account device.
@@ -666,14 +729,16 @@ async def test_a_reload_keeps_a_pending_trigger_under_a_limit(
         **{CONF_IDLE_INTERVAL: 60, CONF_REFRESH_ENTITIES: [wallbox], CONF_DAILY_REQUEST_LIMIT: 48},
     )
     await advance(hass, freezer, timedelta(minutes=10))
+    made = requests(simulator)
     simulator.plug(IX_VIN)
-    await toggle(hass, wallbox)  # waits for the next paced slot, about 00:33
-    slot = mock_config_entry.runtime_data.schedule.ask.at
-    await advance(hass, freezer, timedelta(minutes=5))
+    await toggle(hass, wallbox)  # the limit has room: asked for 30 seconds later
+    await advance(hass, freezer, timedelta(seconds=10))
     await hass.config_entries.async_reload(mock_config_entry.entry_id)
     await hass.async_block_till_done()
-    await advance(hass, freezer, slot - dt_util.utcnow() + timedelta(minutes=1))
+    assert requests(simulator) == made  # the reload itself asks nothing
+    await advance(hass, freezer, timedelta(seconds=25))
     assert hass.states.get(IX_PLUG).state == "on"
+    assert requests(simulator) == made + 1
 
 
 # Once broken: the account sensors freeze during an outage (second and later failures in a row).

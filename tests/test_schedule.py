@@ -10,6 +10,7 @@ from typing import Any
 from homeassistant.util import dt as dt_util
 import pytest
 
+from custom_components.orangepower_bmw.allocation import Need
 from custom_components.orangepower_bmw.api import (
     BudgetSpentError,
     ConnectionFailedError,
@@ -61,14 +62,25 @@ def at(minutes: float) -> datetime:
 Event = Callable[[Schedule], object]
 
 EVENTS: dict[str, tuple[Schedule, Event, tuple[datetime, Reason] | None]] = {
-    "a limit of 48 stretches the interval": (
+    # At noon with 48 requests and no day before: room is kept for an evening's charge and wait.
+    "a limit of 48: a charge keeps its interval, the parked hours stretch": (
         schedule(limit=48),
-        lambda s: s.polled(NOW, charging=True),
-        (NOW + timedelta(hours=12) / 48, Reason.DAILY_LIMIT),
+        lambda s: s.polled(NOW, Need.CHARGING),
+        (at(5), Reason.INTERVAL),
+    ),
+    "a limit of 48, parked: 8 parked hours share the 12 polls the evening leaves": (
+        schedule(limit=48),
+        lambda s: s.polled(NOW, Need.PARKED),
+        (NOW + timedelta(hours=8) / 12, Reason.DAILY_LIMIT),
+    ),
+    "a tight limit: a poll just after a charge's estimated end": (
+        schedule(limit=12),
+        lambda s: s.polled(NOW, Need.CHARGING, charge_end=at(10)),
+        (at(12), Reason.CHARGE_END),
     ),
     "a limit with room keeps the interval": (
         schedule(limit=2000),
-        lambda s: s.polled(NOW, charging=True),
+        lambda s: s.polled(NOW, Need.CHARGING),
         (at(5), Reason.INTERVAL),
     ),
     "a spent limit waits for just after midnight": (
@@ -86,14 +98,24 @@ EVENTS: dict[str, tuple[Schedule, Event, tuple[datetime, Reason] | None]] = {
         lambda s: s.asked(NOW, timedelta(seconds=0)),
         (at(0.5), Reason.ASKED),
     ),
-    "a trigger under a limit: at the next paced slot": (
+    "a trigger under a limit that keeps the heartbeats: at once": (
         schedule(limit=48, next_poll=at(30)),
-        lambda s: (s.budget.spend(NOW), s.asked(NOW, timedelta(seconds=30))),
-        (NOW + timedelta(hours=12) / 47, Reason.ASKED),
+        lambda s: s.asked(NOW, timedelta(seconds=30)),
+        (NOW + timedelta(seconds=30), Reason.ASKED),
+    ),
+    "a trigger under a limit left with the heartbeats only: with the next poll": (
+        schedule(limit=48, count=42, next_poll=at(30)),
+        lambda s: s.asked(NOW, timedelta(seconds=30)),
+        (at(30), Reason.INTERVAL),
+    ),
+    "a trigger under a spent limit: just after midnight": (
+        schedule(limit=48, count=48, polling_off=True),
+        lambda s: s.asked(NOW, timedelta(seconds=30)),
+        (MIDNIGHT + timedelta(seconds=10), Reason.ASKED),
     ),
     "polling off: only what is asked for": (
         schedule(polling_off=True),
-        lambda s: (s.polled(NOW, charging=False), s.asked(NOW, timedelta(seconds=30))),
+        lambda s: (s.polled(NOW), s.asked(NOW, timedelta(seconds=30))),
         (NOW + timedelta(seconds=30), Reason.ASKED),
     ),
 }
@@ -170,8 +192,11 @@ def test_under_a_limit_a_restart_waits_for_the_next_slot() -> None:
     plan = schedule(limit=48)
     plan.budget.spend(NOW)
     assert plan.paced(at(1))
-    assert plan.next_request() == (NOW + (timedelta(hours=12) - MINUTE) / 47, Reason.DAILY_LIMIT)
+    # Planned from the last request: 8 parked hours share the 11 polls an evening's room leaves.
+    assert plan.next_request() == (NOW + timedelta(hours=8) / 11, Reason.DAILY_LIMIT)
     assert not schedule().paced(NOW)
+    # Restarted after that poll was due: it goes at once.
+    assert not plan.paced(at(60))
 
 
 ERRORS: list[tuple[OrangePowerError, str]] = [

@@ -107,5 +107,4 @@ async def test_a_week_of_nightly_charging_with_random_faults(
         car = simulator.car(vin)
         assert hass.states.get(f"sensor.{name}_battery").state == str(car.charge_percentage)
         assert hass.states.get(f"binary_sensor.{name}_charger_connected").state == STATE_OFF
-        assert hass.states.get(f"binary_sensor.{name}_charging").state == STATE_OFF
-    assert hass.states.get(f"sensor.{CARS[IX_VIN]}_charging_status").state == "not_charging"
+        assert hass.states.get(f"sensor.{name}_charger").state == "disconnected"

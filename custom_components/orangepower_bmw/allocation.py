@@ -29,7 +29,8 @@ WAITING_GAP = timedelta(minutes=30)
 CHARGING_GAP = timedelta(minutes=15)
 # Kept for a plug-in and an unplug each with its follow-up: they come within a minute.
 TRIGGER_RESERVE = 4
-# Without a day before that says so, room is kept for this much of a charge and of a wait to come.
+# Without a day before that says so, room is kept for this much of a charge and of a wait to come;
+# a charge without an estimated end is expected to last this long.
 EVENING = timedelta(hours=2)
 # A charge with an estimated end gets a poll this soon after it, and close polls until this long
 # after it while the car is still seen charging, each no sooner than AROUND_END_GAP.
@@ -59,15 +60,14 @@ class Pace(StrEnum):
     USUAL_CHANGE = "usual_change"
 
 
-# The order in which needs stretch their gaps when the day's budget does not cover them all.
-STRETCH_ORDER: tuple[tuple[Need, timedelta | None], ...] = (
+# The order in which needs stretch their gaps when the day's budget does not cover them all; none
+# beyond the heartbeat.
+STRETCH_ORDER: tuple[tuple[Need, timedelta], ...] = (
     (Need.PARKED, HEARTBEAT),
     (Need.WAITING, WAITING_GAP),
     (Need.CHARGING, CHARGING_GAP),
     (Need.WAITING, HEARTBEAT),
-    (Need.CHARGING, None),
-    (Need.WAITING, None),
-    (Need.PARKED, None),
+    (Need.CHARGING, HEARTBEAT),
 )
 
 
@@ -95,15 +95,18 @@ def rest_of_day(
 ) -> dict[Need, timedelta]:
     """Return how long each need is expected to last from now to local midnight.
 
-    Now's need lasts its quarter (a charge with an estimated end, until half an hour past it);
+    Now's need lasts its quarter (a charge until half an hour past its estimated end, or without
+    one, EVENING);
     the quarters after follow yesterday's profile (an unknown quarter is parked). Unless a car
     charges now, room is kept for an evening's wait and charge yesterday may not have had.
     """
     until = next_midnight(now)
     hours = dict.fromkeys(Need, timedelta())
     current_end = min(_slot_end(now), until)
-    if need is Need.CHARGING and charge_end is not None:
-        current_end = min(max(charge_end + timedelta(minutes=30), current_end), until)
+    if need is Need.CHARGING:
+        # A charge lasts until half an hour past its estimated end; without one, a while yet.
+        lasts = charge_end + AROUND_END if charge_end is not None else now + EVENING
+        current_end = min(max(lasts, current_end), until)
     hours[need] += current_end - now
     profile = yesterday.ljust(SLOTS_A_DAY, "-")
     for index in range(slot_of(current_end), SLOTS_A_DAY):
@@ -129,26 +132,30 @@ def gaps_by_need(
     """Return the gap between polls for each need so that the rest of the day fits the budget.
 
     Each need starts at its wanted gap; while the demand is over the budget, the needs stretch in
-    STRETCH_ORDER, each up to its cap (the last ones up to a day), so charging keeps the closest
-    polls the budget allows.
+    STRETCH_ORDER, each up to its cap, so charging keeps the closest polls the budget allows. A
+    budget short of a poll every HEARTBEAT spreads evenly over the rest of the day.
     """
-    # In seconds: a need the budget cannot cover at all gets a gap of a day.
     spans = {need: hours[need].total_seconds() for need in Need}
     gaps = {need: wanted[need].total_seconds() for need in Need}
-    day = timedelta(days=1).total_seconds()
 
     def demand() -> float:
-        return sum(spans[need] / gaps[need] for need in Need if spans[need])
+        return sum(spans[need] / gaps[need] for need in Need)
+
+    def over() -> bool:
+        # A hair over the budget from rounding is within it.
+        return demand() > budget + 1e-6
 
     for need, cap in STRETCH_ORDER:
-        if demand() <= budget:
+        if not over():
             break
         if not spans[need]:
             continue
         room = budget - (demand() - spans[need] / gaps[need])
-        fitting = spans[need] / room if room > 0 else day
-        limit = day if cap is None else max(cap.total_seconds(), gaps[need])
-        gaps[need] = min(max(gaps[need], fitting), limit)
+        fitting = spans[need] / room if room > 0 else cap.total_seconds()
+        gaps[need] = min(max(gaps[need], fitting), max(cap.total_seconds(), gaps[need]))
+    if over():
+        even = sum(spans.values()) / max(budget, 1)
+        gaps = dict.fromkeys(Need, even)
     return {need: timedelta(seconds=gaps[need]) for need in Need}
 
 
@@ -156,9 +163,9 @@ def _expected_change(now: datetime, need: Need, yesterday: str) -> datetime | No
     """Return a poll a little into the next quarter in which yesterday a higher need began."""
     profile = yesterday.ljust(SLOTS_A_DAY, "-")
     for index in range(slot_of(now) + 1, SLOTS_A_DAY):
-        if RANK.get(profile[index], 0) > RANK[need.value]:
-            if RANK.get(profile[index - 1], 0) < RANK.get(profile[index], 0):
-                return _slot_start(now, index) + INTO_THE_QUARTER
+        rank = RANK.get(profile[index], 0)
+        if rank > RANK[need.value] and RANK.get(profile[index - 1], 0) < rank:
+            return _slot_start(now, index) + INTO_THE_QUARTER
     return None
 
 
@@ -193,13 +200,16 @@ class DayProfile:
         """Mark the quarters up to now with the need they had, and take the new one."""
         day = dt_util.as_local(now).date()
         if self.day != day:
+            midnight = dt_util.as_utc(dt_util.start_of_local_day(day))
             if self.day is not None and self.since is not None and day == self.day + timedelta(1):
-                last = dt_util.as_utc(dt_util.start_of_local_day(day)) - timedelta(microseconds=1)
+                # Recorded up to the day before: its need carried on over midnight.
+                last = midnight - timedelta(microseconds=1)
                 self.yesterday = recorded(self.today, self.since, last, self.need)
+                self.since = midnight
             else:
-                self.yesterday = ""
+                # The first record, or after days without one: the hours before now are unknown.
+                self.yesterday, self.since = "", now
             self.day, self.today = day, ""
-            self.since = dt_util.as_utc(dt_util.start_of_local_day(day))
         self.today = recorded(self.today, self.since or now, now, self.need)
         self.today = recorded(self.today, now, now, need)
         self.since, self.need = now, need

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from homeassistant.util import dt as dt_util
+
 from .allocation import WAITING_GAP, DayProfile, Need, heartbeats, planned_poll
 from .api import (
     TOKEN_RENEW_MARGIN,
@@ -109,6 +111,12 @@ class Schedule:
             planned.append((self.next_poll, self.poll_reason))
         if self.ask is not None:
             planned.append((self.ask.at, Reason.ASKED))
+        if self.budget.limit and self.budget.count >= self.budget.limit:
+            # Spent (by the forms, say, since the poll was planned): nothing before the new day.
+            new_day = next_midnight(dt_util.start_of_local_day(self.budget.day)) + NEW_DAY_MARGIN
+            planned = [
+                (at, why) if at >= new_day else (new_day, Reason.DAILY_LIMIT) for at, why in planned
+            ]
         # On a tie the poll's reason tells more: an asked-for refresh held by a wait or a limit.
         return min(planned, key=lambda each: each[0], default=None)
 
@@ -213,10 +221,12 @@ class Schedule:
         if self.refused:
             return False
         when = now + delay
-        if self.budget.limit and (
-            self.budget.polls_left(now, self.renewals_left(now)) <= heartbeats(now)
-        ):
-            when = max(when, self.next_poll or next_midnight(now) + NEW_DAY_MARGIN)
+        if self.budget.limit:
+            left = self.budget.polls_left(now, self.renewals_left(now))
+            if left <= 0:
+                when = max(when, next_midnight(now) + NEW_DAY_MARGIN)
+            elif left <= heartbeats(now):
+                when = max(when, self.next_poll or now)
         if self.wait is not None:
             when = max(when, self.wait.until)
         if self.last_asked is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 import ipaddress
+import itertools
 import re
 from typing import Any
 
@@ -32,15 +33,14 @@ def account_title(email: str, taken: Iterable[str] = ()) -> str:
     """Return an entry's title: the e-mail with its local part masked, unlike the titles taken.
 
     Home Assistant writes entry titles into its log, where the account e-mail must not appear;
-    two accounts must still be told apart, so as many first letters show as that takes.
+    two accounts must still be told apart, so as many first letters show as that takes (never
+    the whole local part), then a number.
     """
     local, _, domain = email.strip().partition("@")
     taken = set(taken)
-    for shown in range(1, max(len(local), 2)):
-        title = f"{local[:shown]}***@{domain}"
-        if title not in taken:
-            break
-    return title
+    titles = [f"{local[:shown]}***@{domain}" for shown in range(1, max(len(local), 2))]
+    numbered = (f"{titles[-1]} ({number})" for number in itertools.count(2))
+    return next(title for title in itertools.chain(titles, numbered) if title not in taken)
 
 
 def normalized(user_input: dict[str, Any], password: str) -> dict[str, Any]:
@@ -90,13 +90,13 @@ def _url_error(url: str) -> str | None:
     # yarl reports an empty query or fragment as none at all; the client would still send the "?".
     if "?" in url or "#" in url:
         return "invalid_url"
+    if "://" not in url and not url.lower().startswith(("http:", "https:")):
+        return "url_needs_scheme"
     try:
         parsed = URL(url)
     except ValueError:
         return "invalid_url"
-    if not parsed.scheme or not parsed.host:
-        return "url_needs_scheme"
-    if parsed.scheme not in ("http", "https"):
+    if not parsed.host or parsed.scheme not in ("http", "https"):
         return "invalid_url"
     if parsed.user or parsed.password or parsed.query_string or parsed.fragment:
         return "invalid_url"
