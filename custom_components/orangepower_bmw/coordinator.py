@@ -58,7 +58,7 @@ from .models import Token, Vehicle
 from .notices import Notices
 from .schedule import MIN_ASKED_GAP, MIN_MANUAL_GAP, Schedule, wait_key
 from .store import EntryStore, as_data, token_for_entry, token_from_entry
-from .triggers import FOLLOW_UP_DELAY, ChargeStates, charge_states
+from .triggers import FOLLOW_UP_DELAY, ChargeStates, charge_states, shows_no_change
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -171,9 +171,12 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         try:
             data = await self._fetch(now)
         except UpdateFailed:
-            self._follow_up(before, self.data)
+            # A refresh that failed showed nothing new either, unless the service asked to wait.
+            if self.schedule.wait is None and shows_no_change(before, self.data):
+                self.async_ask(FOLLOW_UP_DELAY)
             raise
-        self._follow_up(before, data)
+        if shows_no_change(before, data):
+            self.async_ask(FOLLOW_UP_DELAY)
         return data
 
     async def _fetch(self, now: datetime) -> dict[str, Vehicle]:
@@ -219,15 +222,6 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self.schedule.polled(now, need, end)
         self.save()
         return data
-
-    def _follow_up(self, before: ChargeStates | None, data: dict[str, Vehicle] | None) -> None:
-        """Ask once more later when an asked-for refresh showed no car's plug or state change.
-
-        Cars report to BMW late. A refresh that failed showed nothing new either, unless the
-        service asked to wait.
-        """
-        if before is not None and self.schedule.wait is None and charge_states(data) == before:
-            self.async_ask(FOLLOW_UP_DELAY)
 
     @callback
     def async_ask(

@@ -37,6 +37,14 @@ def charge_states(data: Mapping[str, Vehicle] | None) -> ChargeStates:
     }
 
 
+def shows_no_change(before: ChargeStates | None, data: Mapping[str, Vehicle] | None) -> bool:
+    """Return whether an asked-for refresh with a follow-up showed no car's plug or state change.
+
+    Cars report to BMW late: such a refresh is followed by one more.
+    """
+    return before is not None and charge_states(data) == before
+
+
 def is_real_change(event: Event[EventStateChangedData]) -> bool:
     """Return whether an entity's state really changed: not its attributes, not (un)availability."""
     old, new = event.data["old_state"], event.data["new_state"]
