@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from hypothesis import settings
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -51,6 +53,15 @@ class SnapshotExtension(HomeAssistantSnapshotExtension):
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Return the snapshot fixture writing to tests/snapshots/."""
     return snapshot.use_extension(SnapshotExtension)
+
+
+@pytest.fixture
+def local_day_in_utc() -> Iterator[None]:
+    """Keep the local day in UTC for pure code, whatever zone another test left behind."""
+    previous = dt_util.get_default_time_zone()
+    dt_util.set_default_time_zone(UTC)
+    yield
+    dt_util.set_default_time_zone(previous)
 
 
 @pytest.fixture

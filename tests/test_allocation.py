@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.orangepower_bmw.allocation import (
@@ -31,13 +29,7 @@ WANTED = {Need.CHARGING: 5 * MINUTE, Need.WAITING: 15 * MINUTE, Need.PARKED: 15 
 USUAL_DAY = "c" * 8 + "p" * 64 + "w" * 16 + "c" * 8
 
 
-@pytest.fixture(autouse=True)
-def utc() -> Iterator[None]:
-    """Keep the local day in UTC, whatever zone another test left behind."""
-    previous = dt_util.get_default_time_zone()
-    dt_util.set_default_time_zone(UTC)
-    yield
-    dt_util.set_default_time_zone(previous)
+pytestmark = pytest.mark.usefixtures("local_day_in_utc")
 
 
 def hours(charging: float = 0, waiting: float = 0, parked: float = 0) -> dict[Need, timedelta]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 import json
 from typing import Any
 
-from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.orangepower_bmw.allocation import Need
@@ -32,13 +31,7 @@ MINUTE = timedelta(minutes=1)
 MIDNIGHT = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def utc() -> Iterator[None]:
-    """Keep the local day in UTC, whatever zone another test left behind."""
-    previous = dt_util.get_default_time_zone()
-    dt_util.set_default_time_zone(UTC)
-    yield
-    dt_util.set_default_time_zone(previous)
+pytestmark = pytest.mark.usefixtures("local_day_in_utc")
 
 
 def schedule(limit: int = 0, count: int = 0, **state: Any) -> Schedule:

@@ -12,6 +12,7 @@ import asyncio
 import atexit
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import metadata
 import json
 import os
@@ -261,6 +262,39 @@ class Simulator:
 def simulator(stack: Stack, session: aiohttp.ClientSession) -> Simulator:
     """Return the simulator's control API."""
     return Simulator(session, stack.simulator_url)
+
+
+async def use_energy_charged(
+    api: HomeAssistantApi, car: str, hourly_totals: list[tuple[datetime, float]]
+) -> None:
+    """Import a car's Energy charged statistics and add it to the Energy dashboard's devices.
+
+    The metadata is what the recorder's first five-minute compile makes, without waiting for it.
+    """
+    energy = f"sensor.{car}_energy_charged_estimate"
+    await api.ws(
+        "recorder/import_statistics",
+        metadata={
+            "statistic_id": energy,
+            "source": "recorder",
+            "name": None,
+            "has_mean": False,
+            "mean_type": 0,
+            "has_sum": True,
+            "unit_of_measurement": "kWh",
+            "unit_class": "energy",
+        },
+        stats=[
+            {"start": start.isoformat(), "state": total, "sum": total}
+            for start, total in hourly_totals
+        ],
+    )
+    await api.ws(
+        "energy/save_prefs",
+        device_consumption=[
+            {"stat_consumption": energy, "stat_rate": f"sensor.{car}_charging_power"}
+        ],
+    )
 
 
 async def wait_for(

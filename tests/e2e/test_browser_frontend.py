@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+import itertools
 import json
 import os
 from pathlib import Path
@@ -34,6 +35,7 @@ from tests.e2e.conftest import (
     START_TIMEOUT,
     Stack,
     unpinned_requirements,
+    use_energy_charged,
     wait_for,
 )
 
@@ -386,34 +388,12 @@ async def test_requirements_pin_what_the_loaded_integrations_need(
 async def test_the_energy_dashboard_shows_a_car_as_an_individual_device(
     stack: Stack, owner_api: HomeAssistantApi, page: playwright_api.Page
 ) -> None:
-    energy = "sensor.bmw_i3s_94_rex_energy_charged_estimate"
     # A week of nightly charges, as hourly statistics, so that the picture shows what use leaves.
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     hours = [now - timedelta(hours=hours_ago) for hours_ago in range(7 * 24, 0, -1)]
-    total, stats = 0.0, []
-    for start in hours:
-        total += 2.5 if start.hour in (1, 2, 3, 4) else 0.0
-        stats.append({"start": start.isoformat(), "state": total, "sum": total})
-    await owner_api.ws(
-        "recorder/import_statistics",
-        metadata={
-            "statistic_id": energy,
-            "source": "recorder",
-            "name": None,
-            "has_mean": False,
-            "mean_type": 0,
-            "has_sum": True,
-            "unit_of_measurement": "kWh",
-            "unit_class": "energy",
-        },
-        stats=stats,
-    )
-    await owner_api.ws(
-        "energy/save_prefs",
-        device_consumption=[
-            {"stat_consumption": energy, "stat_rate": "sensor.bmw_i3s_94_rex_charging_power"}
-        ],
-    )
+    added = itertools.accumulate(2.5 if hour.hour in (1, 2, 3, 4) else 0.0 for hour in hours)
+    totals = list(zip(hours, added, strict=True))
+    await use_energy_charged(owner_api, "bmw_i3s_94_rex", totals)
 
     await page.goto(f"{stack.ha_url}/energy")
     await expect(page.get_by_text("Individual devices detail")).to_be_visible(

@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     Simulator,
     Stack,
     unpinned_requirements,
+    use_energy_charged,
     wait_for,
 )
 
@@ -420,28 +421,9 @@ async def test_requirements_pin_what_the_loaded_integrations_need(
 async def test_energy_charged_passes_home_assistants_energy_validation(
     api: HomeAssistantApi,
 ) -> None:
-    energy, power = f"sensor.{I3S}_energy_charged_estimate", f"sensor.{I3S}_charging_power"
+    energy = f"sensor.{I3S}_energy_charged_estimate"
     assert value(await states(api), energy) not in (None, "unknown", "unavailable")
-    # The statistic's metadata as the recorder's first five-minute compile makes it, without
-    # waiting for that compile.
-    await api.ws(
-        "recorder/import_statistics",
-        metadata={
-            "statistic_id": energy,
-            "source": "recorder",
-            "name": None,
-            "has_mean": False,
-            "mean_type": 0,
-            "has_sum": True,
-            "unit_of_measurement": "kWh",
-            "unit_class": "energy",
-        },
-        stats=[],
-    )
-    await api.ws(
-        "energy/save_prefs",
-        device_consumption=[{"stat_consumption": energy, "stat_rate": power}],
-    )
+    await use_energy_charged(api, I3S, [])
 
     async def validated() -> Any:
         found = await api.ws("energy/validate")
