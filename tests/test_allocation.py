@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+import itertools
+import random
 from typing import Any
 
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.orangepower_bmw.allocation import (
@@ -85,9 +89,10 @@ def test_the_day_ahead_follows_yesterday_and_keeps_room_for_an_evening() -> None
         # Past the estimated end and still charging: close polls.
         (Need.CHARGING, NOW - 3 * MINUTE, NOW, (NOW + 5 * MINUTE, Pace.CHARGE_END)),
         # Half an hour past it, the end is no longer expected: the limit's spacing again. Eight
-        # polls for 2.25 hours of charging (to 18:15, and yesterday's 22:00 to midnight) and 3.75
-        # of waiting: the wait at the heartbeat (1.875 polls), the charge shares the other 6.125.
-        (Need.CHARGING, NOW - 31 * MINUTE, NOW, (NOW + 135 * MINUTE / 6.125, Pace.STRETCHED)),
+        # polls and the new day's first make nine gaps for 2.25 hours of charging (to 18:15, and
+        # yesterday's 22:00 to midnight) and 3.75 of waiting: the wait at the heartbeat takes
+        # 1.875 of them, the charge the other 7.125.
+        (Need.CHARGING, NOW - 31 * MINUTE, NOW, (NOW + 135 * MINUTE / 7.125, Pace.STRETCHED)),
         # Parked at 17:00 with a wait that began at 18:00 yesterday: a poll at 18:05.
         (Need.PARKED, None, NOW - HOUR, (NOW + 5 * MINUTE, Pace.USUAL_CHANGE)),
     ],
@@ -136,3 +141,56 @@ def test_the_profile_records_each_quarter_and_carries_over_midnight() -> None:
 )
 def test_a_profile_that_does_not_parse_starts_afresh(stored: Any) -> None:
     assert DayProfile.from_dict(stored) == DayProfile()
+
+
+def a_days_needs(seed: int, start: datetime, days: int) -> list[tuple[datetime, Need]]:
+    """Return needs that change every half hour to four hours, at random (seeded)."""
+    rnd = random.Random(seed)
+    changes, moment = [], start
+    while moment < start + timedelta(days=days):
+        changes.append((moment, rnd.choice(list(Need))))
+        moment += timedelta(minutes=rnd.choice([30, 60, 120, 240]))
+    return changes
+
+
+# Once broken: the evening's room counted hours past midnight, an expected change spent the poll
+# the heartbeat needed, and a charge lasting longer than foreseen ate the evening's heartbeats.
+@pytest.mark.parametrize("limit", [20, 48, 100])
+@pytest.mark.parametrize(
+    ("zone", "start"),
+    [
+        ("Europe/Berlin", datetime(2026, 10, 23, 22, tzinfo=UTC)),  # a 25-hour day
+        ("Europe/Berlin", datetime(2026, 3, 27, 23, tzinfo=UTC)),  # a 23-hour day
+        ("US/Pacific", datetime(2026, 11, 24, 8, tzinfo=UTC)),
+    ],
+    ids=["autumn", "spring", "pacific"],
+)
+async def test_random_days_keep_the_limit_and_the_heartbeat(
+    hass: HomeAssistant, zone: str, start: datetime, limit: int
+) -> None:
+    """Polls at the planned times, two logins a day, needs that change at random: never over."""
+    await hass.config.async_set_time_zone(zone)
+    for seed in range(8):
+        changes = a_days_needs(seed, start, days=4)
+        profile, now, day, used = DayProfile(), start, None, 0
+        polls: list[datetime] = []
+        per_day: dict[Any, int] = {}
+        while now < start + timedelta(days=4):
+            if dt_util.as_local(now).date() != day:
+                day, used = dt_util.as_local(now).date(), 2
+            used += 1
+            per_day[day] = used
+            need = next(need for moment, need in reversed(changes) if moment <= now)
+            profile.record(now, need)
+            polls.append(now)
+            now, _ = planned_poll(
+                now,
+                need=need,
+                charge_end=None,
+                yesterday=profile.yesterday,
+                polls_left=limit - used,
+                wanted=WANTED,
+            )
+        assert max(per_day.values()) <= limit, seed
+        longest = max(later - earlier for earlier, later in itertools.pairwise(polls))
+        assert longest <= HEARTBEAT + MINUTE, seed

@@ -466,8 +466,8 @@ async def test_under_a_tight_limit_a_poll_comes_just_after_the_charges_estimated
     mock_config_entry: MockConfigEntry,
 ) -> None:
     # Noon in Home Assistant's zone; the i3s charges from 45 % at 10 % an hour to a 60 % target,
-    # where the car stops. Twenty requests leave the charge about a poll every quarter hour.
-    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 20})
+    # where the car stops. Sixteen requests leave the charge about a poll every quarter hour.
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 16})
     await hass.services.async_call(
         "number",
         "set_value",
@@ -490,12 +490,12 @@ async def test_under_a_tight_limit_a_poll_comes_just_after_the_charges_estimated
     assert reached is not None
     assert {"daily_limit", "charge_end"} <= reasons
     charging = [b - a for a, b in itertools.pairwise(polls) if b <= reached]
-    assert max(charging) <= timedelta(minutes=20)
+    assert max(charging) <= timedelta(minutes=15)
     # The target reached is seen within minutes: the poll planned just after the estimated end.
     assert next(poll for poll in polls if poll >= reached) - reached <= timedelta(minutes=5)
     assert hass.states.get("sensor.bmw_i3s_94_rex_charger").state == "connected"
-    assert hass.states.get(REQUESTS_TODAY).attributes["daily_limit"] == 20
-    assert mock_config_entry.runtime_data.budget.count <= 20
+    assert hass.states.get(REQUESTS_TODAY).attributes["daily_limit"] == 16
+    assert mock_config_entry.runtime_data.budget.count <= 16
 
 
 async def test_a_restart_with_the_budget_spent_shows_the_last_values_and_asks_nothing(

@@ -61,13 +61,14 @@ EVENTS: dict[str, tuple[Schedule, Event, tuple[datetime, Reason] | None]] = {
         lambda s: s.polled(NOW, Need.CHARGING),
         (at(5), Reason.INTERVAL),
     ),
-    "a limit of 48, parked: 8 parked hours share the 12 polls the evening leaves": (
+    # The gaps to midnight are one more than the polls: the new day's first poll ends the last.
+    "a limit of 48, parked: 8 parked hours share the 13 gaps the evening leaves": (
         schedule(limit=48),
         lambda s: s.polled(NOW, Need.PARKED),
-        (NOW + timedelta(hours=8) / 12, Reason.DAILY_LIMIT),
+        (NOW + timedelta(hours=8) / 13, Reason.DAILY_LIMIT),
     ),
     "a tight limit: a poll just after a charge's estimated end": (
-        schedule(limit=12),
+        schedule(limit=10),
         lambda s: s.polled(NOW, Need.CHARGING, charge_end=at(10)),
         (at(12), Reason.CHARGE_END),
     ),
@@ -185,8 +186,8 @@ def test_under_a_limit_a_restart_waits_for_the_next_slot() -> None:
     plan = schedule(limit=48)
     plan.budget.spend(NOW)
     assert plan.paced(at(1))
-    # Planned from the last request: 8 parked hours share the 11 polls an evening's room leaves.
-    assert plan.next_request() == (NOW + timedelta(hours=8) / 11, Reason.DAILY_LIMIT)
+    # Planned from the last request: 8 parked hours share the 12 gaps an evening's room leaves.
+    assert plan.next_request() == (NOW + timedelta(hours=8) / 12, Reason.DAILY_LIMIT)
     assert not schedule().paced(NOW)
     # Restarted after that poll was due: it goes at once.
     assert not plan.paced(at(60))

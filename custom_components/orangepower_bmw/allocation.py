@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 import math
-from typing import Any
+from typing import Any, TypeIs
 
 from homeassistant.util import dt as dt_util
 
@@ -118,18 +118,21 @@ def rest_of_day(
         hours[Need(letter) if letter in "cwp" else Need.PARKED] += end - start
     if need is not Need.CHARGING:
         left = until - current_end
+        # Taken from the parked hours after now's quarter: the hours to midnight stay the same.
+        spare = hours[Need.PARKED] - (current_end - now if need is Need.PARKED else timedelta())
         for wanted in (Need.CHARGING, Need.WAITING):
-            extra = min(EVENING, left / 4) - hours[wanted]
+            extra = min(min(EVENING, left / 4) - hours[wanted], spare)
             if extra > timedelta():
                 hours[wanted] += extra
-                hours[Need.PARKED] = max(hours[Need.PARKED] - extra, timedelta())
+                hours[Need.PARKED] -= extra
+                spare -= extra
     return hours
 
 
 def gaps_by_need(
     hours: dict[Need, timedelta], budget: int, wanted: dict[Need, timedelta]
 ) -> dict[Need, timedelta]:
-    """Return the gap between polls for each need so that the rest of the day fits the budget.
+    """Return the gap between polls for each need so that the rest of the day has `budget` gaps.
 
     Each need starts at its wanted gap; while the demand is over the budget, the needs stretch in
     STRETCH_ORDER, each up to its cap, so charging keeps the closest polls the budget allows. A
@@ -260,12 +263,18 @@ def planned_poll(
         return next_midnight(now) + NEW_DAY_MARGIN, Pace.STRETCHED
     budget = max(polls_left - TRIGGER_RESERVE, min(polls_left, heartbeats(now)))
     hours = rest_of_day(now, need, charge_end, yesterday)
-    gap = gaps_by_need(hours, budget, wanted)[need]
+    # The gaps to midnight are one more than the polls in them: the new day's first ends the last.
+    gap = gaps_by_need(hours, budget + 1, wanted)[need]
     until_midnight = next_midnight(now) + NEW_DAY_MARGIN - now
     following = now + min(gap, until_midnight)
     pace = Pace.STRETCHED if gap > wanted[need] else Pace.INTERVAL
+
+    def affordable(sooner: datetime | None) -> TypeIs[datetime]:
+        # An extra poll only while the polls after it still keep the heartbeats.
+        return sooner is not None and sooner < following and polls_left > heartbeats(sooner)
+
     expected = _expected_change(now, need, yesterday)
-    if expected is not None and expected < following:
+    if affordable(expected):
         following, pace = expected, Pace.USUAL_CHANGE
     if need is Need.CHARGING and charge_end is not None:
         # A poll just after the estimated end of the charge, and close ones around it.
@@ -274,6 +283,6 @@ def planned_poll(
             close = charge_end + JUST_AFTER_END
         elif now < charge_end + AROUND_END:
             close = now + max(wanted[need], AROUND_END_GAP)
-        if close is not None and close < following:
+        if affordable(close):
             return close, Pace.CHARGE_END
     return following, pace
