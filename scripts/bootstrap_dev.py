@@ -328,17 +328,22 @@ class HomeAssistantApi:
         return entry_id
 
     async def point_at(self, entry_id: str, simulator_url: str) -> bool:
-        """Point the entry at this simulator address when it has another; return whether it did."""
+        """Point the entry at this simulator address when it has another; return whether it did.
+
+        Through the Reconfigure form, as a user would: it is sent back with what it suggests (the
+        Orange Power Connect account e-mail, when the entry has its own) and the new address. Its
+        password left out keeps the stored one; the MyBMW e-mail is no field of it.
+        """
         flow = await self.start_flow(entry_id=entry_id)
-        fields = {field["name"]: field for field in flow.get("data_schema", [])}
-        current = (fields.get("url", {}).get("description") or {}).get("suggested_value")
-        if current == simulator_url:
+        suggested = {
+            field["name"]: (field.get("description") or {}).get("suggested_value")
+            for field in flow.get("data_schema", [])
+        }
+        if suggested.get("url") == simulator_url:
             await self.request("DELETE", f"/api/config/config_entries/flow/{flow['flow_id']}")
             return False
-        email = (fields.get("email", {}).get("description") or {}).get("suggested_value")
-        result = await self.submit_flow(
-            flow["flow_id"], {"email": email or DEMO_EMAIL, "url": simulator_url}
-        )
+        form = {name: value for name, value in suggested.items() if value}
+        result = await self.submit_flow(flow["flow_id"], {**form, "url": simulator_url})
         if result.get("reason") != "reconfigure_successful":
             msg = f"pointing the integration at {simulator_url} failed: {result}"
             raise BootstrapError(msg)
