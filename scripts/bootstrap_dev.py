@@ -59,8 +59,9 @@ def prepare_config(config_dir: Path, *, port: int, copy_configuration: bool) -> 
     """Make a config directory that loads the integration from the working tree, not a copy.
 
     The integration is a symlink (relative when the directory is inside the repository, so the
-    checkout can move), and so is the cheap-tariff blueprint's folder under blueprints/; an empty
-    automations.yaml is made for the automations the UI saves. Home Assistant 2026.10 keeps its HTTP settings in .storage/http (an http:
+    checkout can move), and so is each file of the cheap-tariff blueprint's folder, in a real
+    folder under blueprints/; an empty automations.yaml is made for the automations the UI saves.
+    Home Assistant 2026.10 keeps its HTTP settings in .storage/http (an http:
     section in YAML is imported once as an unconfirmed trial that reverts after five minutes), so
     the address, 127.0.0.1 and the port, is written there before each start. Onboarding's
     core-config step is marked done up front: configuration.yaml already sets the location and
@@ -70,7 +71,7 @@ def prepare_config(config_dir: Path, *, port: int, copy_configuration: bool) -> 
     if copy_configuration:
         shutil.copyfile(CONFIGURATION_YAML, config_dir / "configuration.yaml")
     _link(config_dir / "custom_components" / DOMAIN, INTEGRATION_SOURCE)
-    _link(config_dir / "blueprints" / "automation" / DOMAIN, BLUEPRINT_SOURCE)
+    _link_blueprints(config_dir / "blueprints" / "automation" / DOMAIN)
     automations = config_dir / "automations.yaml"
     if not automations.exists():
         automations.write_text("[]\n", encoding="utf-8")
@@ -87,8 +88,22 @@ def prepare_config(config_dir: Path, *, port: int, copy_configuration: bool) -> 
         _write_store(storage, "onboarding", 4, 1, {"done": ["core_config"]})
 
 
+def _link_blueprints(folder: Path) -> None:
+    """Link each of the project's blueprint files into a real folder of the config directory.
+
+    Home Assistant lists blueprints with Path.glob("**/*.yaml"), which since Python 3.13 does not
+    descend into a symlinked folder: a linked folder would show no blueprint, a linked file does.
+    A folder linked by an earlier version of this script is replaced.
+    """
+    if folder.is_symlink():
+        folder.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted(BLUEPRINT_SOURCE.glob("*.yaml")):
+        _link(folder / source.name, source)
+
+
 def _link(link: Path, source: Path) -> None:
-    """Make a symlink to a folder of the working tree (relative when the link is inside it)."""
+    """Make a symlink to a folder or file of the working tree (relative when the link is inside it)."""
     link.parent.mkdir(parents=True, exist_ok=True)
     inside = link.parent.resolve().is_relative_to(ROOT)
     target = Path(os.path.relpath(source, link.parent.resolve())) if inside else source
@@ -98,7 +113,7 @@ def _link(link: Path, source: Path) -> None:
         msg = f"{link} exists and is not a symlink to the working tree; move it away"
         raise BootstrapError(msg)
     link.unlink(missing_ok=True)
-    link.symlink_to(target, target_is_directory=True)
+    link.symlink_to(target, target_is_directory=source.is_dir())
 
 
 def _http_settings(port: int) -> dict[str, Any]:
@@ -313,17 +328,22 @@ class HomeAssistantApi:
         return entry_id
 
     async def point_at(self, entry_id: str, simulator_url: str) -> bool:
-        """Point the entry at this simulator address when it has another; return whether it did."""
+        """Point the entry at this simulator address when it has another; return whether it did.
+
+        Through the Reconfigure form, as a user would: it is sent back with what it suggests (the
+        Orange Power Connect account e-mail, when the entry has its own) and the new address. Its
+        password left out keeps the stored one; the MyBMW e-mail is no field of it.
+        """
         flow = await self.start_flow(entry_id=entry_id)
-        fields = {field["name"]: field for field in flow.get("data_schema", [])}
-        current = (fields.get("url", {}).get("description") or {}).get("suggested_value")
-        if current == simulator_url:
+        suggested = {
+            field["name"]: (field.get("description") or {}).get("suggested_value")
+            for field in flow.get("data_schema", [])
+        }
+        if suggested.get("url") == simulator_url:
             await self.request("DELETE", f"/api/config/config_entries/flow/{flow['flow_id']}")
             return False
-        email = (fields.get("email", {}).get("description") or {}).get("suggested_value")
-        result = await self.submit_flow(
-            flow["flow_id"], {"email": email or DEMO_EMAIL, "url": simulator_url}
-        )
+        form = {name: value for name, value in suggested.items() if value}
+        result = await self.submit_flow(flow["flow_id"], {**form, "url": simulator_url})
         if result.get("reason") != "reconfigure_successful":
             msg = f"pointing the integration at {simulator_url} failed: {result}"
             raise BootstrapError(msg)
