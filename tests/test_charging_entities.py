@@ -126,7 +126,8 @@ async def test_unplug(
     assert state(hass, STALLED) == "off"
 
 
-@pytest.mark.usefixtures("init_integration")
+# Battery last changed is disabled by default.
+@pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
 async def test_frozen_level_raises_and_clears_the_stall_flag(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: Simulator
 ) -> None:
@@ -183,6 +184,7 @@ async def test_reload_mid_charge(
     assert state(hass, CAPACITY) == "37.9"
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_restart_mid_charge(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
@@ -259,7 +261,7 @@ async def test_removing_the_entry_removes_its_sessions(
     assert key not in hass_storage
 
 
-@pytest.mark.usefixtures("init_integration")
+@pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
 async def test_new_entities_mid_charge(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
     """Every new entity of the charging car after an hour, with a target and a capacity set.
 

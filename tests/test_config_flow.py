@@ -100,10 +100,15 @@ def assert_form_again(
     assert hass.config_entries.async_entries(DOMAIN) == []
 
 
-def assert_keeps_input_but_password(result: ConfigFlowResult, typed: dict[str, Any]) -> None:
-    """Assert the re-shown form keeps what the user typed, except the password."""
+def assert_keeps_what_was_typed(result: ConfigFlowResult, typed: dict[str, Any]) -> None:
+    """Assert the re-shown form keeps what the user typed; the password unless it was refused."""
     shown = suggested_values(result)
-    assert CONF_PASSWORD not in shown
+    refused = set(result["errors"].values()) & {
+        "invalid_auth",
+        "invalid_auth_account",
+        "empty_password",
+    }
+    assert shown.get(CONF_PASSWORD) == (None if refused else typed[CONF_PASSWORD])
     assert shown[CONF_EMAIL] == typed[CONF_EMAIL]
     assert shown[CONF_URL] == typed[CONF_URL]
 
@@ -211,19 +216,35 @@ async def test_user_error_then_right(
     typed_for: Callable[[str], dict[str, Any]],
     error: str,
 ) -> None:
-    """The form again, with the error and what was typed but the password; then the account added."""
+    """The form again, with the error and what was typed; then the account added."""
     if fault is not None:
         simulator.inject_fault(fault[0], **fault[1])
     typed = typed_for(simulator_url)
     result = await submit(hass, await start_user_flow(hass), typed)
 
     assert_form_again(hass, result, "user", {"base": error})
-    assert_keeps_input_but_password(result, typed)
+    assert_keeps_what_was_typed(result, typed)
 
     result = await submit(hass, result, user_input(simulator_url))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].data[CONF_PASSWORD] == PASSWORD
     assert result["result"].data[CONF_URL] == simulator_url
+
+
+# Once broken: a form closed after an error kept the account "already being configured" until
+# Home Assistant restarted.
+async def test_a_form_left_open_does_not_block_the_account(
+    hass: HomeAssistant, simulator: Simulator, simulator_url: str
+) -> None:
+    await submit(
+        hass, await start_user_flow(hass), user_input(simulator_url, password="wrong-password")
+    )
+
+    result = await submit(hass, await start_user_flow(hass), user_input(simulator_url))
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # Home Assistant ends the one left open, for the account it was adding is added.
+    assert hass.config_entries.flow.async_progress() == []
 
 
 async def test_user_unexpected_error_is_logged(
@@ -237,7 +258,7 @@ async def test_user_unexpected_error_is_logged(
         result = await submit(hass, await start_user_flow(hass), typed)
 
     assert_form_again(hass, result, "user", {"base": "unknown"})
-    assert_keeps_input_but_password(result, typed)
+    assert_keeps_what_was_typed(result, typed)
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert record.getMessage() == "Unexpected error while checking the account"
     assert record.exc_info is not None
@@ -276,9 +297,10 @@ def test_the_title_masks_the_e_mail_and_differs_from_the_others(
         ({CONF_URL: "https://user@example.com"}, {CONF_URL: "invalid_url"}),
         ({CONF_URL: "https://example.com?region=eu"}, {CONF_URL: "invalid_url"}),
         ({CONF_URL: "https://example.com/#top"}, {CONF_URL: "invalid_url"}),
-        ({CONF_URL: "http://example.com"}, {CONF_URL: "invalid_url"}),
-        ({CONF_URL: "http://8.8.8.8"}, {CONF_URL: "invalid_url"}),
-        ({CONF_URL: "http://100.128.0.1"}, {CONF_URL: "invalid_url"}),
+        # Plain http to a public address: the form says to use https.
+        ({CONF_URL: "http://example.com"}, {CONF_URL: "url_needs_https"}),
+        ({CONF_URL: "http://8.8.8.8"}, {CONF_URL: "url_needs_https"}),
+        ({CONF_URL: "http://100.128.0.1"}, {CONF_URL: "url_needs_https"}),
         ({CONF_URL: "https://example.com/?"}, {CONF_URL: "invalid_url"}),
         # An empty query or fragment, on an address otherwise accepted.
         *(
@@ -314,10 +336,15 @@ async def test_user_invalid_input_then_fixed(
     result = await submit(hass, await start_user_flow(hass), typed)
 
     assert_form_again(hass, result, "user", errors)
-    assert_keeps_input_but_password(result, typed)
+    assert_keeps_what_was_typed(result, typed)
     assert simulator.counts == NO_CALLS
 
-    result = await submit(hass, result, user_input(simulator_url))
+    # Once broken: every error emptied the password, so fixing the flagged field alone was met
+    # with "Not all required fields are filled in". Only the fields that were wrong are typed.
+    right = user_input(simulator_url)
+    result = await submit(
+        hass, result, {**suggested_values(result), **{key: right[key] for key in changes}}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
@@ -522,7 +549,7 @@ async def test_reconfigure_saves_the_change_and_keeps_the_password_unless_typed(
 @pytest.mark.parametrize(
     ("changes", "errors"),
     [
-        ({CONF_URL: "http://example.com"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "http://example.com"}, {CONF_URL: "url_needs_https"}),
         ({CONF_URL: "example.com"}, {CONF_URL: "url_needs_scheme"}),
         ({CONF_ACCOUNT_EMAIL: "fleet"}, {CONF_ACCOUNT_EMAIL: "invalid_email"}),
         ({CONF_PASSWORD: "   "}, {CONF_PASSWORD: "empty_password"}),
@@ -574,6 +601,8 @@ async def open_options(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigFlo
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
+    # The dialog says which account it is for.
+    assert result["description_placeholders"] == {"account": entry.title}
     return result
 
 
@@ -755,7 +784,7 @@ async def test_reauth_shows_an_error_about_a_stored_setting_on_the_form(
     result = await submit(hass, result, {CONF_PASSWORD: PASSWORD})
 
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "invalid_url"}
+    assert result["errors"] == {"base": "url_needs_https"}
 
 
 async def test_reconfigure_success_shows_our_message_and_keeps_the_title(

@@ -118,16 +118,23 @@ async def test_diagnostic_entities_are_disabled_by_default(
     # Seventeen per car, and the account's requests today and next update (shown: quota matters).
     assert len(entries) == 36
     disabled = sorted(entry.entity_id for entry in entries if entry.disabled_by)
-    # Diagnostics (charging type, last update), and charging and charging status, which the
-    # Charger sensor says in a user's words (they stay for the planners that want them).
+    # Diagnostics (charging type, last update, battery last changed, next update: the two times
+    # would fill the Activity log), and charging and charging status, which the Charger sensor
+    # says in a user's words (they stay for the planners that want them).
     assert disabled == sorted(
-        f"{platform}.bmw_{car}_{key}"
-        for car in ("i3s_94_rex", "ix_xdrive50")
-        for platform, key in (
-            ("binary_sensor", "charging"),
-            ("sensor", "charging_status"),
-            ("sensor", "charging_type"),
-            ("sensor", "last_update"),
-        )
+        [
+            *(
+                f"{platform}.bmw_{car}_{key}"
+                for car in ("i3s_94_rex", "ix_xdrive50")
+                for platform, key in (
+                    ("binary_sensor", "charging"),
+                    ("sensor", "battery_last_changed"),
+                    ("sensor", "charging_status"),
+                    ("sensor", "charging_type"),
+                    ("sensor", "last_update"),
+                )
+            ),
+            "sensor.orange_power_connect_d_example_com_next_update",
+        ]
     )
     assert hass.states.get("sensor.bmw_i3s_94_rex_charging_type") is None

@@ -46,7 +46,7 @@ from tests.helpers import (
     toggle,
 )
 
-pytestmark = pytest.mark.usefixtures("london")
+pytestmark = pytest.mark.usefixtures("london", "entity_registry_enabled_by_default")
 
 
 async def polls_within(
@@ -465,8 +465,8 @@ async def test_under_a_tight_limit_a_poll_comes_just_after_the_charges_estimated
     simulator: Simulator,
     mock_config_entry: MockConfigEntry,
 ) -> None:
-    # Noon in Home Assistant's zone; the i3s charges from 45 % at 10 % an hour to a 60 % target,
-    # where the car stops. Sixteen requests leave the charge about a poll every quarter hour.
+    # 20:00 in Home Assistant's zone (London); the i3s charges from 45 % at 10 % an hour to a 60 %
+    # target, where the car stops. Sixteen requests leave the charge about a poll every quarter hour.
     await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 16})
     await hass.services.async_call(
         "number",
@@ -637,6 +637,8 @@ async def test_requests_today_restart_at_local_midnight(
     simulator.stop_charging(I3S_VIN)
     await set_up(hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 240})
     assert hass.states.get(REQUESTS_TODAY).state == "2"
+    # Without a limit, no "Daily limit: unknown".
+    assert "daily_limit" not in hass.states.get(REQUESTS_TODAY).attributes
     await minutes(hass, freezer, 11)
     assert hass.states.get(REQUESTS_TODAY).state == "0"
 

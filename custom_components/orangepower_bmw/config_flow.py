@@ -122,6 +122,10 @@ INTERVAL_RANGES = {
 }
 
 
+# The errors after which the password is not shown again: it may be what the service refused.
+REFUSED_PASSWORD = {"invalid_auth", "invalid_auth_account", "empty_password"}
+
+
 class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add an Orange Power BMW account."""
 
@@ -172,7 +176,8 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = normalized(user_input, user_input[CONF_PASSWORD])
-            await self.async_set_unique_id(account_id(data[CONF_EMAIL]))
+            # A form left open or closed mid-way must not block the account: no in-progress check.
+            await self.async_set_unique_id(account_id(data[CONF_EMAIL]), raise_on_progress=False)
             self._abort_if_unique_id_configured()
             errors, token = await self._validate(data)
             if token is not None:
@@ -183,7 +188,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(
-                USER_SCHEMA, _without_password(user_input)
+                USER_SCHEMA, _shown_again(user_input, errors)
             ),
             errors=errors,
         )
@@ -235,7 +240,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
                     data_updates={**data, CONF_TOKEN: token_for_entry(token)},
                     reason="reconfigure_successful",
                 )
-        suggested = _without_password(user_input) or {
+        suggested = _shown_again(user_input, errors) or {
             # The account e-mail is shown empty when it is the MyBMW e-mail, as it was typed.
             CONF_ACCOUNT_EMAIL: ""
             if account_id(entry.data[CONF_ACCOUNT_EMAIL]) == account_id(entry.data[CONF_EMAIL])
@@ -254,12 +259,17 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         return [entry.title for entry in self._async_current_entries(include_ignore=False)]
 
 
-def _without_password(values: dict[str, Any] | None) -> dict[str, Any]:
-    """Return form values to show again, never the password."""
+def _shown_again(values: dict[str, Any] | None, errors: dict[str, str]) -> dict[str, Any]:
+    """Return what was typed, to show on the form again: the password too, unless refused.
+
+    A form that empties the password at every error sends the user back to a field they did not
+    get wrong; a password the service refused is typed again.
+    """
+    refused = {errors.get("base"), errors.get(CONF_PASSWORD)} & REFUSED_PASSWORD
     return {
         key: value
         for key, value in (values or {}).items()
-        if key not in (CONF_PASSWORD, CONF_TOKEN)
+        if key != CONF_TOKEN and not (key == CONF_PASSWORD and refused)
     }
 
 
@@ -305,6 +315,8 @@ class OrangePowerOptionsFlow(OptionsFlowWithReload):
                 options_schema(self._own_entities()), current
             ),
             errors=errors,
+            # Which account: with two, the dialog would not say.
+            description_placeholders={"account": self.config_entry.title},
         )
 
     def _own_entities(self) -> set[str]:

@@ -181,6 +181,8 @@ SENSORS: tuple[CarSensorDescription, ...] = (
         translation_key="battery_last_changed",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # A time that moves with every percent would fill the Activity log while a car charges.
+        entity_registry_enabled_default=False,
         # Only while the level is known: it says since when the level shown has been shown.
         value_fn=lambda car: (
             car.charging.level_since if car.vehicle.charging.percentage is not None else None
@@ -204,13 +206,18 @@ ACCOUNT_SENSORS: tuple[AccountSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda coordinator: coordinator.budget.count,
-        attributes_fn=lambda coordinator: {"daily_limit": coordinator.budget.limit or None},
+        # The limit, when one is set: no "Daily limit: unknown" without one.
+        attributes_fn=lambda coordinator: (
+            {"daily_limit": coordinator.budget.limit} if coordinator.budget.limit else {}
+        ),
     ),
     AccountSensorDescription(
         key="next_update",
         translation_key="next_update",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # A time that moves with every request would fill the Activity log.
+        entity_registry_enabled_default=False,
         value_fn=lambda coordinator: coordinator.next_update,
         attributes_fn=lambda coordinator: {"reason": coordinator.next_update_reason},
     ),

@@ -100,7 +100,7 @@ def _url_error(url: str) -> str | None:
         return "invalid_url"
     if parsed.user or parsed.password or parsed.query_string or parsed.fragment:
         return "invalid_url"
-    return None if parsed.scheme == "https" or _is_local_host(parsed.host) else "invalid_url"
+    return None if parsed.scheme == "https" or _is_local_host(parsed.host) else "url_needs_https"
 
 
 def _is_local_host(host: str) -> bool:

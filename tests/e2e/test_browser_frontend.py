@@ -205,9 +205,10 @@ async def test_the_device_page_shows_the_cars_values(
             has=page.locator(".info").get_by_text(name, exact=True)
         )
         await expect(row).to_contain_text(shown)
-    # Two disabled in each section: charging and charging status (the Charger says it), and the
-    # diagnostics charging type and last update.
-    await expect(page.get_by_text("+2 disabled entities")).to_have_count(2)
+    # Disabled: charging and charging status (the Charger says it), and the diagnostics charging
+    # type, last update and battery last changed.
+    await expect(page.get_by_text("+2 disabled entities")).to_have_count(1)
+    await expect(page.get_by_text("+3 disabled entities")).to_have_count(1)
     await save_screenshot(await page.screenshot(), "device_page.png", for_docs=True)
 
 

@@ -171,12 +171,13 @@ async def test_the_state_machine_has_both_cars_with_units_and_device_classes(
     assert value(cars, f"sensor.{I3S}_charge_end") == "unknown"
     assert value(cars, f"binary_sensor.{I3S}_charging_stalled") == "off"
 
-    # Disabled by default, no state: charging type and last update (diagnostic), and charging and
-    # charging status, which the Charger sensor says in a user's words.
-    for key in ("sensor.{}_charging_type", "sensor.{}_last_update", "sensor.{}_charging_status"):
-        assert key.format(I3S) not in cars
+    # Disabled by default, no state: charging type, last update and battery last changed
+    # (diagnostic), and charging and charging status, which the Charger sensor says in a user's
+    # words.
+    for key in ("charging_type", "last_update", "battery_last_changed", "charging_status"):
+        assert f"sensor.{I3S}_{key}" not in cars
     assert f"binary_sensor.{I3S}_charging" not in cars
-    assert len(cars) == 26
+    assert len(cars) == 24
 
 
 async def test_options_flow_shortens_the_polling_intervals(
