@@ -125,11 +125,15 @@ def test_ample_requests_poll_at_the_wanted_interval() -> None:
 def test_the_profile_records_each_quarter_and_carries_over_midnight() -> None:
     profile = DayProfile()
     profile.record(NOW - 18 * HOUR, Need.CHARGING)  # 00:00
-    profile.record(NOW - 16 * HOUR, Need.PARKED)  # 02:00: the charge ran until now
-    profile.record(NOW, Need.WAITING)
-    profile.record(NOW + 4 * HOUR, Need.CHARGING)
+    for hours in range(2, 17, 2):  # 02:00 to 16:00, parked: the charge ran until 02:00
+        profile.record(NOW - (18 - hours) * HOUR, Need.PARKED)
+    profile.record(NOW, Need.WAITING)  # 18:00
+    profile.record(NOW + 4 * HOUR, Need.CHARGING)  # 22:00
     profile.record(MIDNIGHT + 2 * HOUR, Need.PARKED)
-    assert profile.yesterday == "c" * 8 + "p" * 64 + "w" * 16 + "c" * 8
+    # A change seen after a gap may have come just after the poll before: the higher need marks
+    # the gap, so the wait shows from 16:00 and the charge from 18:00, and the charge carried on
+    # over midnight until 02:00.
+    assert profile.yesterday == "c" * 8 + "p" * 56 + "w" * 8 + "c" * 24
     assert profile.today == "c" * 8 + "p" + "-" * 87
     assert DayProfile.from_dict(profile.as_dict()) == profile
 

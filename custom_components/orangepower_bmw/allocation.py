@@ -213,7 +213,11 @@ class DayProfile:
                 # The first record, or after days without one: the hours before now are unknown.
                 self.yesterday, self.since = "", now
             self.day, self.today = day, ""
-        self.today = recorded(self.today, self.since or now, now, self.need)
+        # When between the last record and now the need changed is not known: the higher of the
+        # two marks all of it (a charge may have begun just after the last poll, or ended just
+        # now), so that tomorrow polls closely from the earliest it may come.
+        between = max(self.need, need, key=lambda each: RANK[each.value])
+        self.today = recorded(self.today, self.since or now, now, between)
         self.today = recorded(self.today, now, now, need)
         self.since, self.need = now, need
 
@@ -262,12 +266,17 @@ def planned_poll(
     if polls_left <= 0:
         return next_midnight(now) + NEW_DAY_MARGIN, Pace.STRETCHED
     budget = max(polls_left - TRIGGER_RESERVE, min(polls_left, heartbeats(now)))
-    hours = rest_of_day(now, need, charge_end, yesterday)
+    # Yesterday a car charged or waited by now: it may any moment, so the plan is for that need.
+    due = yesterday.ljust(SLOTS_A_DAY, "-")[slot_of(now)]
+    planned = Need(due) if RANK.get(due, 0) > RANK[need.value] else need
+    hours = rest_of_day(now, planned, charge_end if need is Need.CHARGING else None, yesterday)
     # The gaps to midnight are one more than the polls in them: the new day's first ends the last.
-    gap = gaps_by_need(hours, budget + 1, wanted)[need]
+    gap = gaps_by_need(hours, budget + 1, wanted)[planned]
+    pace = Pace.STRETCHED if gap > wanted[planned] else Pace.INTERVAL
+    if planned is not need:
+        pace = Pace.USUAL_CHANGE
     until_midnight = next_midnight(now) + NEW_DAY_MARGIN - now
     following = now + min(gap, until_midnight)
-    pace = Pace.STRETCHED if gap > wanted[need] else Pace.INTERVAL
 
     def affordable(sooner: datetime | None) -> TypeIs[datetime]:
         # An extra poll only while the polls after it still keep the heartbeats.
