@@ -23,11 +23,11 @@ import zipfile
 from awesomeversion import AwesomeVersion
 from homeassistant.components.brands.const import ALLOWED_IMAGES
 from homeassistant.config_entries import ConfigFlow
-from homeassistant.const import __version__ as ha_version
+from homeassistant.const import Platform, __version__ as ha_version
 from homeassistant.core import HomeAssistant
 import homeassistant.loader
 from homeassistant.loader import async_get_integration
-from homeassistant.util.yaml import load_yaml
+from homeassistant.util.yaml import load_yaml_dict
 from PIL import Image
 import probatio
 import pytest
@@ -116,29 +116,237 @@ async def test_home_assistant_loads_the_integration(hass: HomeAssistant) -> None
 
 
 # quality_scale.yaml
+#
+# hassfest checks this file only for core integrations and its validator is not shipped in any
+# package (it lives in Home Assistant's repository, script/hassfest/), so these tests check what it
+# checks, written for this package: the file's form, and for each rule marked done that hassfest
+# checks in the code, that the code does it.
+
+QUALITY_SCALE: dict[str, Any] = load_yaml_dict(INTEGRATION / "quality_scale.yaml")
+RULES: dict[str, Any] = QUALITY_SCALE["rules"]
 
 
-def test_quality_scale() -> None:
-    """Home Assistant's own YAML loader reads it: every rule once, each done, todo or exempt with a reason."""
-    quality_scale = load_yaml(INTEGRATION / "quality_scale.yaml")
+def status(rule: str) -> str:
+    """Return a rule's status, written either bare (`rule: done`) or as a mapping."""
+    value = RULES[rule]
+    return str(value["status"] if isinstance(value, dict) else value)
 
-    assert isinstance(quality_scale, dict)
-    assert quality_scale.keys() == {"rules"}
-    rules = quality_scale["rules"]
-    # The rules as hassfest knows them (script/hassfest/quality_scale.py, which the package does
-    # not ship): every core integration's quality_scale.yaml lists exactly these.
+
+def module(name: str) -> ast.Module:
+    """Return a module of the package, parsed."""
+    return ast.parse((INTEGRATION / f"{name}.py").read_text(encoding="utf-8"))
+
+
+def top_level_function(tree: ast.Module, name: str) -> ast.AsyncFunctionDef | None:
+    """Return a module's own `async def name`, if it has one."""
+    found = [node for node in tree.body if isinstance(node, ast.AsyncFunctionDef)]
+    return next((node for node in found if node.name == name), None)
+
+
+def defines(tree: ast.AST, name: str) -> bool:
+    """Return whether an `async def name` is anywhere in a tree (a flow's steps are methods)."""
+    return any(
+        isinstance(node, ast.AsyncFunctionDef) and node.name == name for node in ast.walk(tree)
+    )
+
+
+def calls(tree: ast.AST, method: str) -> bool:
+    """Return whether a tree calls `something.method(...)`."""
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == method
+        for node in ast.walk(tree)
+    )
+
+
+PLATFORM_MODULES = sorted(
+    platform.value for platform in Platform if (INTEGRATION / f"{platform.value}.py").exists()
+)
+
+
+def test_quality_scale_form() -> None:
+    """Each of hassfest's rules once: bare todo or done, or a status with a comment; exempt says why."""
+    assert QUALITY_SCALE.keys() == {"rules"}
+    # The rules as hassfest knows them: every core integration's quality_scale.yaml lists exactly
+    # these.
     core = Path(homeassistant.loader.__file__).parent / "components"
-    (known,) = {frozenset(load_yaml(path)["rules"]) for path in core.glob("*/quality_scale.yaml")}
+    (known,) = {
+        frozenset(load_yaml_dict(path)["rules"]) for path in core.glob("*/quality_scale.yaml")
+    }
     assert len(known) == 54
-    assert rules.keys() == known
-    for name, rule in rules.items():
-        assert isinstance(rule, dict), name
-        assert rule.keys() <= {"status", "comment"}, name
-        assert rule["status"] in {"done", "todo", "exempt"}, name
-        comment = rule.get("comment")
-        assert comment is None or isinstance(comment, str), name
-        if rule["status"] != "done":
-            assert comment, f"{name} is {rule['status']} without a comment"
+    assert RULES.keys() == known
+    for name, rule in RULES.items():
+        if isinstance(rule, dict):
+            # hassfest refuses a mapping without a comment: a bare status says the same.
+            assert rule.keys() == {"status", "comment"}, name
+            assert isinstance(rule["comment"], str), name
+            assert rule["comment"].strip(), name
+        else:
+            assert rule in {"done", "todo"}, f"{name}: an exempt rule needs a comment"
+        assert status(name) in {"done", "todo", "exempt"}, name
+    # Where the integration stands: every rule met but the one that waits for publication.
+    assert {name for name in RULES if status(name) == "todo"} == {"integration-owner"}
+
+
+def test_quality_scale_rules_hassfest_checks_in_the_code() -> None:
+    """For each rule marked done that hassfest checks in the code, the code does it."""
+    init = module("__init__")
+    flow = module("config_flow")
+    done = {name for name in RULES if status(name) == "done"}
+    assert done >= {
+        "config-flow",
+        "runtime-data",
+        "test-before-setup",
+        "unique-config-entry",
+        "config-entry-unloading",
+        "parallel-updates",
+        "reauthentication-flow",
+        "diagnostics",
+        "reconfiguration-flow",
+        "has-entity-name",
+        "strict-typing",
+    }
+
+    # config-flow
+    assert MANIFEST["config_flow"] is True
+    # runtime-data: async_setup_entry(hass, entry) stores its coordinator in entry.runtime_data.
+    setup_entry = top_level_function(init, "async_setup_entry")
+    assert setup_entry is not None
+    assert [arg.arg for arg in setup_entry.args.args] == ["hass", "entry"]
+    assert any(
+        isinstance(node, ast.Attribute)
+        and isinstance(node.ctx, ast.Store)
+        and ast.unparse(node) == "entry.runtime_data"
+        for node in ast.walk(setup_entry)
+    )
+    # test-before-setup: the first refresh runs in async_setup_entry, and setup raises one of the
+    # exceptions that tell Home Assistant to retry or to ask for the password.
+    assert calls(setup_entry, "async_config_entry_first_refresh")
+    # unique-config-entry: one entry per BMW account.
+    assert calls(flow, "async_set_unique_id")
+    assert calls(flow, "_abort_if_unique_id_configured")
+    # config-entry-unloading, reauthentication-flow, reconfiguration-flow
+    assert top_level_function(init, "async_unload_entry") is not None
+    assert defines(flow, "async_step_reauth")
+    assert defines(flow, "async_step_reconfigure")
+    # diagnostics
+    diagnostics = module("diagnostics")
+    assert top_level_function(diagnostics, "async_get_config_entry_diagnostics") is not None
+    assert top_level_function(diagnostics, "async_get_device_diagnostics") is not None
+    # parallel-updates: every platform says how many updates may run at once.
+    assert PLATFORM_MODULES == ["binary_sensor", "number", "sensor"]
+    for name in PLATFORM_MODULES:
+        assert any(
+            isinstance(node, ast.Assign)
+            and [ast.unparse(target) for target in node.targets] == ["PARALLEL_UPDATES"]
+            for node in module(name).body
+        ), name
+
+
+def typed_entry_arguments() -> Iterator[tuple[str, ast.arg]]:
+    """Yield the config entry argument of each function Home Assistant calls with one."""
+    positions = {
+        "__init__": {
+            "async_setup_entry": 1,
+            "async_unload_entry": 1,
+            "async_remove_entry": 1,
+            "async_migrate_entry": 1,
+            "async_remove_config_entry_device": 1,
+        },
+        "diagnostics": {
+            "async_get_config_entry_diagnostics": 1,
+            "async_get_device_diagnostics": 1,
+        },
+        **{name: {"async_setup_entry": 1} for name in PLATFORM_MODULES},
+    }
+    for name, functions in positions.items():
+        tree = module(name)
+        for function, position in functions.items():
+            if (defined := top_level_function(tree, function)) is not None:
+                yield f"{name}.{function}", defined.args.args[position]
+    for node in ast.walk(module("config_flow")):
+        if isinstance(node, ast.FunctionDef) and node.name == "async_get_options_flow":
+            yield "config_flow.async_get_options_flow", node.args.args[0]
+
+
+def test_strict_typing_and_a_typed_entry() -> None:
+    """strict-typing: mypy is strict on the package, and each entry argument has the typed entry."""
+    found = dict(typed_entry_arguments())
+    assert len(found) == 11
+    for where, argument in found.items():
+        assert argument.annotation is not None, where
+        assert ast.unparse(argument.annotation) == "OrangePowerConfigEntry", where
+    setup = (ROOT / "setup.cfg").read_text(encoding="utf-8")
+    assert "[mypy-custom_components.*]\nstrict = true" in setup
+    assert (ROOT / "scripts" / "test").read_text(encoding="utf-8").count("mypy") >= 1
+
+
+def test_has_entity_name() -> None:
+    """has-entity-name: every entity class of the package names itself from its device."""
+    classes: dict[str, tuple[list[str], bool]] = {}
+    for path in INTEGRATION.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                bases = [ast.unparse(base).split("[")[0] for base in node.bases]
+                sets = any(
+                    isinstance(item, ast.Assign)
+                    and ast.unparse(item) == "_attr_has_entity_name = True"
+                    for item in node.body
+                )
+                classes[node.name] = (bases, sets)
+
+    def named(name: str) -> bool:
+        bases, sets = classes.get(name, ([], False))
+        return sets or any(named(base) for base in bases)
+
+    entities = sorted(
+        name
+        for name, (bases, _) in classes.items()
+        if name.endswith("Entity") or any(base.endswith("Entity") for base in bases)
+    )
+    assert entities == [
+        "AccountSensor",
+        "CarBinarySensor",
+        "CarSensor",
+        "ChargingNumber",
+        "OrangePowerEntity",
+    ]
+    assert all(named(name) for name in entities)
+
+
+def test_exempt_rules_hold() -> None:
+    """What the exempt rules claim: no actions, no conditions or triggers, nothing to discover."""
+    for rule in ("action-setup", "docs-actions", "docs-conditions", "docs-triggers", "discovery"):
+        assert status(rule) == "exempt", rule
+    names = {path.name for path in INTEGRATION.iterdir()}
+    assert not names & {"services.yaml", "condition.py", "trigger.py", "device_trigger.py"}
+    for path in INTEGRATION.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert not calls(tree, "async_register_entity_service"), path.name
+        assert not any(
+            isinstance(node, ast.Call)
+            and ast.unparse(node.func).endswith("services.async_register")
+            for node in ast.walk(tree)
+        ), path.name
+        assert not any(
+            isinstance(node, ast.AsyncFunctionDef)
+            and node.name.startswith("async_step_")
+            and node.name.removeprefix("async_step_")
+            in {
+                "bluetooth",
+                "dhcp",
+                "discovery",
+                "hassio",
+                "homekit",
+                "mqtt",
+                "ssdp",
+                "usb",
+                "zeroconf",
+            }
+            for node in ast.walk(tree)
+        ), path.name
+    assert not MANIFEST.keys() & {"bluetooth", "dhcp", "homekit", "mqtt", "ssdp", "usb", "zeroconf"}
 
 
 # What the code asks of the translations

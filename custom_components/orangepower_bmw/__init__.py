@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
@@ -54,7 +54,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry)
     await EntryStore(hass, entry.entry_id).async_remove()
 
 
-async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+async def async_migrate_entry(hass: HomeAssistant, entry: OrangePowerConfigEntry) -> bool:
     """Bring an entry from an older version up to date.
 
     1.2: the stored token keeps only the access token and its expiry (no refresh token, type or

@@ -54,7 +54,7 @@ from .const import (
     MIN_DAILY_REQUEST_LIMIT,
     MIN_IDLE_INTERVAL,
 )
-from .coordinator import EntryRequests
+from .coordinator import EntryRequests, OrangePowerConfigEntry
 from .models import Token
 from .store import token_for_entry
 from .validation import (
@@ -134,7 +134,7 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> OrangePowerOptionsFlow:
+    def async_get_options_flow(config_entry: OrangePowerConfigEntry) -> OrangePowerOptionsFlow:
         """Return the options flow."""
         return OrangePowerOptionsFlow()
 
