@@ -9,7 +9,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util.unit_system import US_CUSTOMARY_SYSTEM
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.orangepower_bmw.const import DOMAIN
@@ -24,15 +24,84 @@ async def test_entities(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
     entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
     snapshot: SnapshotAssertion,
     platform: Platform,
 ) -> None:
-    """Every entity of every platform, in metric units (US customary: the test below)."""
+    """Every entity of the account and of the charging i3s, as registered and shown, in metric units.
+
+    The iX's entities are the i3s's under its own name (the test below says what they show).
+    """
     mock_config_entry.add_to_hass(hass)
     with patch("custom_components.orangepower_bmw.PLATFORMS", [platform]):
         await hass.config_entries.async_setup(mock_config_entry.entry_id)
         await hass.async_block_till_done()
-    await snapshot_platform(hass, entity_registry, snapshot, mock_config_entry.entry_id)
+    ix = device_registry.async_get_device_by_identifier(
+        (DOMAIN, IX_VIN), mock_config_entry.entry_id
+    )
+    assert ix is not None
+    entries = er.async_entries_for_config_entry(entity_registry, mock_config_entry.entry_id)
+    shown = [entry for entry in entries if entry.device_id != ix.id]
+    assert (
+        len(shown) == {Platform.SENSOR: 14, Platform.BINARY_SENSOR: 3, Platform.NUMBER: 2}[platform]
+    )
+    for entry in shown:
+        assert entry == snapshot(name=f"{entry.entity_id}-entry")
+        assert hass.states.get(entry.entity_id) == snapshot(name=f"{entry.entity_id}-state")
+
+    # The iX has the same entities, registered alike but for its name and ids.
+    def alike(entry: er.RegistryEntry, car: str, vin: str) -> tuple[object, ...]:
+        return (
+            entry.entity_id.replace(car, "car"),
+            entry.unique_id.replace(vin, "vin"),
+            entry.translation_key,
+            entry.original_device_class,
+            entry.unit_of_measurement,
+            entry.entity_category,
+            entry.disabled_by,
+            entry.options,
+            entry.capabilities,
+        )
+
+    ix_entries = [entry for entry in entries if entry.device_id == ix.id]
+    assert len(ix_entries) == len(shown) - (2 if platform is Platform.SENSOR else 0)
+    assert sorted(alike(entry, "ix_xdrive50", IX_VIN) for entry in ix_entries) == sorted(
+        alike(entry, "i3s_94_rex", I3S_VIN)
+        for entry in shown
+        if entry.unique_id.startswith(I3S_VIN)
+    )
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_a_parked_car_shows(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """The iX, parked and unplugged at 64 %: what each of its entities shows (enabled or not)."""
+    shown = {
+        state.entity_id: state.state
+        for state in hass.states.async_all()
+        if state.entity_id.split(".")[1].startswith("bmw_ix_xdrive50_")
+    }
+    assert shown == {
+        "binary_sensor.bmw_ix_xdrive50_charger_connected": "off",
+        "binary_sensor.bmw_ix_xdrive50_charging": "off",
+        "binary_sensor.bmw_ix_xdrive50_charging_stalled": "off",
+        "number.bmw_ix_xdrive50_charge_target": "100",
+        "number.bmw_ix_xdrive50_battery_capacity": "105.2",
+        "sensor.bmw_ix_xdrive50_battery": "64",
+        # 240 miles as the service reports them, in km.
+        "sensor.bmw_ix_xdrive50_electric_range": "386.24256",
+        "sensor.bmw_ix_xdrive50_charger": "disconnected",
+        "sensor.bmw_ix_xdrive50_charging_status": "not_charging",
+        "sensor.bmw_ix_xdrive50_charging_type": "conductive",
+        "sensor.bmw_ix_xdrive50_last_update": "2026-11-23T12:00:00+00:00",
+        # Nothing charges: no rate, no end, no change seen yet; no power, no energy yet.
+        "sensor.bmw_ix_xdrive50_charging_rate": "unknown",
+        "sensor.bmw_ix_xdrive50_charge_end": "unknown",
+        "sensor.bmw_ix_xdrive50_battery_last_changed": "unknown",
+        "sensor.bmw_ix_xdrive50_charging_power": "0.0",
+        "sensor.bmw_ix_xdrive50_energy_charged_estimate": "0.0",
+        # 36 % of 105.2 kWh.
+        "sensor.bmw_ix_xdrive50_energy_to_target": "37.872",
+    }
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
