@@ -1,0 +1,107 @@
+"""A household's week under a daily limit, broken on purpose: each test pins a defect a review found.
+
+The simulator stands in for the service; Home Assistant's clock is moved with the freezer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.orangepower_bmw.allocation import SLOTS_A_DAY, Need, planned_poll
+from custom_components.orangepower_bmw.const import (
+    CONF_DAILY_REQUEST_LIMIT,
+    CONF_IDLE_INTERVAL,
+)
+from custom_components.orangepower_bmw.store import STORAGE_VERSION, storage_key
+from simulator import Simulator
+from tests.conftest import I3S_VIN
+from tests.helpers import NEXT_UPDATE, advance, requests, set_up
+
+pytestmark = pytest.mark.usefixtures("entity_registry_enabled_by_default")
+
+REASONS = {"interval", "asked", "wait", "daily_limit", "charge_end", "usual_change"}
+WANTED = {
+    Need.CHARGING: timedelta(minutes=5),
+    Need.WAITING: timedelta(minutes=30),
+    Need.PARKED: timedelta(minutes=60),
+}
+
+
+def next_update(hass: HomeAssistant) -> datetime | None:
+    return dt_util.parse_datetime(hass.states.get(NEXT_UPDATE).state)
+
+
+# Europe/Berlin's clocks go back at 03:00 CEST on 25 October 2026 (01:00 UTC): 02:00-03:00 comes
+# twice. In the second 02:xx, the quarters 02:15-02:45 of the local day are read as the first
+# ones (an hour earlier in real time): a poll "a few minutes into the quarter" in which yesterday a
+# charge began is planned in the past.
+@pytest.mark.parametrize("minute", [0, 5, 20])
+async def test_a_poll_for_a_usual_change_is_never_planned_in_the_past_on_a_25_hour_day(
+    hass: HomeAssistant, minute: int
+) -> None:
+    await hass.config.async_set_time_zone("Europe/Berlin")
+    # Yesterday a car began to charge at 02:30 and charged until 06:30.
+    yesterday = "p" * 10 + "c" * 16 + "p" * (SLOTS_A_DAY - 26)
+    now = datetime(2026, 10, 25, 1, minute, tzinfo=dt_util.UTC)  # the second 02:xx (CET)
+    at, _ = planned_poll(
+        now,
+        need=Need.PARKED,
+        charge_end=None,
+        yesterday=yesterday,
+        polls_left=40,
+        wanted=WANTED,
+    )
+    assert at > now
+
+
+def stored_profile(entry_id: str, yesterday: str) -> dict[str, Any]:
+    """Return a store whose profile says yesterday (24 October) a car charged as given."""
+    return {
+        "version": STORAGE_VERSION,
+        "minor_version": 1,
+        "key": storage_key(entry_id),
+        "data": {
+            "schedule": {
+                "profile": {
+                    "day": "2026-10-24",
+                    "today": yesterday,
+                    "yesterday": "",
+                    "since": "2026-10-24T21:59:00+00:00",
+                    "need": "p",
+                }
+            }
+        },
+    }
+
+
+async def test_the_repeated_hour_of_a_25_hour_day_does_not_burst_the_limit(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    await hass.config.async_set_time_zone("Europe/Berlin")
+    simulator.stop_charging(I3S_VIN)
+    # Yesterday (Saturday) the car's timer started a charge at 02:30, until 06:30.
+    hass_storage[storage_key(mock_config_entry.entry_id)] = stored_profile(
+        mock_config_entry.entry_id, "p" * 10 + "c" * 16 + "p" * (SLOTS_A_DAY - 26)
+    )
+    freezer.move_to("2026-10-25T00:50:00+00:00")  # 02:50 CEST
+    await set_up(
+        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_DAILY_REQUEST_LIMIT: 48}
+    )
+    start = requests(simulator)
+    for _ in range(60):  # to 01:50 UTC, 02:50 CET
+        await advance(hass, freezer, timedelta(minutes=1))
+        assert next_update(hass) > dt_util.utcnow()
+        assert hass.states.get(NEXT_UPDATE).attributes["reason"] in REASONS
+    # An hour of a car expected to charge: at most a poll every 5 minutes, not a burst.
+    assert requests(simulator) - start <= 12, requests(simulator) - start
