@@ -168,7 +168,10 @@ def _expected_change(now: datetime, need: Need, yesterday: str) -> datetime | No
     for index in range(slot_of(now) + 1, SLOTS_A_DAY):
         rank = RANK.get(profile[index], 0)
         if rank > RANK[need.value] and RANK.get(profile[index - 1], 0) < rank:
-            return _slot_start(now, index) + INTO_THE_QUARTER
+            at = _slot_start(now, index) + INTO_THE_QUARTER
+            # In the hour a clock going back repeats, a later quarter's first run has passed.
+            if at > now:
+                return at
     return None
 
 
