@@ -6,6 +6,7 @@ The simulator stands in for the service; Home Assistant's clock is moved with th
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+import itertools
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -16,6 +17,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.orangepower_bmw.allocation import SLOTS_A_DAY, Need, planned_poll
 from custom_components.orangepower_bmw.const import (
+    CONF_ACTIVE_INTERVAL,
     CONF_DAILY_REQUEST_LIMIT,
     CONF_IDLE_INTERVAL,
 )
@@ -105,3 +107,49 @@ async def test_the_repeated_hour_of_a_25_hour_day_does_not_burst_the_limit(
         assert hass.states.get(NEXT_UPDATE).attributes["reason"] in REASONS
     # An hour of a car expected to charge: at most a poll every 5 minutes, not a burst.
     assert requests(simulator) - start <= 12, requests(simulator) - start
+
+
+CHARGE_TARGET = "number.bmw_i3s_94_rex_charge_target"
+
+
+async def set_target(hass: HomeAssistant, value: float) -> None:
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": CHARGE_TARGET, "value": value}, blocking=True
+    )
+
+
+# A charge that overruns its estimate (the rate tapers near the target, as a real battery's does):
+# the README promises a poll two minutes after the estimated end, then polls "every 5 minutes, or
+# the charging interval if longer" for half an hour. Each poll that still shows the level a percent
+# short moves the estimated end to that poll's own time, so the next poll comes 2 minutes later,
+# again and again: the half hour after the end costs a poll every 2 minutes, whatever the interval.
+@pytest.mark.usefixtures("london")
+@pytest.mark.freeze_time("2026-11-24T12:00:00+00:00")
+async def test_a_charge_that_overruns_its_estimate_is_polled_at_the_charging_interval(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    await set_up(
+        hass,
+        mock_config_entry,
+        **{CONF_ACTIVE_INTERVAL: 15, CONF_DAILY_REQUEST_LIMIT: 96},
+    )
+    await set_target(hass, 60)
+    # 45 % at 10 % an hour: 59 % after 84 minutes; then the level stops moving, still charging.
+    for _ in range(84):
+        await advance(hass, freezer, timedelta(minutes=1))
+    assert simulator.car(I3S_VIN).charge_percentage == 59
+    simulator.update_car(I3S_VIN, charging=False, state="CHARGING")
+    polls: list[datetime] = []
+    for _ in range(60):
+        before = requests(simulator)
+        await advance(hass, freezer, timedelta(minutes=1))
+        if requests(simulator) > before:
+            polls.append(dt_util.utcnow())
+        assert next_update(hass) > dt_util.utcnow()
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
+    # One poll just after the end, then no closer than the charging interval (15 minutes).
+    assert len(polls) <= 6, [p.time().isoformat() for p in polls]
+    assert sorted(gaps)[1:] == [] or min(sorted(gaps)[1:]) >= timedelta(minutes=14), gaps
