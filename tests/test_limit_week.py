@@ -23,7 +23,7 @@ from custom_components.orangepower_bmw.const import (
 )
 from custom_components.orangepower_bmw.store import STORAGE_VERSION, storage_key
 from simulator import Simulator
-from tests.conftest import I3S_VIN
+from tests.conftest import I3S_VIN, IX_VIN
 from tests.helpers import NEXT_UPDATE, advance, requests, set_up
 
 pytestmark = pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -186,3 +186,48 @@ async def test_close_polls_past_an_overrun_end_last_half_an_hour(
         if at > overrun + timedelta(minutes=35) and why == "charge_end"
     ]
     assert not late, [(at.time().isoformat(), why) for at, why in polls]
+
+
+IX_TARGET = "number.bmw_ix_xdrive50_charge_target"
+
+
+# Two cars charging: the i3s stalls a percent short of its target (its estimated end moves on to
+# each poll), the iX charges on to a known end. The schedule takes the earliest end of the two,
+# the i3s's passed one, so the iX's end never gets its poll "two minutes after".
+@pytest.mark.parametrize("i3s_stalls", [False, True])
+@pytest.mark.usefixtures("london")
+@pytest.mark.freeze_time("2026-11-24T16:00:00+00:00")
+async def test_a_second_car_gets_its_end_poll_while_the_first_overruns(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    i3s_stalls: bool,
+) -> None:
+    simulator.plug(IX_VIN)
+    simulator.start_charging(IX_VIN)
+    if not i3s_stalls:
+        simulator.unplug(I3S_VIN)
+    await set_up(
+        hass, mock_config_entry, **{CONF_ACTIVE_INTERVAL: 5, CONF_DAILY_REQUEST_LIMIT: 30}
+    )
+    await set_target(hass, 60)
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": IX_TARGET, "value": 90}, blocking=True
+    )
+    reached = None
+    polls: list[datetime] = []
+    for minute in range(200):
+        before = requests(simulator)
+        await advance(hass, freezer, timedelta(minutes=1))
+        if requests(simulator) > before:
+            polls.append(dt_util.utcnow())
+        if i3s_stalls and minute == 84:
+            assert simulator.car(I3S_VIN).charge_percentage == 59
+            simulator.update_car(I3S_VIN, charging=False, state="CHARGING")
+        if reached is None and simulator.car(IX_VIN).charge_percentage >= 90:
+            simulator.stop_charging(IX_VIN)
+            reached = dt_util.utcnow()
+    assert reached is not None
+    seen = next(poll for poll in polls if poll >= reached)
+    assert seen - reached <= timedelta(minutes=5), (reached, [p.time().isoformat() for p in polls])
