@@ -231,3 +231,47 @@ async def test_a_second_car_gets_its_end_poll_while_the_first_overruns(
     assert reached is not None
     seen = next(poll for poll in polls if poll >= reached)
     assert seen - reached <= timedelta(minutes=5), (reached, [p.time().isoformat() for p in polls])
+
+
+# Held: a limit lowered below today's count in the options sends nothing more today; removed, it
+# polls again; set again, the count it kept is still the day's.
+@pytest.mark.usefixtures("london")
+async def test_a_limit_lowered_below_the_count_then_removed_then_set_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    freezer.move_to("2026-11-24T12:00:00+00:00")
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 100})
+    for _ in range(6):
+        await advance(hass, freezer, timedelta(minutes=5))
+    count = mock_config_entry.runtime_data.budget.count
+    assert count > 5
+    made = requests(simulator)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={**mock_config_entry.options, CONF_DAILY_REQUEST_LIMIT: 5}
+    )
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    for _ in range(12):
+        await advance(hass, freezer, timedelta(minutes=5))
+        assert next_update(hass) >= datetime.fromisoformat("2026-11-25T00:00:00+00:00")
+        assert hass.states.get(NEXT_UPDATE).attributes["reason"] == "daily_limit"
+    assert requests(simulator) == made
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={**mock_config_entry.options, CONF_DAILY_REQUEST_LIMIT: 0}
+    )
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert requests(simulator) > made
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={**mock_config_entry.options, CONF_DAILY_REQUEST_LIMIT: 10}
+    )
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.runtime_data.budget.count == requests(simulator)
+    made = requests(simulator)
+    await advance(hass, freezer, timedelta(hours=2))
+    assert requests(simulator) == made
