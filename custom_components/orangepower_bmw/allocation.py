@@ -168,7 +168,10 @@ def _expected_change(now: datetime, need: Need, yesterday: str) -> datetime | No
     for index in range(slot_of(now) + 1, SLOTS_A_DAY):
         rank = RANK.get(profile[index], 0)
         if rank > RANK[need.value] and RANK.get(profile[index - 1], 0) < rank:
-            return _slot_start(now, index) + INTO_THE_QUARTER
+            at = _slot_start(now, index) + INTO_THE_QUARTER
+            # In the hour a clock going back repeats, a later quarter's first run has passed.
+            if at > now:
+                return at
     return None
 
 
@@ -288,7 +291,10 @@ def planned_poll(
     if need is Need.CHARGING and charge_end is not None:
         # A poll just after the estimated end of the charge, and close ones around it.
         close = None
-        if now < charge_end + JUST_AFTER_END:
+        # An end not after now is one the car overran: charging.py moves it on to each poll that
+        # still shows the car short of its target, so a poll "just after" it would come every
+        # JUST_AFTER_END; past the end, polls stay at the close gap instead.
+        if now < charge_end:
             close = charge_end + JUST_AFTER_END
         elif now < charge_end + AROUND_END:
             close = now + max(wanted[need], AROUND_END_GAP)

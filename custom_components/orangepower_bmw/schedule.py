@@ -159,6 +159,16 @@ class Schedule:
     ) -> None:
         """Take in a good poll: the service is fine again, and the plan follows the cars."""
         self.profile.record(now, need)
+        if (
+            need is Need.CHARGING
+            and self.need is Need.CHARGING
+            and charge_end is not None
+            and self.charge_end is not None
+            and self.charge_end < charge_end <= now
+        ):
+            # Overrun: charging.py moves a passed end on to each poll that still shows the car
+            # short of its target; the close polls after the end count from when it first passed.
+            charge_end = self.charge_end
         self.need, self.charge_end = need, charge_end
         self.wait = self.backoff = self.limited_since = None
         self._plan(now)
