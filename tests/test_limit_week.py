@@ -1,4 +1,4 @@
-"""A household's week under a daily limit, broken on purpose: each test pins a defect a review found.
+"""A household's week under a daily limit: each test pins a defect a review found, now fixed.
 
 The simulator stands in for the service; Home Assistant's clock is moved with the freezer.
 """
@@ -40,10 +40,10 @@ def next_update(hass: HomeAssistant) -> datetime | None:
     return dt_util.parse_datetime(hass.states.get(NEXT_UPDATE).state)
 
 
-# Europe/Berlin's clocks go back at 03:00 CEST on 25 October 2026 (01:00 UTC): 02:00-03:00 comes
-# twice. In the second 02:xx, the quarters 02:15-02:45 of the local day are read as the first
-# ones (an hour earlier in real time): a poll "a few minutes into the quarter" in which yesterday a
-# charge began is planned in the past.
+# Once broken: Europe/Berlin's clocks go back at 03:00 CEST on 25 October 2026 (01:00 UTC):
+# 02:00-03:00 comes twice. In the second 02:xx, the quarters 02:15-02:45 of the local day are read
+# as the first ones (an hour earlier in real time): a poll "a few minutes into the quarter" in which
+# yesterday a charge began is planned in the past.
 @pytest.mark.parametrize("minute", [0, 5, 20])
 async def test_a_poll_for_a_usual_change_is_never_planned_in_the_past_on_a_25_hour_day(
     hass: HomeAssistant, minute: int
@@ -97,9 +97,7 @@ async def test_the_repeated_hour_of_a_25_hour_day_does_not_burst_the_limit(
         mock_config_entry.entry_id, "p" * 10 + "c" * 16 + "p" * (SLOTS_A_DAY - 26)
     )
     freezer.move_to("2026-10-25T00:50:00+00:00")  # 02:50 CEST
-    await set_up(
-        hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_DAILY_REQUEST_LIMIT: 48}
-    )
+    await set_up(hass, mock_config_entry, **{CONF_IDLE_INTERVAL: 60, CONF_DAILY_REQUEST_LIMIT: 48})
     start = requests(simulator)
     for _ in range(60):  # to 01:50 UTC, 02:50 CET
         await advance(hass, freezer, timedelta(minutes=1))
@@ -118,11 +116,12 @@ async def set_target(hass: HomeAssistant, value: float) -> None:
     )
 
 
-# A charge that overruns its estimate (the rate tapers near the target, as a real battery's does):
-# the README promises a poll two minutes after the estimated end, then polls "every 5 minutes, or
-# the charging interval if longer" for half an hour. Each poll that still shows the level a percent
-# short moves the estimated end to that poll's own time, so the next poll comes 2 minutes later,
-# again and again: the half hour after the end costs a poll every 2 minutes, whatever the interval.
+# Once broken: a charge that overruns its estimate (the rate tapers near the target, as a real
+# battery's does): the README promises a poll two minutes after the estimated end, then polls "every
+# 5 minutes, or the charging interval if longer" for half an hour. Each poll that still shows the
+# level a percent short moves the estimated end to that poll's own time, so the next poll comes 2
+# minutes later, again and again: the half hour after the end costs a poll every 2 minutes, whatever
+# the interval.
 @pytest.mark.usefixtures("london")
 @pytest.mark.freeze_time("2026-11-24T12:00:00+00:00")
 async def test_a_charge_that_overruns_its_estimate_is_polled_at_the_charging_interval(
@@ -152,13 +151,13 @@ async def test_a_charge_that_overruns_its_estimate_is_polled_at_the_charging_int
     gaps = [b - a for a, b in itertools.pairwise(polls)]
     # One poll just after the end, then no closer than the charging interval (15 minutes).
     assert len(polls) <= 6, [p.time().isoformat() for p in polls]
-    assert sorted(gaps)[1:] == [] or min(sorted(gaps)[1:]) >= timedelta(minutes=14), gaps
+    assert all(gap >= timedelta(minutes=14) for gap in sorted(gaps)[1:]), gaps
 
 
-# The close polls past an overrun end last "half an hour after it" (README); the estimate moves on
-# to each poll that still shows the car short, so the half hour never ends: under a limit that
-# stretches the charge, a stuck last percent is polled every 5 minutes ("Just after the charge's
-# estimated end") until only the heartbeats are left.
+# Once broken: the close polls past an overrun end last "half an hour after it" (README); the
+# estimate moves on to each poll that still shows the car short, so the half hour never ends: under
+# a limit that stretches the charge, a stuck last percent is polled every 5 minutes ("Just after the
+# charge's estimated end") until only the heartbeats are left.
 @pytest.mark.usefixtures("london")
 @pytest.mark.freeze_time("2026-11-24T18:00:00+00:00")
 async def test_close_polls_past_an_overrun_end_last_half_an_hour(
@@ -191,9 +190,10 @@ async def test_close_polls_past_an_overrun_end_last_half_an_hour(
 IX_TARGET = "number.bmw_ix_xdrive50_charge_target"
 
 
-# Two cars charging: the i3s stalls a percent short of its target (its estimated end moves on to
-# each poll), the iX charges on to a known end. The schedule takes the earliest end of the two,
-# the i3s's passed one, so the iX's end never gets its poll "two minutes after".
+# Once broken: two cars charging, the i3s stalls a percent short of its target (its estimated end
+# moves on to each poll), the iX charges on to a known end. The schedule took the earliest end of
+# the two, the i3s's passed one, so the iX's end never got its poll "two minutes after"; now the
+# earliest end still ahead is the one planned for.
 @pytest.mark.parametrize("i3s_stalls", [False, True])
 @pytest.mark.usefixtures("london")
 @pytest.mark.freeze_time("2026-11-24T16:00:00+00:00")
@@ -208,9 +208,7 @@ async def test_a_second_car_gets_its_end_poll_while_the_first_overruns(
     simulator.start_charging(IX_VIN)
     if not i3s_stalls:
         simulator.unplug(I3S_VIN)
-    await set_up(
-        hass, mock_config_entry, **{CONF_ACTIVE_INTERVAL: 5, CONF_DAILY_REQUEST_LIMIT: 30}
-    )
+    await set_up(hass, mock_config_entry, **{CONF_ACTIVE_INTERVAL: 5, CONF_DAILY_REQUEST_LIMIT: 30})
     await set_target(hass, 60)
     await hass.services.async_call(
         "number", "set_value", {"entity_id": IX_TARGET, "value": 90}, blocking=True

@@ -339,13 +339,20 @@ class ChargingInsight:
         """Return what the cars shown need of the schedule, and when a charge should end.
 
         Charging; else plugged in below the target and waiting (a timer may start it); else
-        parked. The end is the earliest estimated end of a car charging.
+        parked. The end is the earliest estimated end of a car charging that is still ahead of
+        the car's last poll; only when every end has been overrun, the earliest of those: a car
+        that overruns its end (its end moves on to each poll) hides no other car's end.
         """
         cars = {vin: vehicle for vin, vehicle in vehicles.items() if vin in shown}
-        charging = [vin for vin, vehicle in cars.items() if vehicle.is_charging]
+        charging = [self.car(vin) for vin, vehicle in cars.items() if vehicle.is_charging]
         if charging:
-            ends = [end for vin in charging if (end := self.car(vin).end) is not None]
-            return Need.CHARGING, min(ends, default=None)
+            ends = [car.end for car in charging if car.end is not None]
+            ahead = [
+                car.end
+                for car in charging
+                if car.end is not None and (car.polled_at is None or car.end > car.polled_at)
+            ]
+            return Need.CHARGING, min(ahead or ends, default=None)
         for vin, vehicle in cars.items():
             level = vehicle.charging.percentage
             if charger_state(vehicle) is Charger.CONNECTED and (
