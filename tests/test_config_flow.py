@@ -801,6 +801,30 @@ async def test_reconfigure_success_shows_our_message_and_keeps_the_title(
     assert init_integration.title == init_integration_title == "d***@example.com"
 
 
+# Once broken: a reconfigure submitted unchanged signed in again, two of the day's requests.
+async def test_reconfigure_unchanged_signs_in_no_more_and_reloads(
+    hass: HomeAssistant, simulator: Simulator, init_integration: MockConfigEntry
+) -> None:
+    data, coordinator, made = (
+        dict(init_integration.data),
+        init_integration.runtime_data,
+        simulator.counts,
+    )
+    result = await start_reconfigure(hass, init_integration)
+
+    # The form as shown: the password left empty keeps the stored one.
+    result = await submit(hass, result, suggested_values(result))
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    # No sign-in: only the poll any reload without a limit makes.
+    assert simulator.counts == {**made, "vehicles": made["vehicles"] + 1}
+    assert init_integration.data == data
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert init_integration.runtime_data is not coordinator
+
+
 # Once broken: reauth and reconfigure logged in and listed the cars without counting it; with a
 # limit of 10 spent, three reconfigures and a reauth sent 8 more requests.
 

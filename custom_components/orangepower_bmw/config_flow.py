@@ -233,6 +233,10 @@ class OrangePowerConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             password = user_input.get(CONF_PASSWORD) or entry.data[CONF_PASSWORD]
             data = normalized({**user_input, CONF_EMAIL: entry.data[CONF_EMAIL]}, password)
+            if all(entry.data.get(key) == value for key, value in data.items()):
+                # Nothing changed: no sign-in that would spend two of the day's requests; the
+                # reload tries the entry again as it is.
+                return self.async_update_reload_and_abort(entry, reason="reconfigure_successful")
             errors, token = await self._validate(data, entry)
             if token is not None:
                 return self.async_update_reload_and_abort(
