@@ -292,3 +292,69 @@ async def test_a_charging_car_missing_from_an_answer_under_a_limit(
     seen = next(at for at in watch.polls() if at >= reached)
     assert seen - reached <= timedelta(minutes=10), (reached, watch.polls(injected)[:8])
     assert hass.states.get("sensor.bmw_i3s_94_rex_charger").state == "connected"
+
+
+@pytest.mark.parametrize("limit", [12, 16, 24])
+@pytest.mark.usefixtures("london")
+@pytest.mark.freeze_time("2026-11-24T20:00:00+00:00")
+async def test_a_target_lowered_mid_charge_moves_the_end_poll(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    limit: int,
+) -> None:
+    """45 % at 10 % an hour to 80 % (end about 23:30); at 20:50 the user says the car stops at 55 %
+    (about 21:00): the poll just after the charge's end follows the new end."""
+    watch = Watch(hass, simulator, mock_config_entry)
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: limit})
+    await set_target(hass, 80)
+    coordinator = mock_config_entry.runtime_data
+    for _ in range(50):
+        await watch.tick(freezer)
+    assert coordinator.schedule.charge_end is not None
+    await set_target(hass, 55)
+    new_end = coordinator.charging.car(I3S_VIN).end
+    assert new_end is not None and new_end < dt_util.utcnow() + timedelta(minutes=20)
+    reached = None
+    for _ in range(120):
+        await watch.tick(freezer)
+        if reached is None and simulator.car(I3S_VIN).charge_percentage >= 55:
+            simulator.stop_charging(I3S_VIN)
+            reached = dt_util.utcnow()
+    assert reached is not None
+    assert not watch.troubles, watch.troubles
+    seen = next(at for at in watch.polls() if at >= reached)
+    # Within minutes of the end (or of its estimate, when that came after it).
+    assert seen - max(reached, new_end) <= timedelta(minutes=5), (
+        new_end.time().isoformat(), reached.time().isoformat(),
+        [at.time().isoformat() for at in watch.polls(reached - timedelta(hours=1))],
+    )
+
+
+@pytest.mark.parametrize("limit", [12, 24])
+@pytest.mark.usefixtures("london")
+@pytest.mark.freeze_time("2026-11-24T20:00:00+00:00")
+async def test_a_target_raised_mid_charge_drops_the_old_end_poll(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    limit: int,
+) -> None:
+    """Charging to 60 % (end about 21:30); at 21:20 the user raises it to 90 %: Next update no
+    longer says the charge ends at 21:32."""
+    watch = Watch(hass, simulator, mock_config_entry)
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: limit})
+    await set_target(hass, 60)
+    coordinator = mock_config_entry.runtime_data
+    for _ in range(80):
+        await watch.tick(freezer)
+    old_end = coordinator.schedule.charge_end
+    assert old_end is not None
+    await set_target(hass, 90)
+    await hass.async_block_till_done()
+    planned = coordinator.schedule.next_request()
+    assert not (planned[1].value == "charge_end" and planned[0] <= old_end + timedelta(minutes=2)), (
+        planned, old_end, coordinator.charging.car(I3S_VIN).end
+    )
