@@ -250,6 +250,14 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             self._set_timer()
             self.async_update_listeners()
 
+    @callback
+    def async_targets_changed(self) -> None:
+        """Plan again for a charge whose estimated end moved with its car's target."""
+        need, end = self.charging.need(self._last_seen, self.cars.shown)
+        if self.schedule.retarget(dt_util.utcnow(), need, end):
+            self._set_timer()
+        self.async_update_listeners()
+
     @override
     async def async_request_refresh(self) -> None:
         """Refresh on request (homeassistant.update_entity), as the schedule allows."""
