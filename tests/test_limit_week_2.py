@@ -358,3 +358,138 @@ async def test_a_target_raised_mid_charge_drops_the_old_end_poll(
     assert not (planned[1].value == "charge_end" and planned[0] <= old_end + timedelta(minutes=2)), (
         planned, old_end, coordinator.charging.car(I3S_VIN).end
     )
+
+
+@pytest.mark.parametrize("minutes_after", [3, 12, 25])
+@pytest.mark.usefixtures("london")
+@pytest.mark.freeze_time("2026-11-24T20:00:00+00:00")
+async def test_a_restart_in_the_close_half_hour_after_a_charge_end(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    minutes_after: int,
+) -> None:
+    watch = Watch(hass, simulator, mock_config_entry)
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 24})
+    await set_target(hass, 60)
+    for _ in range(84):
+        await watch.tick(freezer)
+    assert simulator.car(I3S_VIN).charge_percentage == 59
+    simulator.update_car(I3S_VIN, charging=False, state="CHARGING")
+    end = mock_config_entry.runtime_data.schedule.charge_end
+    assert end is not None
+    while dt_util.utcnow() < end + timedelta(minutes=minutes_after):
+        await watch.tick(freezer)
+    count = mock_config_entry.runtime_data.budget.count
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    restarted = dt_util.utcnow()
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = mock_config_entry.runtime_data
+    assert coordinator.budget.count >= count
+    watch.check()
+    # The close polls go on, no burst: at most a poll every 5 minutes.
+    for _ in range(40):
+        await watch.tick(freezer)
+    simulator.update_car(I3S_VIN, state=None)
+    simulator.stop_charging(I3S_VIN)
+    stopped = dt_util.utcnow()
+    for _ in range(180):
+        await watch.tick(freezer)
+    assert not watch.troubles, watch.troubles
+    assert not watch.bursts(timedelta(minutes=10), 3), watch.bursts()
+    after = watch.polls(restarted)
+    assert len([at for at in after if at < restarted + timedelta(minutes=10)]) <= 2, after
+    assert max(watch.per_day().values()) <= 24
+    assert next(at for at in after if at >= stopped) - stopped <= timedelta(hours=2)
+    assert hass.states.get("sensor.bmw_i3s_94_rex_charger").state == "connected"
+
+
+@pytest.mark.usefixtures("london")
+@pytest.mark.freeze_time("2026-11-24T20:00:00+00:00")
+async def test_a_refused_password_under_a_limit_sends_nothing_more(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    wallbox: str,
+) -> None:
+    from custom_components.orangepower_bmw.const import CONF_REFRESH_ENTITIES  # noqa: PLC0415
+
+    watch = Watch(hass, simulator, mock_config_entry)
+    await set_up(
+        hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: 24, CONF_REFRESH_ENTITIES: [wallbox]}
+    )
+    for _ in range(30):
+        await watch.tick(freezer)
+    simulator.set_password("demo@example.com", "changed")
+    simulator.expire_tokens()
+    for _ in range(60):
+        await watch.tick(freezer)
+    coordinator = mock_config_entry.runtime_data
+    assert coordinator.schedule.refused
+    made = requests(simulator)
+    count = coordinator.budget.count
+    assert count == requests(simulator)
+    # A wallbox flapping, a manual update, hours passing: nothing is sent.
+    for _ in range(5):
+        await hass.services.async_call("input_boolean", "toggle", {"entity_id": wallbox}, True)
+        await watch.tick(freezer)
+    await coordinator.async_request_refresh()
+    for _ in range(2 * 60):
+        await watch.tick(freezer)
+    assert requests(simulator) == made
+    # A reload (or a restart) tries the stored password again, and counts on from the kept count.
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.runtime_data.budget.count == requests(simulator) >= count
+
+
+@pytest.mark.parametrize("limit", [10, 16])
+@pytest.mark.usefixtures("london")
+@pytest.mark.freeze_time("2026-11-24T18:00:00+00:00")
+async def test_a_charge_with_an_unknown_rate_under_a_limit(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    limit: int,
+) -> None:
+    """Charging, but the level never moves (one level seen): no rate, no end, for a whole day."""
+    watch = Watch(hass, simulator, mock_config_entry)
+    simulator.update_car(I3S_VIN, charging=False, state="CHARGING")
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: limit})
+    for _ in range(30 * 60):
+        await watch.tick(freezer)
+    assert not watch.troubles, watch.troubles[:5]
+    assert max(watch.per_day().values()) <= limit, watch.per_day()
+    assert not watch.bursts(), watch.bursts()
+    polls = watch.polls()
+    assert max(b - a for a, b in zip(polls, polls[1:])) <= timedelta(hours=4)
+
+
+@pytest.mark.parametrize("limit", [16, 24])
+@pytest.mark.usefixtures("london")
+@pytest.mark.freeze_time("2026-11-24T20:00:00+00:00")
+async def test_a_charge_to_100_percent_under_a_limit(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    limit: int,
+) -> None:
+    """45 % at 10 % an hour to 100 % (the default target): the car shows FULLY_CHARGED at 01:30."""
+    watch = Watch(hass, simulator, mock_config_entry)
+    await set_up(hass, mock_config_entry, **{CONF_DAILY_REQUEST_LIMIT: limit})
+    reached = None
+    for _ in range(8 * 60):
+        await watch.tick(freezer)
+        if reached is None and simulator.car(I3S_VIN).charge_percentage >= 100:
+            reached = dt_util.utcnow()
+    assert reached is not None
+    assert not watch.troubles, watch.troubles[:5]
+    assert max(watch.per_day().values()) <= limit, watch.per_day()
+    seen = next(at for at in watch.polls() if at >= reached)
+    assert seen - reached <= timedelta(minutes=10), (reached, watch.polls(reached - timedelta(hours=2)))
