@@ -107,6 +107,9 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self._timer: CALLBACK_TYPE | None = None
         # The cars' plug and charging states when a follow-up was asked for, to tell a change.
         self._asked_states: ChargeStates | None = None
+        # Each shown car as the last answer that listed it showed it: a car missing from answers
+        # (still shown, within its grace) keeps what it needed of the schedule.
+        self._last_seen: dict[str, Vehicle] = {}
 
     @property
     def budget(self) -> RequestBudget:
@@ -136,6 +139,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         if stored.cars:
             self.data, self.polled_at = stored.cars, stored.polled_at
             self.cars.show_listed(self.data)
+            self._last_seen = dict(self.data)
             self.schedule.need, self.schedule.charge_end = self.charging.need(
                 self.data, self.cars.shown
             )
@@ -217,8 +221,15 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self.cars.take_in(data)
         self.charging.observe(data, now)
         self.polled_at = now
-        # A car missing from this answer counts as it was last seen: a glitch does not slow polling.
-        need, end = self.charging.need({**(self.data or {}), **data}, self.cars.shown)
+        # A car missing from answers counts as it was last seen until it is no longer shown (its
+        # grace is over, or another entry took it): a glitch, even a few answers long, does not
+        # slow polling or drop a charge's end.
+        self._last_seen = {
+            vin: vehicle
+            for vin, vehicle in {**self._last_seen, **data}.items()
+            if vin in self.cars.shown
+        }
+        need, end = self.charging.need(self._last_seen, self.cars.shown)
         self.schedule.polled(now, need, end)
         self.save()
         return data
@@ -238,6 +249,14 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             self.save()
             self._set_timer()
             self.async_update_listeners()
+
+    @callback
+    def async_targets_changed(self) -> None:
+        """Plan again for a charge whose estimated end moved with its car's target."""
+        need, end = self.charging.need(self._last_seen, self.cars.shown)
+        if self.schedule.retarget(dt_util.utcnow(), need, end):
+            self._set_timer()
+        self.async_update_listeners()
 
     @override
     async def async_request_refresh(self) -> None:

@@ -137,7 +137,7 @@ class ChargingNumber(OrangePowerEntity, RestoreNumber):
 
     @override
     async def async_set_native_value(self, value: float) -> None:
-        """Use the new value, and show the estimates that follow from it at once."""
+        """Use the new value, and show the estimates (and the polls) that follow from it at once."""
         self.entity_description.set_fn(self._charging, value)
         self.coordinator.save()
-        self.coordinator.async_update_listeners()
+        self.coordinator.async_targets_changed()

@@ -173,6 +173,24 @@ class Schedule:
         self.wait = self.backoff = self.limited_since = None
         self._plan(now)
 
+    def retarget(self, now: datetime, need: Need, charge_end: datetime | None) -> bool:
+        """Take in a new estimated end without a poll (the user changed a charge target).
+
+        The regular poll is planned again from the last request, as it was after it, so a
+        charge's end that moved sooner gets its poll just after it; a wait is left as it is.
+        Return whether the next request moved.
+        """
+        before = self.next_request()
+        self.need, self.charge_end = need, charge_end
+        last = self.budget.last_request
+        if self.wait is not None or self.next_poll is None or last is None or last > now:
+            return False
+        # Never in the past: an end that has just passed gets its poll now.
+        planned = self._plan(last)
+        if planned < now:
+            self.next_poll = now
+        return self.next_request() != before
+
     def failed(self, now: datetime, err: OrangePowerError, jitter: float = 1.0) -> None:
         """Take in a failed poll; wait as long as the service asks, or back off.
 
