@@ -52,8 +52,10 @@ class EntryCars:
         # When each missing car was first missing (stored), and in how many good polls since.
         self.missing: dict[str, str] = {}
         self._missing_polls: dict[str, int] = {}
-        # Each shown car's brand, model and year as last known, for its device.
-        self._described: dict[str, Vehicle] = {}
+        # Each shown car as the last answer that listed it showed it (its brand, model and year
+        # as last known, for its device): a car missing from answers, still shown within its
+        # grace, keeps what it needs of the schedule.
+        self.last_seen: dict[str, Vehicle] = {}
         # The service refused this entry's credentials: it shows nothing new until the user
         # signs in again, so another entry listing its shared cars takes them over.
         self.waiting_for_user = False
@@ -195,13 +197,13 @@ class EntryCars:
         self.shown.discard(vin)
         self.missing.pop(vin, None)
         self._missing_polls.pop(vin, None)
-        self._described.pop(vin, None)
+        self.last_seen.pop(vin, None)
 
     def update_devices(self, data: dict[str, Vehicle]) -> None:
         """Bring each shown car's device up to date when its brand, model or year changed."""
         registry = dr.async_get(self._hass)
         for vin in self.shown & data.keys():
-            vehicle, known = data[vin], self._described.get(vin)
+            vehicle, known = data[vin], self.last_seen.get(vin)
             if known is not None:
                 # A field the service left out this time is unknown, not a change.
                 vehicle = replace(
@@ -210,7 +212,7 @@ class EntryCars:
                     model=vehicle.model or known.model,
                     year=vehicle.year or known.year,
                 )
-            self._described[vin] = vehicle
+            self.last_seen[vin] = vehicle
             if known is None and None in (vehicle.brand, vehicle.model, vehicle.year):
                 # First seen since start-up with a field left out: nothing to compare it with.
                 continue

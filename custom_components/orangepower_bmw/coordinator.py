@@ -107,9 +107,6 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self._timer: CALLBACK_TYPE | None = None
         # The cars' plug and charging states when a follow-up was asked for, to tell a change.
         self._asked_states: ChargeStates | None = None
-        # Each shown car as the last answer that listed it showed it: a car missing from answers
-        # (still shown, within its grace) keeps what it needed of the schedule.
-        self._last_seen: dict[str, Vehicle] = {}
 
     @property
     def budget(self) -> RequestBudget:
@@ -139,7 +136,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         if stored.cars:
             self.data, self.polled_at = stored.cars, stored.polled_at
             self.cars.show_listed(self.data)
-            self._last_seen = dict(self.data)
+            self.cars.last_seen.update(self.data)
             self.schedule.need, self.schedule.charge_end = self.charging.need(
                 self.data, self.cars.shown
             )
@@ -189,10 +186,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
             vehicles = await self.client.get_vehicles()
         except BudgetSpentError:
             self.schedule.spent(now)
-            if self.notices.limit_reached(
-                self.budget.limit, self.budget.day, self.budget.warned_on
-            ):
-                self.budget.warned_on = self.budget.day
+            self.notices.limit_reached(self.budget)
             self.save()
             return self.data or {}
         except InvalidCredentialsError as err:
@@ -221,15 +215,8 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         self.cars.take_in(data)
         self.charging.observe(data, now)
         self.polled_at = now
-        # A car missing from answers counts as it was last seen until it is no longer shown (its
-        # grace is over, or another entry took it): a glitch, even a few answers long, does not
-        # slow polling or drop a charge's end.
-        self._last_seen = {
-            vin: vehicle
-            for vin, vehicle in {**self._last_seen, **data}.items()
-            if vin in self.cars.shown
-        }
-        need, end = self.charging.need(self._last_seen, self.cars.shown)
+        # A car missing from answers counts as last seen while it is shown: a glitch slows nothing.
+        need, end = self.charging.need(self.cars.last_seen, self.cars.shown)
         self.schedule.polled(now, need, end)
         self.save()
         return data
@@ -253,7 +240,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
     @callback
     def async_targets_changed(self) -> None:
         """Plan again for a charge whose estimated end moved with its car's target."""
-        need, end = self.charging.need(self._last_seen, self.cars.shown)
+        need, end = self.charging.need(self.cars.last_seen, self.cars.shown)
         if self.schedule.retarget(dt_util.utcnow(), need, end):
             self._set_timer()
         self.async_update_listeners()
@@ -315,13 +302,8 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
 
     def _stored(self) -> dict[str, Any]:
         """Return what is stored for the entry."""
-        return as_data(
-            self.schedule.as_dict(),
-            self.data,
-            self.polled_at,
-            self.cars.missing,
-            self.charging.cars,
-        )
+        schedule, cars = self.schedule.as_dict(), self.charging.cars
+        return as_data(schedule, self.data, self.polled_at, self.cars.missing, cars)
 
     @override
     async def async_shutdown(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 import logging
 
 from homeassistant.config_entries import ConfigEntry
@@ -12,6 +12,7 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
 from .api import redact_identifiers
+from .budget import RequestBudget
 from .capacity import capacity_of
 from .charging import ChargingInsight
 from .const import DOMAIN
@@ -108,16 +109,16 @@ class Notices:
         )
 
     @staticmethod
-    def limit_reached(limit: int, today: date, warned_on: date | None) -> bool:
-        """Warn once a day that the daily limit stopped the requests; return whether it did now."""
-        if warned_on == today:
-            return False
+    def limit_reached(budget: RequestBudget) -> None:
+        """Warn once a day that the daily limit stopped the requests (the budget keeps the day)."""
+        if budget.warned_on == budget.day:
+            return
+        budget.warned_on = budget.day
         _LOGGER.warning(
             "The daily limit of %d requests is reached; the cars keep their last values "
             "until midnight",
-            limit,
+            budget.limit,
         )
-        return True
 
     def _raise(self, key: str) -> None:
         """Show a repair for this account; raising it again changes nothing."""
