@@ -712,6 +712,22 @@ async def test_a_field_left_out_once_does_not_change_the_device(
     )
 
 
+async def test_a_car_first_seen_with_a_field_left_out_gets_it_from_a_later_answer(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    simulator.update_car(IX_VIN, overrides={"year": None})
+    await set_up(hass, mock_config_entry)
+    assert device_of(device_registry, IX_VIN, mock_config_entry).model == "iX xDrive50"
+
+    simulator.update_car(IX_VIN, overrides={"year": 2023})
+    await advance(hass, freezer, timedelta(minutes=15))
+    assert device_of(device_registry, IX_VIN, mock_config_entry).model == "iX xDrive50 (2023)"
+
+
 async def test_a_car_the_user_disabled_stays_disabled_after_a_takeover(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,

@@ -72,6 +72,26 @@ EVENTS: dict[str, tuple[Schedule, Event, tuple[datetime, Reason] | None]] = {
         lambda s: s.polled(NOW, Need.CHARGING, charge_end=at(10)),
         (at(12), Reason.CHARGE_END),
     ),
+    # The user lowers the target at 12:04: the end moves to 12:01, its poll (12:03) has passed.
+    "a target lowered under a tight limit to an end just passed: a poll at once": (
+        schedule(limit=10),
+        lambda s: (
+            s.budget.spend(NOW),
+            s.polled(NOW, Need.CHARGING, charge_end=at(10)),
+            s.retarget(at(4), Need.CHARGING, charge_end=at(1)),
+        ),
+        (at(4), Reason.CHARGE_END),
+    ),
+    # A 429 without Retry-After under a limit waits (two hours here); a new target changes nothing.
+    "a target changed during a wait: the wait stands": (
+        schedule(limit=10),
+        lambda s: (
+            s.budget.spend(NOW),
+            s.failed(NOW, RateLimitedError("busy", status=429)),
+            s.retarget(at(1), Need.CHARGING, charge_end=at(2)),
+        ),
+        (NOW + timedelta(hours=2), Reason.WAIT),
+    ),
     "a limit with room keeps the interval": (
         schedule(limit=2000),
         lambda s: s.polled(NOW, Need.CHARGING),
