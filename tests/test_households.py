@@ -789,3 +789,206 @@ async def test_a_field_left_out_at_the_first_poll_after_a_restart_does_not_chang
             "iX xDrive50 (2023)",
         )
     )
+
+
+# 6. A household's week of cars leaving, returning and being shared, with restarts in between.
+
+I3S_TARGET = "number.bmw_i3s_94_rex_charge_target"
+IX_TARGET = "number.bmw_ix_xdrive50_charge_target"
+IX_CAPACITY = "number.bmw_ix_xdrive50_battery_capacity"
+IX_AGAIN = {"vin": IX_VIN, "model": "iX xDrive50", "year": 2023, "percentage": 70}
+
+
+async def set_number(hass: HomeAssistant, entity_id: str, value: float) -> None:
+    """Set a car's setting as the user does."""
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": entity_id, "value": value}, blocking=True
+    )
+    await hass.async_block_till_done()
+
+
+async def test_a_field_left_out_before_and_after_a_restart_does_not_change_the_device(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """The stored answer is not what is known of the car: it left the model and year out too."""
+    before = device_of(device_registry, IX_VIN, init_integration)
+    simulator.update_car(IX_VIN, overrides={"model": None, "year": None})
+    await advance(hass, freezer, timedelta(minutes=15))
+    kept = device_of(device_registry, IX_VIN, init_integration)
+    assert (kept.name, kept.model) == (before.name, before.model)
+
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(minutes=15))
+
+    after = device_of(device_registry, IX_VIN, init_integration)
+    assert (after.name, after.model) == ("BMW iX xDrive50", "iX xDrive50 (2023)")
+
+
+async def test_a_charging_car_missing_at_a_restart_keeps_its_close_polls(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    """README: until its device goes, polling goes on as for the car last seen (kept across restarts)."""
+    schedule = init_integration.runtime_data.schedule
+    assert schedule.interval == timedelta(minutes=5)
+    simulator.remove_car(I3S_VIN)
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert init_integration.runtime_data.schedule.interval == timedelta(minutes=5)
+
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert init_integration.runtime_data.schedule.interval == timedelta(minutes=5)
+
+
+async def test_a_car_missing_at_a_restart_comes_back_with_its_entities_and_settings(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    await set_number(hass, IX_TARGET, 80)
+    simulator.remove_car(IX_VIN)
+    await advance(hass, freezer, timedelta(minutes=15))
+    assert hass.states.get(IX_BATTERY).state == STATE_UNAVAILABLE
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    simulator.add_car(EMAIL, IX_AGAIN)
+    await advance(hass, freezer, timedelta(minutes=15))
+
+    assert hass.states.get(IX_BATTERY).state not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
+    assert hass.states.get(IX_TARGET).state == "80.0"
+    ids = [
+        e.entity_id
+        for e in er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
+    ]
+    assert not [entity_id for entity_id in ids if entity_id.endswith("_2")]
+
+
+async def test_a_car_re_added_after_its_grace_keeps_its_entity_ids_and_settings(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    await set_number(hass, IX_TARGET, 80)
+    await set_number(hass, IX_CAPACITY, 100)
+    simulator.remove_car(IX_VIN)
+    await advance_by_polls(hass, freezer, 70)
+    assert entity_registry.async_get(IX_BATTERY) is None
+    simulator.add_car(EMAIL, IX_AGAIN)
+    await advance(hass, freezer, timedelta(minutes=15))
+
+    assert hass.states.get(IX_BATTERY).state not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
+    assert hass.states.get(IX_TARGET).state == "80.0"
+    assert hass.states.get(IX_CAPACITY).state == "100.0"
+
+
+async def test_a_shared_car_taken_over_during_a_reauth_stays_once_after_it(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    await set_up(hass, mock_config_entry)
+    await set_up(hass, partner_entry)
+    await set_number(hass, I3S_TARGET, 80)
+    unique_ids = {
+        e.unique_id
+        for e in entity_registry.entities.values()
+        if e.platform == DOMAIN and e.unique_id.startswith(I3S_VIN)
+    }
+    simulator.set_password(EMAIL, "changed-in-the-app")
+    await advance(hass, freezer, timedelta(minutes=5))
+    await advance(hass, freezer, timedelta(minutes=15))
+    assert owner(entity_registry, I3S_BATTERY) == partner_entry.entry_id
+    assert hass.states.get(I3S_TARGET).state == "80.0"
+
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_PASSWORD: "changed-in-the-app"}
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    await advance_by_polls(hass, freezer, 30)
+
+    assert owner(entity_registry, I3S_BATTERY) == partner_entry.entry_id
+    assert hass.states.get(I3S_BATTERY).state not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
+    assert hass.states.get(I3S_TARGET).state == "80.0"
+    assert device_of(device_registry, I3S_VIN, mock_config_entry) is None
+    assert device_of(device_registry, I3S_VIN, partner_entry) is not None
+    now = [
+        e
+        for e in entity_registry.entities.values()
+        if e.platform == DOMAIN and e.unique_id.startswith(I3S_VIN)
+    ]
+    assert {e.unique_id for e in now} == unique_ids
+    assert not [
+        e.entity_id for e in entity_registry.entities.values() if e.entity_id.endswith("_2")
+    ]
+    # The demo entry's own iX is back; the i3s's charge does not drive its polls.
+    assert hass.states.get(IX_BATTERY).state not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
+    assert mock_config_entry.runtime_data.schedule.interval == timedelta(minutes=15)
+    assert partner_entry.runtime_data.schedule.interval == timedelta(minutes=5)
+
+
+async def test_a_shared_car_missing_from_both_answers_at_a_restart_stays_where_it_was(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    partner_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A glitch that drops the car from both accounts, and a restart in it, move nothing."""
+    await set_up(hass, mock_config_entry)
+    await set_up(hass, partner_entry)
+    car = simulator.car(I3S_VIN)
+    simulator.remove_car(I3S_VIN)
+    # Both answers leave it out: neither entry lists it, so the demo entry keeps it in its grace.
+    await partner_entry.runtime_data.async_refresh()
+    await mock_config_entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get(I3S_BATTERY).state == STATE_UNAVAILABLE
+    assert I3S_VIN in mock_config_entry.runtime_data.cars.shown
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    simulator.account(EMAIL).cars.append(car)
+    simulator.account(SECOND_EMAIL).cars.append(car)
+    # The partner's entry happens to poll first once the car is back.
+    await partner_entry.runtime_data.async_refresh()
+    await advance(hass, freezer, timedelta(minutes=15))
+
+    assert owner(entity_registry, I3S_BATTERY) == mock_config_entry.entry_id
+    assert device_of(device_registry, I3S_VIN, mock_config_entry) is not None
+    assert device_of(device_registry, I3S_VIN, partner_entry) is None
+
+
+async def test_a_new_charge_target_sends_nothing_while_the_password_is_refused(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    simulator.set_password(EMAIL, "changed-in-the-app")
+    await advance(hass, freezer, timedelta(minutes=5))
+    assert init_integration.runtime_data.schedule.refused
+    sent = dict(simulator.counts)
+    await set_number(hass, I3S_TARGET, 50)
+    await set_number(hass, I3S_TARGET, 90)
+    await advance_by_polls(hass, freezer, 120)
+    assert simulator.counts == sent
+    assert init_integration.runtime_data.next_update is None

@@ -89,6 +89,14 @@ class EntryCars:
             self.shown.add(vin)
             self._add_device(data[vin])
 
+    def keep_missing_shown(self) -> None:
+        """Go on showing, after a restart, the cars of this entry's devices missing from answers.
+
+        Within its grace a missing car is still this entry's: another entry listing it again
+        before this one does must not take it over.
+        """
+        self.shown |= self.missing.keys() & self._device_vins()
+
     def _other_owner(self, vin: str) -> ConfigEntry | None:
         """Return the other entry that shows this car or owns its entities, if any."""
         for other in self._hass.config_entries.async_entries(DOMAIN):

@@ -132,6 +132,7 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
         now = dt_util.utcnow()
         self.schedule.restore(stored.schedule, now)
         self.cars.missing = stored.missing
+        self.cars.keep_missing_shown()
         self.charging = ChargingInsight(stored.charging)
         if stored.cars:
             self.data, self.polled_at = stored.cars, stored.polled_at
