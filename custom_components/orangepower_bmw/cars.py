@@ -89,13 +89,14 @@ class EntryCars:
             self.shown.add(vin)
             self._add_device(data[vin])
 
-    def keep_missing_shown(self) -> None:
-        """Go on showing, after a restart, the cars of this entry's devices missing from answers.
+    def restore(self, missing: dict[str, str], last_seen: dict[str, Vehicle]) -> None:
+        """Take in what a restart kept: the cars missing from answers, each car as last seen.
 
-        Within its grace a missing car is still this entry's: another entry listing it again
-        before this one does must not take it over.
+        Within its grace a missing car is still this entry's: it stays shown, so that another
+        entry listing it again before this one does cannot take it over.
         """
-        self.shown |= self.missing.keys() & self._device_vins()
+        self.missing, self.last_seen = missing, last_seen
+        self.shown |= missing.keys() & self._device_vins()
 
     def _other_owner(self, vin: str) -> ConfigEntry | None:
         """Return the other entry that shows this car or owns its entities, if any."""
@@ -221,8 +222,8 @@ class EntryCars:
                     year=vehicle.year or known.year,
                 )
             self.last_seen[vin] = vehicle
-            if known is None and None in (vehicle.brand, vehicle.model, vehicle.year):
-                # First seen since start-up with a field left out: nothing to compare it with.
+            if None in (vehicle.brand, vehicle.model, vehicle.year):
+                # A field not known yet: the device keeps what it shows rather than lose it.
                 continue
             fields = device_fields(vehicle)
             device = registry.async_get_device_by_identifier((DOMAIN, vin), self._entry.entry_id)

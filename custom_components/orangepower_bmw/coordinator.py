@@ -17,6 +17,7 @@ answer (Home Assistant's own interval is not used) and feeds it what each reques
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 import logging
 import random
@@ -57,7 +58,7 @@ from .const import (
 from .models import Token, Vehicle
 from .notices import Notices
 from .schedule import MIN_ASKED_GAP, MIN_MANUAL_GAP, Schedule, wait_key
-from .store import EntryStore, as_data, token_for_entry, token_from_entry
+from .store import EntryStore, Stored, token_for_entry, token_from_entry
 from .triggers import FOLLOW_UP_DELAY, ChargeStates, charge_states, shows_no_change
 
 _LOGGER = logging.getLogger(__name__)
@@ -129,18 +130,15 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
     async def _async_setup(self) -> None:
         """Load what survives a restart: the schedule, the cars' last values, missing cars."""
         stored = await self.store.async_load()
-        now = dt_util.utcnow()
-        self.schedule.restore(stored.schedule, now)
-        self.cars.missing = stored.missing
-        self.cars.keep_missing_shown()
+        self.schedule.restore(stored.schedule, dt_util.utcnow())
+        self.cars.restore(stored.missing, stored.last_seen)
         self.charging = ChargingInsight(stored.charging)
         if stored.cars:
             self.data, self.polled_at = stored.cars, stored.polled_at
             self.cars.show_listed(self.data)
-            self.cars.last_seen.update(self.data)
-            self.schedule.need, self.schedule.charge_end = self.charging.need(
-                self.data, self.cars.shown
-            )
+        self.schedule.need, self.schedule.charge_end = self.charging.need(
+            self.cars.last_seen, self.cars.shown
+        )
         if self.schedule.ask is not None and self.schedule.ask.follow_up:
             # Asked for before the reload: its follow-up compares with the cars as they were.
             self._asked_states = charge_states(self.data)
@@ -303,8 +301,10 @@ class OrangePowerCoordinator(TimestampDataUpdateCoordinator[dict[str, Vehicle]])
 
     def _stored(self) -> dict[str, Any]:
         """Return what is stored for the entry."""
-        schedule, cars = self.schedule.as_dict(), self.charging.cars
-        return as_data(schedule, self.data, self.polled_at, self.cars.missing, cars)
+        schedule, cars, charging = self.schedule.as_dict(), self.cars, self.charging.cars
+        return Stored(
+            schedule, self.data, self.polled_at, cars.missing, cars.last_seen, charging
+        ).as_data()
 
     @override
     async def async_shutdown(self) -> None:
@@ -352,9 +352,7 @@ class EntryRequests:
 
         async def saved() -> None:
             schedule = {**stored.schedule, "budget": requests.as_dict()}
-            await store.async_save(
-                as_data(schedule, stored.cars, stored.polled_at, stored.missing, stored.charging)
-            )
+            await store.async_save(replace(stored, schedule=schedule).as_data())
 
         return cls(requests, saved)
 

@@ -1,12 +1,14 @@
 """What a restart or reload must not lose: one store per entry, one versioned schema.
 
-`.storage/orangepower_bmw.<entry_id>` holds four parts, each parsed all or nothing (a part that does
+`.storage/orangepower_bmw.<entry_id>` holds five parts, each parsed all or nothing (a part that does
 not parse is dropped with a debug line, and the entry starts that part afresh):
 
 - `schedule`: the day's request count, a wait the service asked for, the backoff, a refresh asked
   for (schedule.py);
 - `cars` and `polled_at`: each car's last answer, and when it was fetched;
 - `missing`: since when each car missing from the answers has been missing, by VIN;
+- `last_seen`: each car the entry shows as last known, a missing one too (its brand, model and year
+  kept when an answer left them out), for the schedule and the car's device;
 - `charging`: each car's charging session (charging.py).
 
 The access token is kept in the config entry; its stored form is here too.
@@ -49,7 +51,19 @@ class Stored:
     cars: dict[str, Vehicle] | None = None
     polled_at: datetime | None = None
     missing: dict[str, str] = field(default_factory=dict)
+    last_seen: dict[str, Vehicle] = field(default_factory=dict)
     charging: dict[str, CarCharging] = field(default_factory=dict)
+
+    def as_data(self) -> dict[str, Any]:
+        """Return the store's data for these parts."""
+        return {
+            "schedule": self.schedule,
+            "cars": [asdict(car) for car in (self.cars or {}).values()],
+            "polled_at": self.polled_at.isoformat() if self.polled_at else None,
+            "missing": self.missing,
+            "last_seen": [asdict(car) for car in self.last_seen.values()],
+            "charging": {vin: car.as_dict() for vin, car in self.charging.items()},
+        }
 
 
 class EntryStore:
@@ -128,12 +142,12 @@ def parse(data: dict[str, Any]) -> Stored:
     schedule, cars, missing = data.get("schedule"), data.get("cars"), data.get("missing")
     if isinstance(schedule, dict):
         stored.schedule = schedule
-    vehicles = [vehicle_from_dict(car) for car in cars] if isinstance(cars, list) else []
-    if vehicles and None not in vehicles:
-        stored.cars = {vehicle.vin: vehicle for vehicle in vehicles if vehicle is not None}
-        stored.polled_at = aware(data.get("polled_at"))
+    if (vehicles := _vehicles(cars)) is not None:
+        stored.cars, stored.polled_at = vehicles, aware(data.get("polled_at"))
     elif cars:
         _LOGGER.debug("The stored cars cannot be read; the first poll brings them")
+    # Stores before 0.6 have no last_seen: the last answer's cars are the last seen.
+    stored.last_seen = _vehicles(data.get("last_seen")) or dict(stored.cars or {})
     if isinstance(missing, dict):
         stored.missing = {vin: since for vin, since in missing.items() if aware(since)}
     sessions = data.get("charging")
@@ -145,21 +159,12 @@ def parse(data: dict[str, Any]) -> Stored:
     return stored
 
 
-def as_data(
-    schedule: dict[str, Any],
-    cars: dict[str, Vehicle] | None,
-    polled_at: datetime | None,
-    missing: dict[str, str],
-    charging: dict[str, CarCharging],
-) -> dict[str, Any]:
-    """Return the store's data for these parts."""
-    return {
-        "schedule": schedule,
-        "cars": [asdict(car) for car in (cars or {}).values()],
-        "polled_at": polled_at.isoformat() if polled_at else None,
-        "missing": missing,
-        "charging": {vin: car.as_dict() for vin, car in charging.items()},
-    }
+def _vehicles(data: Any) -> dict[str, Vehicle] | None:
+    """Return stored cars by VIN; None unless every one of a non-empty list parses."""
+    vehicles = [vehicle_from_dict(car) for car in data] if isinstance(data, list) else []
+    if not vehicles or None in vehicles:
+        return None
+    return {vehicle.vin: vehicle for vehicle in vehicles if vehicle is not None}
 
 
 def token_from_entry(data: Any) -> Token | None:
