@@ -155,6 +155,9 @@ async def test_energy_charged_is_unknown_until_a_capacity_is_known(
     entity = "sensor.bmw_vision_neue_klasse_energy_charged_estimate"
     assert value(hass, entity) == "unknown"
     assert value(hass, "number.bmw_vision_neue_klasse_battery_capacity") == "unknown"
+    # The power, unknown too, says why.
+    power = "sensor.bmw_vision_neue_klasse_charging_power"
+    assert hass.states.get(power).attributes["waiting_for"] == "battery_capacity"
     # Said once, with the model to report.
     assert [r.getMessage() for r in caplog.records if "Vision Neue Klasse" in r.getMessage()] == [
         "The usable battery capacity of the BMW Vision Neue Klasse (2027) is not in this "
@@ -169,6 +172,7 @@ async def test_energy_charged_is_unknown_until_a_capacity_is_known(
         blocking=True,
     )
     assert value(hass, entity) == "0.0"
+    assert "waiting_for" not in hass.states.get(power).attributes
     await polls(hass, freezer, 60)
     assert float(value(hass, entity)) == pytest.approx(5, abs=0.6)
 

@@ -102,6 +102,12 @@ async def test_a_parked_car_shows(hass: HomeAssistant, init_integration: MockCon
         # 36 % of 105.2 kWh.
         "sensor.bmw_ix_xdrive50_energy_to_target": "37.872",
     }
+    # The estimates say why they are unknown: they wait for a charge.
+    waiting = {
+        key: hass.states.get(f"sensor.bmw_ix_xdrive50_{key}").attributes.get("waiting_for")
+        for key in ("charging_rate", "charge_end", "charging_power")
+    }
+    assert waiting == {"charging_rate": "charge", "charge_end": "charge", "charging_power": None}
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")

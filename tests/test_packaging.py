@@ -371,6 +371,10 @@ def entity_translation_paths() -> set[Key]:
             paths.add(("entity", platform, key, "name"))
             for option in getattr(description, "options", None) or ():
                 paths.add(("entity", platform, key, "state", option))
+            # What an unknown estimate waits for: its attribute's name and states.
+            for wait in getattr(description, "waits_for", ()):
+                prefix = ("entity", platform, key, "state_attributes", "waiting_for")
+                paths.update({(*prefix, "name"), (*prefix, "state", wait.value)})
     # The account sensors' attributes, read from a coordinator with a limit; the reason is one of
     # the schedule's.
     limited = SimpleNamespace(budget=SimpleNamespace(limit=48), next_update_reason="interval")

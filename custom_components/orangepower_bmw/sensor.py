@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, override
 
 from homeassistant.components.sensor import (
@@ -44,6 +45,21 @@ EXPIRY_MARGIN = timedelta(seconds=1)
 STATUS_OPTIONS = CHARGING_STATES - {"UNKNOWN"}
 
 
+class Waiting(StrEnum):
+    """What an unknown estimate waits for: its `waiting_for` attribute, so that Unknown says why."""
+
+    CHARGE = "charge"
+    LEVEL_CHANGES = "level_changes"
+    BATTERY_CAPACITY = "battery_capacity"
+
+
+WAITING: dict[Waiting, Callable[[CarView], bool]] = {
+    Waiting.CHARGE: lambda car: car.charging.session is None,
+    Waiting.LEVEL_CHANGES: lambda car: car.charging.rate is None,
+    Waiting.BATTERY_CAPACITY: lambda car: car.charging.battery_capacity(car.vehicle) is None,
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class CarSensorDescription(SensorEntityDescription, CarEntityDescription):
     """A sensor of a car: its value from the car's view."""
@@ -51,6 +67,8 @@ class CarSensorDescription(SensorEntityDescription, CarEntityDescription):
     value_fn: Callable[[CarView], StateType | datetime]
     # A time that is unknown once it has passed without a poll saying what happened.
     expires: bool = False
+    # What the value, while unknown, may wait for, the first that holds shown.
+    waits_for: tuple[Waiting, ...] = ()
 
 
 def _known(value: str | None, known: frozenset[str]) -> str | None:
@@ -128,6 +146,7 @@ SENSORS: tuple[CarSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         value_fn=_rate,
+        waits_for=(Waiting.CHARGE, Waiting.LEVEL_CHANGES),
     ),
     CarSensorDescription(
         key="charge_end",
@@ -136,6 +155,7 @@ SENSORS: tuple[CarSensorDescription, ...] = (
         value_fn=lambda car: car.charging.end,
         # Past its end and not yet seen at the target: no estimate until the next poll.
         expires=True,
+        waits_for=(Waiting.CHARGE, Waiting.LEVEL_CHANGES),
     ),
     CarSensorDescription(
         key="energy_to_target",
@@ -168,6 +188,7 @@ SENSORS: tuple[CarSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         value_fn=lambda car: car.charging.power(car.vehicle),
+        waits_for=(Waiting.BATTERY_CAPACITY, Waiting.LEVEL_CHANGES),
     ),
     CarSensorDescription(
         key="charger",
@@ -253,6 +274,15 @@ class CarSensor(OrangePowerEntity, SensorEntity):
         if self.entity_description.expires and isinstance(value, datetime):
             return value if value >= dt_util.utcnow() else None
         return value
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return, while the value is unknown, what it waits for (when the sensor says)."""
+        if self.native_value is not None:
+            return None
+        waiting = (wait for wait in self.entity_description.waits_for if WAITING[wait](self.car))
+        return {"waiting_for": wait.value} if (wait := next(waiting, None)) else None
 
     @override
     async def async_added_to_hass(self) -> None:
