@@ -65,6 +65,8 @@ class EntryCars:
         self.show_listed(data)
         self.track_missing(data)
         self.update_devices(data)
+        # A car another entry shows is not this one's to remember.
+        self.last_seen = {vin: car for vin, car in self.last_seen.items() if vin in self.shown}
 
     def device_info(self, vin: str) -> DeviceInfo:
         """Return the device of a car's entities; cars.py made it and keeps it up to date."""

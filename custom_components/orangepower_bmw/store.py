@@ -34,7 +34,7 @@ _LOGGER = logging.getLogger(__name__)
 STORAGE_VERSION = 2
 # Seconds to gather the writes of several events; a pending write is made at unload and at stop.
 SAVE_DELAY = 10
-# Version 1 (up to 0.4) kept the charging sessions in a store of their own.
+# Version 1 (release 0.1.0) kept the charging sessions in a store of their own.
 V1_CHARGING_SUFFIX = ".charging"
 
 
@@ -146,7 +146,7 @@ def parse(data: dict[str, Any]) -> Stored:
         stored.cars, stored.polled_at = vehicles, aware(data.get("polled_at"))
     elif cars:
         _LOGGER.debug("The stored cars cannot be read; the first poll brings them")
-    # Stores before 0.6 have no last_seen: the last answer's cars are the last seen.
+    # A store written before this part existed: the last answer's cars are the last seen.
     stored.last_seen = _vehicles(data.get("last_seen")) or dict(stored.cars or {})
     if isinstance(missing, dict):
         stored.missing = {vin: since for vin, since in missing.items() if aware(since)}
