@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from unittest.mock import patch
 
 from homeassistant.const import Platform
@@ -16,6 +17,44 @@ from custom_components.orangepower_bmw.const import DOMAIN
 from tests.conftest import I3S_VIN, IX_VIN
 
 pytestmark = pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
+
+
+def shows(hass: HomeAssistant, entry: er.RegistryEntry) -> dict[str, str]:
+    """An entity as registered and as its state shows, one line each: what tells entities apart.
+
+    What every entity shares is asserted here instead of repeated in the snapshot.
+    """
+    assert (entry.platform, entry.has_entity_name, entry.object_id_base) == (
+        DOMAIN,
+        True,
+        entry.original_name,
+    )
+    assert (entry.name, entry.icon, entry.hidden_by, entry.aliases, entry.labels) == (
+        None,
+        None,
+        None,
+        [er.COMPUTED_NAME],
+        set(),
+    )
+    assert (entry.area_id, entry.supported_features, entry.previous_unique_id) == (None, 0, None)
+    registered = {
+        "name": entry.original_name,
+        "translation_key": entry.translation_key,
+        "unique_id": entry.unique_id,
+        "device_class": entry.original_device_class,
+        "unit": entry.unit_of_measurement,
+        "category": entry.entity_category,
+        "disabled_by": entry.disabled_by,
+        "icon": entry.original_icon,
+        "capabilities": entry.capabilities,
+        "options": {key: dict(value) for key, value in entry.options.items()},
+    }
+    state = hass.states.get(entry.entity_id)
+    assert state is not None
+    return {
+        "entry": json.dumps({k: v for k, v in registered.items() if v not in (None, {})}),
+        "state": json.dumps({"state": state.state, **state.attributes}, default=str),
+    }
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -45,9 +84,7 @@ async def test_entities(
     assert (
         len(shown) == {Platform.SENSOR: 14, Platform.BINARY_SENSOR: 3, Platform.NUMBER: 2}[platform]
     )
-    for entry in shown:
-        assert entry == snapshot(name=f"{entry.entity_id}-entry")
-        assert hass.states.get(entry.entity_id) == snapshot(name=f"{entry.entity_id}-state")
+    assert {entry.entity_id: shows(hass, entry) for entry in shown} == snapshot
 
     # The iX has the same entities, registered alike but for its name and ids.
     def alike(entry: er.RegistryEntry, car: str, vin: str) -> tuple[object, ...]:
