@@ -525,21 +525,9 @@ async def test_a_reload_of_the_integration_mid_charge(
     await hass.services.async_call(
         "number", "set_value", {"entity_id": I3S_TARGET, "value": 95}, blocking=True
     )
-    assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"cheap": None}})
-    assert await async_setup_component(
-        hass,
-        "template",
-        {
-            "template": {
-                "binary_sensor": {
-                    "name": "Cheap now",
-                    "state": "{{ is_state('input_boolean.cheap', 'on') }}",
-                }
-            }
-        },
-    )
     install_switch(hass, writes_state=True)
-    hass.states.async_set(SWITCH, "off")
+    set_state(hass, "cheap", "off")
+    set_state(hass, "switch", "off")
     await hass.async_block_till_done()
     assert hass.states.get(I3S_BATTERY).state == "85"
     assert float(hass.states.get(I3S_TARGET).state) == 95
@@ -550,13 +538,10 @@ async def test_a_reload_of_the_integration_mid_charge(
             **blueprint_inputs(),
             "battery_sensor": I3S_BATTERY,
             "charger_connected_sensor": I3S_PLUG,
-            "cheap_now_sensor": "binary_sensor.cheap_now",
             "charge_target_entity": I3S_TARGET,
         },
     )
-    await hass.services.async_call(
-        "input_boolean", "turn_on", {"entity_id": "input_boolean.cheap"}, blocking=True
-    )
+    set_state(hass, "cheap", "on")
     await hass.async_block_till_done()
     assert actions()[-1] == TURN_ON
     assert hass.states.get(SWITCH).state == "on"
