@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.orangepower_bmw.const import CONF_DAILY_REQUEST_LIMIT, DOMAIN
 from simulator import Simulator
 from tests.conftest import I3S_VIN
-from tests.helpers import advance
+from tests.helpers import advance, set_up
 
 pytestmark = pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
 
@@ -242,9 +242,7 @@ async def test_restart_mid_charge(
             ),
         ],
     )
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up(hass, mock_config_entry)
 
     assert state(hass, TARGET) == "80"
     assert state(hass, CAPACITY) == "37.9"
@@ -282,9 +280,7 @@ async def test_unreadable_sessions_are_started_afresh(
     """A damaged store costs the estimates for a while, not the integration."""
     key = f"{DOMAIN}.{mock_config_entry.entry_id}.charging"
     hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": {I3S_VIN: {}}}
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up(hass, mock_config_entry)
 
     assert state(hass, CHARGER) == "charging"
     assert state(hass, RATE) == STATE_UNKNOWN
