@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.orangepower_bmw.const import CONF_DAILY_REQUEST_LIMIT, DOMAIN
 from simulator import Simulator
 from tests.conftest import I3S_VIN
-from tests.helpers import advance
+from tests.helpers import advance, set_up
 
 pytestmark = pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
 
@@ -158,19 +158,33 @@ async def test_frozen_level_raises_and_clears_the_stall_flag(
 
 # Once broken under a limit: the reload took the stored values without a poll, and the end was
 # thrown away when the target number restored itself.
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize("limit", [0, 48], ids=["no_limit", "under_a_limit"])
-async def test_reload_mid_charge(
+async def test_new_entities_mid_charge_and_after_a_reload(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     init_integration: MockConfigEntry,
     limit: int,
 ) -> None:
-    """After a reload the estimate is back at once, with the user's target and capacity."""
+    """Every new entity of the charging car after an hour, with a target and a capacity set; after
+    a reload the same at once, with the user's target and capacity.
+
+    What they show; their attributes are pinned by the entity snapshots (test_entities).
+    """
     await set_number(hass, TARGET, 80)
     await set_number(hass, CAPACITY, 37.9)
     await minutes(hass, freezer, 60)
-    before = {entity_id: state(hass, entity_id) for entity_id in (RATE, END, ENERGY, TARGET)}
-    assert before[END] != STATE_UNKNOWN
+    shown = {
+        RATE: "10.4",
+        END: "2026-11-23T15:24:35+00:00",
+        ENERGY: "9.475",
+        CHARGER: "charging",
+        LAST_CHANGED: "2026-11-23T13:00:00+00:00",
+        STALLED: "off",
+        TARGET: "80.0",
+        CAPACITY: "37.9",
+    }
+    assert {entity_id: state(hass, entity_id) for entity_id in NEW_ENTITIES} == shown
 
     hass.config_entries.async_update_entry(
         init_integration,
@@ -179,9 +193,7 @@ async def test_reload_mid_charge(
     assert await hass.config_entries.async_reload(init_integration.entry_id)
     await hass.async_block_till_done()
 
-    after = {entity_id: state(hass, entity_id) for entity_id in (RATE, END, ENERGY, TARGET)}
-    assert after == before
-    assert state(hass, CAPACITY) == "37.9"
+    assert {entity_id: state(hass, entity_id) for entity_id in NEW_ENTITIES} == shown
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -230,9 +242,7 @@ async def test_restart_mid_charge(
             ),
         ],
     )
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up(hass, mock_config_entry)
 
     assert state(hass, TARGET) == "80"
     assert state(hass, CAPACITY) == "37.9"
@@ -261,27 +271,6 @@ async def test_removing_the_entry_removes_its_sessions(
     assert key not in hass_storage
 
 
-@pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
-async def test_new_entities_mid_charge(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
-    """Every new entity of the charging car after an hour, with a target and a capacity set.
-
-    What they show; their attributes are pinned by the entity snapshots (test_entities).
-    """
-    await set_number(hass, TARGET, 80)
-    await set_number(hass, CAPACITY, 37.9)
-    await minutes(hass, freezer, 60)
-    assert {entity_id: state(hass, entity_id) for entity_id in NEW_ENTITIES} == {
-        RATE: "10.4",
-        END: "2026-11-23T15:24:35+00:00",
-        ENERGY: "9.475",
-        CHARGER: "charging",
-        LAST_CHANGED: "2026-11-23T13:00:00+00:00",
-        STALLED: "off",
-        TARGET: "80.0",
-        CAPACITY: "37.9",
-    }
-
-
 async def test_unreadable_sessions_are_started_afresh(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
@@ -291,9 +280,7 @@ async def test_unreadable_sessions_are_started_afresh(
     """A damaged store costs the estimates for a while, not the integration."""
     key = f"{DOMAIN}.{mock_config_entry.entry_id}.charging"
     hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": {I3S_VIN: {}}}
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up(hass, mock_config_entry)
 
     assert state(hass, CHARGER) == "charging"
     assert state(hass, RATE) == STATE_UNKNOWN

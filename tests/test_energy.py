@@ -40,10 +40,10 @@ async def polls(hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: in
         await advance(hass, freezer, timedelta(minutes=5))
 
 
-async def set_capacity(hass: HomeAssistant, kwh: float) -> None:
-    """Set the i3s's battery capacity as the user does."""
+async def set_capacity(hass: HomeAssistant, kwh: float, entity_id: str = CAPACITY) -> None:
+    """Set a battery capacity (the i3s's unless told) as the user does."""
     await hass.services.async_call(
-        "number", "set_value", {"entity_id": CAPACITY, "value": kwh}, blocking=True
+        "number", "set_value", {"entity_id": entity_id, "value": kwh}, blocking=True
     )
 
 
@@ -165,12 +165,7 @@ async def test_energy_charged_is_unknown_until_a_capacity_is_known(
         "the model and its capacity"
     ]
 
-    await hass.services.async_call(
-        "number",
-        "set_value",
-        {"entity_id": "number.bmw_vision_neue_klasse_battery_capacity", "value": 50},
-        blocking=True,
-    )
+    await set_capacity(hass, 50, "number.bmw_vision_neue_klasse_battery_capacity")
     assert value(hass, entity) == "0.0"
     assert "waiting_for" not in hass.states.get(power).attributes
     await polls(hass, freezer, 60)

@@ -34,13 +34,11 @@ import pytest
 import yaml
 
 from custom_components.orangepower_bmw import (
-    api,
     binary_sensor,
     config_flow,
     number,
     schedule,
     sensor,
-    validation,
 )
 from custom_components.orangepower_bmw.const import DOMAIN
 
@@ -246,25 +244,23 @@ def test_quality_scale_rules_hassfest_checks_in_the_code() -> None:
 
 def typed_entry_arguments() -> Iterator[tuple[str, ast.arg]]:
     """Yield the config entry argument of each function Home Assistant calls with one."""
-    positions = {
-        "__init__": {
-            "async_setup_entry": 1,
-            "async_unload_entry": 1,
-            "async_remove_entry": 1,
-            "async_migrate_entry": 1,
-            "async_remove_config_entry_device": 1,
-        },
-        "diagnostics": {
-            "async_get_config_entry_diagnostics": 1,
-            "async_get_device_diagnostics": 1,
-        },
-        **{name: {"async_setup_entry": 1} for name in PLATFORM_MODULES},
+    entry_functions = {
+        "__init__": [
+            "async_setup_entry",
+            "async_unload_entry",
+            "async_remove_entry",
+            "async_migrate_entry",
+            "async_remove_config_entry_device",
+        ],
+        "diagnostics": ["async_get_config_entry_diagnostics", "async_get_device_diagnostics"],
+        **{name: ["async_setup_entry"] for name in PLATFORM_MODULES},
     }
-    for name, functions in positions.items():
+    for name, functions in entry_functions.items():
         tree = module(name)
-        for function, position in functions.items():
+        for function in functions:
+            # The entry is the second argument, after hass.
             if (defined := top_level_function(tree, function)) is not None:
-                yield f"{name}.{function}", defined.args.args[position]
+                yield f"{name}.{function}", defined.args.args[1]
     for node in ast.walk(module("config_flow")):
         if isinstance(node, ast.FunctionDef) and node.name == "async_get_options_flow":
             yield "config_flow.async_get_options_flow", node.args.args[0]
@@ -286,7 +282,7 @@ def test_has_entity_name() -> None:
     """has-entity-name: every entity class of the package names itself from its device."""
     classes: dict[str, tuple[list[str], bool]] = {}
     for path in INTEGRATION.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(module(path.stem)):
             if isinstance(node, ast.ClassDef):
                 bases = [ast.unparse(base).split("[")[0] for base in node.bases]
                 sets = any(
@@ -319,10 +315,12 @@ def test_exempt_rules_hold() -> None:
     """What the exempt rules claim: no actions, no conditions or triggers, nothing to discover."""
     for rule in ("action-setup", "docs-actions", "docs-conditions", "docs-triggers", "discovery"):
         assert status(rule) == "exempt", rule
+    # The manifest keys that ask for discovery; each has a config flow step of its name.
+    discovery = {"bluetooth", "dhcp", "homekit", "mqtt", "ssdp", "usb", "zeroconf"}
     names = {path.name for path in INTEGRATION.iterdir()}
     assert not names & {"services.yaml", "condition.py", "trigger.py", "device_trigger.py"}
     for path in INTEGRATION.glob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = module(path.stem)
         assert not calls(tree, "async_register_entity_service"), path.name
         assert not any(
             isinstance(node, ast.Call)
@@ -332,21 +330,10 @@ def test_exempt_rules_hold() -> None:
         assert not any(
             isinstance(node, ast.AsyncFunctionDef)
             and node.name.startswith("async_step_")
-            and node.name.removeprefix("async_step_")
-            in {
-                "bluetooth",
-                "dhcp",
-                "discovery",
-                "hassio",
-                "homekit",
-                "mqtt",
-                "ssdp",
-                "usb",
-                "zeroconf",
-            }
+            and node.name.removeprefix("async_step_") in {*discovery, "discovery", "hassio"}
             for node in ast.walk(tree)
         ), path.name
-    assert not MANIFEST.keys() & {"bluetooth", "dhcp", "homekit", "mqtt", "ssdp", "usb", "zeroconf"}
+    assert not MANIFEST.keys() & discovery
 
 
 # What the code asks of the translations
@@ -393,24 +380,21 @@ def _string_constants(node: ast.AST) -> list[str]:
         return [node.value]
     if isinstance(node, ast.IfExp):
         return _string_constants(node.body) + _string_constants(node.orelse)
-    if isinstance(node, ast.Call) and ast.unparse(node.func) in SHARED_KEY_FUNCTIONS:
-        return _error_keys(ast.unparse(node.func))
+    if isinstance(node, ast.Call) and (name := ast.unparse(node.func)) in SHARED_KEY_FUNCTIONS:
+        return _returns(_functions(module(SHARED_KEY_FUNCTIONS[name]))[name])
     return []
 
 
 # The functions that give translation keys to other modules, and their module.
 SHARED_KEY_FUNCTIONS = {
-    "error_key": api,
-    "wait_key": schedule,
-    "refused_login_error": validation,
+    "error_key": "api",
+    "wait_key": "schedule",
+    "refused_login_error": "validation",
 }
 
 
-def _error_keys(name: str) -> list[str]:
-    """Return every translation key a shared function (error_key, wait_key) can give."""
-    module = SHARED_KEY_FUNCTIONS[name]
-    tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
-    function = _functions(tree)[name]
+def _returns(function: ast.AST) -> list[str]:
+    """Return every string a function can return."""
     return [
         key
         for node in ast.walk(function)
@@ -478,7 +462,7 @@ def flow_translations() -> tuple[set[Key], dict[Key, set[str]]]:
     """Return the translation paths config_flow.py uses, and the placeholders each form passes."""
     paths: set[Key] = set()
     given: dict[Key, set[str]] = {}
-    tree = ast.parse(Path(config_flow.__file__).read_text(encoding="utf-8"))
+    tree = module("config_flow")
     for section, function, node in _walk(tree, "config", tree):
         if isinstance(node, ast.Assign):
             # errors[field] = "key"
@@ -516,7 +500,7 @@ def flow_translations() -> tuple[set[Key], dict[Key, set[str]]]:
 
 def validation_errors() -> set[str]:
     """Return the form errors validation.py sets: `errors[field] = "key"`, or a helper's keys."""
-    tree = ast.parse(Path(validation.__file__).read_text(encoding="utf-8"))
+    tree = module("validation")
     # `if (url_error := _url_error(url)) ...: errors[CONF_URL] = url_error`
     named = {
         node.target.id: node.value for node in ast.walk(tree) if isinstance(node, ast.NamedExpr)
@@ -552,13 +536,7 @@ def _key_values(node: ast.expr, function: ast.AST, tree: ast.AST) -> list[str]:
     functions = _functions(tree)
     if isinstance(node, ast.Call) and _called_name(node) in functions:
         # translation_key=_error_key(err): every key that function returns.
-        helper = functions[_called_name(node)]
-        return [
-            value
-            for returned in ast.walk(helper)
-            if isinstance(returned, ast.Return) and returned.value is not None
-            for value in _string_constants(returned.value)
-        ]
+        return _returns(functions[_called_name(node)])
     if isinstance(node, ast.Name) and isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
         # translation_key=key, a parameter: every string the function is called with.
         parameters = [arg.arg for arg in function.args.args]
@@ -581,8 +559,8 @@ def raised_translations() -> tuple[set[Key], dict[Key, set[str]]]:
     """Return the exception messages and repairs the integration raises, and their placeholders."""
     paths: set[Key] = set()
     given: dict[Key, set[str]] = {}
-    for module in INTEGRATION.glob("*.py"):
-        tree = ast.parse(module.read_text(encoding="utf-8"))
+    for file in INTEGRATION.glob("*.py"):
+        tree = module(file.stem)
         for _, function, node in _walk(tree, "", tree):
             if not isinstance(node, ast.Call):
                 continue
@@ -596,7 +574,7 @@ def raised_translations() -> tuple[set[Key], dict[Key, set[str]]]:
             key = _keyword(node, "translation_key")
             assert key is not None, ast.unparse(node)
             keys = _key_values(key, function, tree)
-            assert keys, f"cannot tell the keys of {ast.unparse(key)} in {module.name}"
+            assert keys, f"cannot tell the keys of {ast.unparse(key)} in {file.name}"
             passed = _dict_keys(_keyword(node, "translation_placeholders"))
             for value in keys:
                 for leaf in leaf_names:
@@ -613,16 +591,12 @@ def used_translations() -> tuple[set[Key], dict[Key, set[str]]]:
     return entity_translation_paths() | flow_paths | raised_paths, flow_given | raised_given
 
 
-def test_code_finds_its_translations() -> None:
-    """Every form, field, error, abort, entity, state and exception the code uses has an English text."""
+def test_code_and_english_texts_match() -> None:
+    """Every form, field, error, abort, entity, state and exception the code uses has an English
+    text, and every English text is used, so none is left over from a removed feature."""
     used, _ = used_translations()
     missing = sorted(path for path in used if path not in leaves(EN))
     assert missing == []
-
-
-def test_no_orphan_translations() -> None:
-    """Every English text is used by the code, so none is left over from a removed feature."""
-    used, _ = used_translations()
     orphans = sorted(path for path in leaves(EN) if path not in used)
     assert orphans == []
 
