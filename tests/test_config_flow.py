@@ -250,7 +250,8 @@ async def test_user_error_then_fixed(
     """The form again, with the error and what was typed; retyping what was wrong adds the account.
 
     A mistake the form sees itself costs no request. Once broken: every error emptied the
-    password, so fixing the flagged field alone was met with "Not all required fields are filled in".
+    password, so fixing the flagged field alone was met with "Not all required fields are
+    filled in".
     """
     if fault is not None:
         simulator.inject_fault(fault[0], **fault[1])
@@ -485,25 +486,6 @@ async def test_an_error_then_the_new_password(
     }
 
 
-async def test_reauth_after_password_change_brings_cars_back(
-    hass: HomeAssistant, simulator: Simulator, mock_config_entry: MockConfigEntry
-) -> None:
-    simulator.set_password(EMAIL, NEW_PASSWORD)
-    await set_up(hass, mock_config_entry)
-    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
-
-    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert flow["context"]["source"] == SOURCE_REAUTH
-    assert flow["step_id"] == "reauth_confirm"
-    result = await submit(hass, flow, {CONF_PASSWORD: NEW_PASSWORD})
-
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
-    assert mock_config_entry.state is ConfigEntryState.LOADED
-    assert mock_config_entry.data[CONF_PASSWORD] == NEW_PASSWORD
-    assert hass.states.get("sensor.bmw_i3s_94_rex_battery") is not None
-
-
 # The reauth form names the account in every language (test_packaging: each text the flows use is
 # there, in all ten languages).
 
@@ -612,16 +594,25 @@ async def test_the_forms_requests_count_against_the_entry(
     flow: str,
     loaded: bool,
 ) -> None:
+    """Each form's sign-in counts; after a password changed elsewhere, either brings cars back."""
     if not loaded:
         simulator.set_password(EMAIL, NEW_PASSWORD)
     await set_up(hass, mock_config_entry, daily_request_limit=48)
     assert (mock_config_entry.state is ConfigEntryState.LOADED) is loaded
+    if not loaded:
+        # The refused password: Home Assistant asks for a new one on its own.
+        assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+        [progress] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        assert progress["context"]["source"] == SOURCE_REAUTH
+        assert progress["step_id"] == "reauth_confirm"
     simulator.set_password(EMAIL, NEW_PASSWORD)
 
     result = await fill_in(hass, mock_config_entry, flow)
 
     assert result["type"] is FlowResultType.ABORT
     assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert mock_config_entry.data[CONF_PASSWORD] == NEW_PASSWORD
+    assert hass.states.get("sensor.bmw_i3s_94_rex_battery") is not None
     count = hass.states.get(REQUESTS_TODAY).state
     assert int(count) == sum(simulator.counts.values())
 
