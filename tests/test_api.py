@@ -30,12 +30,9 @@ from custom_components.orangepower_bmw.api import (
     UnexpectedResponseError,
 )
 from custom_components.orangepower_bmw.models import ChargingStatus, Token, Vehicle
-from simulator import Simulator, parse_scenario, run_simulator
+from simulator import Simulator
+from tests.conftest import EMAIL, I3S_VIN, IX_VIN, PASSWORD
 
-EMAIL = "demo@example.com"
-PASSWORD = "demo-password"
-I3S_VIN = "WBY7Z8C5XJV123456"
-IX_VIN = "WBY21CF0XPC654321"
 # The fixed clock every client here reads.
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ENDPOINTS = ("token", "vehicles")
@@ -142,29 +139,14 @@ async def test_login_returns_the_token_with_expiry_from_the_clock_at_the_respons
 
 
 async def test_login_sends_the_orange_power_account_as_payload_email(
-    session: aiohttp.ClientSession, socket_enabled: None
+    session: aiohttp.ClientSession, simulator_url: str, simulator: Simulator
 ) -> None:
-    simulator = Simulator(
-        parse_scenario(
-            {
-                "accounts": [
-                    {
-                        "email": "driver@example.com",
-                        "password": "secret",
-                        "account_email": "op@example.com",
-                        "cars": [],
-                    }
-                ]
-            }
-        )
-    )
-    async with run_simulator(simulator) as url:
-        token = await client_of(
-            session, url, "driver@example.com", "secret", "op@example.com"
-        ).login()
+    simulator.account(EMAIL).account_email = "op@example.com"
+
+    token = await client_of(session, simulator_url, account_email="op@example.com").login()
 
     # Another payload e-mail is refused: test_refused_login_is_invalid_credentials.
-    assert simulator.check_token(token.access_token).email == "driver@example.com"
+    assert simulator.check_token(token.access_token).email == EMAIL
 
 
 @pytest.mark.parametrize(
@@ -360,27 +342,27 @@ def http_date(seconds_after_now: float) -> str:
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize(
-    ("retry_after", "seconds"),
+    ("fault", "seconds"),
     [
-        (None, None),
-        ("120", 120.0),
-        (http_date(90), 90.0),
+        ({}, None),
+        ({"retry_after": "120"}, 120.0),
+        ({"retry_after": http_date(90)}, 90.0),
+        # An oversized answer keeps its status and delay.
+        ({"retry_after": "60", "body": "huge"}, 60.0),
     ],
+    ids=repr,
 )
 async def test_429_is_rate_limited_with_the_delay_asked_for(
     client: OrangePowerClient,
     token: Token,
     simulator: Simulator,
     endpoint: str,
-    retry_after: str | None,
+    fault: dict[str, str],
     seconds: float | None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     secrets = secrets_of(endpoint, token)
-    fault: dict[str, object] = {"status": 429, "body": echo_body(secrets)}
-    if retry_after is not None:
-        fault["retry_after"] = retry_after
-    simulator.inject_fault(endpoint, **fault)
+    simulator.inject_fault(endpoint, **{"status": 429, "body": echo_body(secrets), **fault})
 
     with pytest.raises(RateLimitedError) as exc_info:
         await call(client, endpoint)
@@ -388,6 +370,7 @@ async def test_429_is_rate_limited_with_the_delay_asked_for(
     err = exc_info.value
     assert err.retry_after == seconds
     assert err.status == 429
+    assert len(answer_logged(caplog)) <= 200
     assert_secret_free(err, secrets, caplog)
 
 
@@ -631,18 +614,6 @@ async def test_a_redirect_is_not_followed_with_the_credentials(
 
     assert exc_info.value.status == 308
     assert followed == []
-
-
-async def test_an_oversized_rate_limit_answer_keeps_its_status_and_delay(
-    client: OrangePowerClient, simulator: Simulator, caplog: pytest.LogCaptureFixture
-) -> None:
-    simulator.inject_fault("token", status=429, retry_after="60", body="huge")
-
-    with pytest.raises(RateLimitedError) as exc_info:
-        await client.login()
-
-    assert exc_info.value.retry_after == 60.0
-    assert len(answer_logged(caplog)) <= 200
 
 
 # Once broken: a 200 vehicles answer that was not valid JSON was logged with the VIN and user id.

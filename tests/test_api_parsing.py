@@ -48,15 +48,6 @@ def with_fields(**changes: Any) -> dict[str, Any]:
     return vehicle
 
 
-def test_reference_vehicle_as_bare_object_and_in_a_list() -> None:
-    assert parse_vehicles(REFERENCE_VEHICLE) == [REFERENCE_MODEL]
-    assert parse_vehicles([REFERENCE_VEHICLE, REFERENCE_VEHICLE]) == [REFERENCE_MODEL] * 2
-
-
-def test_empty_list_means_no_cars() -> None:
-    assert parse_vehicles([]) == []
-
-
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -141,30 +132,37 @@ def test_negative_range_is_unknown() -> None:
     assert parse_vehicles(vehicle_json)[0].electric_range is None
 
 
-def test_devices_of_other_kinds_are_not_cars() -> None:
-    charger = {"device_type": "ohme", "device_id": "charger-1"}
-    assert parse_vehicles([charger, REFERENCE_VEHICLE]) == [REFERENCE_MODEL]
+WITHOUT_VIN = {key: value for key, value in REFERENCE_VEHICLE.items() if key != "device_id"}
 
 
 @pytest.mark.parametrize(
-    "broken",
+    ("body", "cars", "skipped"),
     [
-        {key: value for key, value in REFERENCE_VEHICLE.items() if key != "device_id"},
-        {**REFERENCE_VEHICLE, "device_id": "  "},
-        {**REFERENCE_VEHICLE, "device_id": None},
-        "a string",
-        None,
-        [REFERENCE_VEHICLE],
+        (REFERENCE_VEHICLE, 1, 0),
+        ([REFERENCE_VEHICLE, REFERENCE_VEHICLE], 2, 0),
+        ([], 0, 0),
+        # Devices of other kinds are not cars, nor skipped.
+        ([{"device_type": "ohme", "device_id": "charger-1"}, REFERENCE_VEHICLE], 1, 0),
+        # An item without a VIN is skipped and counted; the others are shown.
+        *(
+            ([broken, REFERENCE_VEHICLE, broken], 1, 2)
+            for broken in (
+                WITHOUT_VIN,
+                {**REFERENCE_VEHICLE, "device_id": "  "},
+                {**REFERENCE_VEHICLE, "device_id": None},
+                "a string",
+                None,
+                [REFERENCE_VEHICLE],
+            )
+        ),
     ],
 )
-def test_an_item_without_a_vin_is_skipped_and_counted_the_others_are_shown(broken: Any) -> None:
-    vehicles = parse_vehicles([broken, REFERENCE_VEHICLE, broken])
-    assert vehicles == [REFERENCE_MODEL]
-    assert vehicles.skipped == 2
-
-
-def test_a_clean_list_skips_nothing() -> None:
-    assert parse_vehicles([REFERENCE_VEHICLE]).skipped == 0
+def test_a_bare_object_or_a_list_gives_its_cars_and_counts_the_skipped(
+    body: Any, cars: int, skipped: int
+) -> None:
+    vehicles = parse_vehicles(body)
+    assert vehicles == [REFERENCE_MODEL] * cars
+    assert vehicles.skipped == skipped
 
 
 @pytest.mark.parametrize("missing", ["user_id", "device_type", "id"])
@@ -191,7 +189,7 @@ def test_a_charging_state_that_is_not_an_object_makes_only_its_values_unknown(
         42,
         None,
         True,
-        {key: value for key, value in REFERENCE_VEHICLE.items() if key != "device_id"},
+        WITHOUT_VIN,
         {"message": "ok"},
     ],
 )

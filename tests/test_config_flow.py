@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 import json
 import logging
@@ -38,7 +38,7 @@ from custom_components.orangepower_bmw.models import Token
 from custom_components.orangepower_bmw.validation import account_title
 from simulator import Simulator, run_simulator
 from tests.conftest import EMAIL, PASSWORD
-from tests.helpers import REQUESTS_TODAY
+from tests.helpers import REQUESTS_TODAY, set_up
 
 NEW_PASSWORD = "new-demo-password"
 TRANSLATIONS = Path(__file__).parent.parent / "custom_components" / DOMAIN / "translations"
@@ -188,44 +188,89 @@ async def test_user_creates_entry_and_setup_reuses_token(
 
 
 @pytest.mark.parametrize(
-    ("fault", "typed_for", "error"),
+    ("fault", "changes", "errors"),
     [
-        (("token", {"status": 429, "retry_after": "30"}), user_input, "rate_limited"),
-        (("vehicles", {"status": 429}), user_input, "rate_limited"),
-        (("token", {"status": 500}), user_input, "server_error"),
-        (("token", {"status": 503}), user_input, "server_error"),
-        (("vehicles", {"status": 503}), user_input, "server_error"),
-        (("token", {"drop": "before"}), user_input, "cannot_connect"),
-        (("token", {"status": 410}), user_input, "service_gone"),
-        (("vehicles", {"status": 403}), user_input, "forbidden"),
-        (("token", {"status": 404}), user_input, "invalid_response"),
-        (("token", {"body": "html"}), user_input, "invalid_response"),
-        (("vehicles", {"body": "wrong_shape"}), user_input, "invalid_response"),
-        (("vehicles", {"status": 401}), user_input, "token_rejected"),
-        (None, lambda url: user_input(url, password="wrong-password"), "invalid_auth"),
-        # A closed port stands for an address where nothing listens.
-        (None, lambda _: user_input(closed_port_url()), "cannot_connect"),
+        # What the service answers: the error on top of the form.
+        (("token", {"status": 429, "retry_after": "30"}), {}, {"base": "rate_limited"}),
+        (("vehicles", {"status": 429}), {}, {"base": "rate_limited"}),
+        (("token", {"status": 500}), {}, {"base": "server_error"}),
+        (("token", {"status": 503}), {}, {"base": "server_error"}),
+        (("vehicles", {"status": 503}), {}, {"base": "server_error"}),
+        (("token", {"drop": "before"}), {}, {"base": "cannot_connect"}),
+        (("token", {"status": 410}), {}, {"base": "service_gone"}),
+        (("vehicles", {"status": 403}), {}, {"base": "forbidden"}),
+        (("token", {"status": 404}), {}, {"base": "invalid_response"}),
+        (("token", {"body": "html"}), {}, {"base": "invalid_response"}),
+        (("vehicles", {"body": "wrong_shape"}), {}, {"base": "invalid_response"}),
+        (("vehicles", {"status": 401}), {}, {"base": "token_rejected"}),
+        (None, {CONF_PASSWORD: "wrong-password"}, {"base": "invalid_auth"}),
+        # A closed port (found when the test runs) stands for an address where nothing listens.
+        (None, {CONF_URL: closed_port_url}, {"base": "cannot_connect"}),
+        # What the form refuses before asking the service: the error on the field.
+        (None, {CONF_URL: "ftp://127.0.0.1/"}, {CONF_URL: "invalid_url"}),
+        (None, {CONF_URL: "https://user:secret@example.com"}, {CONF_URL: "invalid_url"}),
+        (None, {CONF_URL: "https://user@example.com"}, {CONF_URL: "invalid_url"}),
+        (None, {CONF_URL: "https://example.com?region=eu"}, {CONF_URL: "invalid_url"}),
+        (None, {CONF_URL: "https://example.com/#top"}, {CONF_URL: "invalid_url"}),
+        # Plain http to a public address: the form says to use https.
+        (None, {CONF_URL: "http://example.com"}, {CONF_URL: "url_needs_https"}),
+        (None, {CONF_URL: "http://8.8.8.8"}, {CONF_URL: "url_needs_https"}),
+        (None, {CONF_URL: "http://100.128.0.1"}, {CONF_URL: "url_needs_https"}),
+        (None, {CONF_URL: "https://example.com/?"}, {CONF_URL: "invalid_url"}),
+        # An empty query or fragment, on an address otherwise accepted.
+        *(
+            (None, {CONF_URL: f"http://127.0.0.1:3000{suffix}"}, {CONF_URL: "invalid_url"})
+            for suffix in ("?", "/?", "#", "/#")
+        ),
+        # No scheme: the form says to start the address with https://.
+        (None, {CONF_URL: "www.connect.orangepower.co.uk"}, {CONF_URL: "url_needs_scheme"}),
+        (None, {CONF_URL: "connect.orangepower.co.uk:443"}, {CONF_URL: "url_needs_scheme"}),
+        (None, {CONF_URL: "https://"}, {CONF_URL: "invalid_url"}),
+        (None, {CONF_URL: "http://[::1"}, {CONF_URL: "invalid_url"}),
+        (None, {CONF_EMAIL: "demo.example.com"}, {CONF_EMAIL: "invalid_email"}),
+        (None, {CONF_EMAIL: "demo@example"}, {CONF_EMAIL: "invalid_email"}),
+        (None, {CONF_ACCOUNT_EMAIL: "op@@example.com"}, {CONF_ACCOUNT_EMAIL: "invalid_email"}),
+        (None, {CONF_PASSWORD: "   "}, {CONF_PASSWORD: "empty_password"}),
+        (
+            None,
+            {CONF_EMAIL: "nobody", CONF_PASSWORD: "", CONF_URL: "ftp://example.com"},
+            {CONF_EMAIL: "invalid_email", CONF_PASSWORD: "empty_password", CONF_URL: "invalid_url"},
+        ),
     ],
 )
-async def test_user_error_then_right(
+async def test_user_error_then_fixed(
     hass: HomeAssistant,
     simulator: Simulator,
     simulator_url: str,
     socket_enabled: None,
     fault: tuple[str, dict[str, Any]] | None,
-    typed_for: Callable[[str], dict[str, Any]],
-    error: str,
+    changes: dict[str, Any],
+    errors: dict[str, str],
 ) -> None:
-    """The form again, with the error and what was typed; then the account added."""
+    """The form again, with the error and what was typed; retyping what was wrong adds the account.
+
+    A mistake the form sees itself costs no request. Once broken: every error emptied the
+    password, so fixing the flagged field alone was met with "Not all required fields are
+    filled in".
+    """
     if fault is not None:
         simulator.inject_fault(fault[0], **fault[1])
-    typed = typed_for(simulator_url)
+    changes = {key: value() if callable(value) else value for key, value in changes.items()}
+    typed = user_input(simulator_url, **changes)
+    if CONF_EMAIL in changes:
+        # Left empty, the account e-mail is the MyBMW one: only the field typed in is flagged.
+        typed.pop(CONF_ACCOUNT_EMAIL)
     result = await submit(hass, await start_user_flow(hass), typed)
 
-    assert_form_again(hass, result, "user", {"base": error})
+    assert_form_again(hass, result, "user", errors)
     assert_keeps_what_was_typed(result, typed)
+    if "base" not in errors:
+        assert simulator.counts == NO_CALLS
 
-    result = await submit(hass, result, user_input(simulator_url))
+    right = user_input(simulator_url)
+    result = await submit(
+        hass, result, {**suggested_values(result), **{key: right[key] for key in changes}}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].data[CONF_PASSWORD] == PASSWORD
     assert result["result"].data[CONF_URL] == simulator_url
@@ -290,65 +335,6 @@ def test_the_title_masks_the_e_mail_and_differs_from_the_others(
 
 
 @pytest.mark.parametrize(
-    ("changes", "errors"),
-    [
-        ({CONF_URL: "ftp://127.0.0.1/"}, {CONF_URL: "invalid_url"}),
-        ({CONF_URL: "https://user:secret@example.com"}, {CONF_URL: "invalid_url"}),
-        ({CONF_URL: "https://user@example.com"}, {CONF_URL: "invalid_url"}),
-        ({CONF_URL: "https://example.com?region=eu"}, {CONF_URL: "invalid_url"}),
-        ({CONF_URL: "https://example.com/#top"}, {CONF_URL: "invalid_url"}),
-        # Plain http to a public address: the form says to use https.
-        ({CONF_URL: "http://example.com"}, {CONF_URL: "url_needs_https"}),
-        ({CONF_URL: "http://8.8.8.8"}, {CONF_URL: "url_needs_https"}),
-        ({CONF_URL: "http://100.128.0.1"}, {CONF_URL: "url_needs_https"}),
-        ({CONF_URL: "https://example.com/?"}, {CONF_URL: "invalid_url"}),
-        # An empty query or fragment, on an address otherwise accepted.
-        *(
-            ({CONF_URL: f"http://127.0.0.1:3000{suffix}"}, {CONF_URL: "invalid_url"})
-            for suffix in ("?", "/?", "#", "/#")
-        ),
-        # No scheme: the form says to start the address with https://.
-        ({CONF_URL: "www.connect.orangepower.co.uk"}, {CONF_URL: "url_needs_scheme"}),
-        ({CONF_URL: "connect.orangepower.co.uk:443"}, {CONF_URL: "url_needs_scheme"}),
-        ({CONF_URL: "https://"}, {CONF_URL: "invalid_url"}),
-        ({CONF_URL: "http://[::1"}, {CONF_URL: "invalid_url"}),
-        ({CONF_EMAIL: "demo.example.com"}, {CONF_EMAIL: "invalid_email"}),
-        ({CONF_EMAIL: "demo@example"}, {CONF_EMAIL: "invalid_email"}),
-        ({CONF_ACCOUNT_EMAIL: "op@@example.com"}, {CONF_ACCOUNT_EMAIL: "invalid_email"}),
-        ({CONF_PASSWORD: "   "}, {CONF_PASSWORD: "empty_password"}),
-        (
-            {CONF_EMAIL: "nobody", CONF_PASSWORD: "", CONF_URL: "ftp://example.com"},
-            {CONF_EMAIL: "invalid_email", CONF_PASSWORD: "empty_password", CONF_URL: "invalid_url"},
-        ),
-    ],
-)
-async def test_user_invalid_input_then_fixed(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    simulator_url: str,
-    changes: dict[str, Any],
-    errors: dict[str, str],
-) -> None:
-    typed = user_input(simulator_url, **changes)
-    if CONF_EMAIL in changes:
-        # Left empty, the account e-mail is the MyBMW one: only the field typed in is flagged.
-        typed.pop(CONF_ACCOUNT_EMAIL)
-    result = await submit(hass, await start_user_flow(hass), typed)
-
-    assert_form_again(hass, result, "user", errors)
-    assert_keeps_what_was_typed(result, typed)
-    assert simulator.counts == NO_CALLS
-
-    # Once broken: every error emptied the password, so fixing the flagged field alone was met
-    # with "Not all required fields are filled in". Only the fields that were wrong are typed.
-    right = user_input(simulator_url)
-    result = await submit(
-        hass, result, {**suggested_values(result), **{key: right[key] for key in changes}}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-
-
-@pytest.mark.parametrize(
     "url",
     [
         "http://127.0.0.1:3000",
@@ -390,63 +376,106 @@ async def test_user_already_configured(
     assert simulator.counts == NO_CALLS
 
 
-# Re-authentication
+# Re-authentication and reconfiguring
+
+# The step and the fields of each form; the MyBMW e-mail is the account itself, named in the
+# text of both, not a field to change.
+FORMS = {
+    "reauth": ("reauth_confirm", [CONF_PASSWORD]),
+    "reconfigure": ("reconfigure", [CONF_PASSWORD, CONF_ACCOUNT_EMAIL, CONF_URL]),
+}
 
 
-async def test_reauth_form_names_the_account(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> None:
-    result = await init_integration.start_reauth_flow(hass)
-
+async def open_form(hass: HomeAssistant, entry: MockConfigEntry, flow: str) -> ConfigFlowResult:
+    """Open the reauth or reconfigure form of the demo entry; assert it names the account."""
+    if flow == "reauth":
+        result = await entry.start_reauth_flow(hass)
+    else:
+        result = await entry.start_reconfigure_flow(hass)
+    step_id, fields = FORMS[flow]
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "reauth_confirm"
-    assert result["description_placeholders"]["email"] == EMAIL
-    assert [str(key) for key in result["data_schema"].schema] == [CONF_PASSWORD]
+    assert result["step_id"] == step_id
+    assert result["errors"] == {}
+    # Both name the account; Home Assistant adds the entry's title to the reauth form's.
+    reauth_title = {"name": entry.title} if flow == "reauth" else {}
+    assert result["description_placeholders"] == {"email": EMAIL, **reauth_title}
+    assert [str(key) for key in result["data_schema"].schema] == fields
+    # Reconfigure shows the stored settings but the password; the account e-mail, the same as
+    # the MyBMW one, shows empty, as it was typed.
+    assert suggested_values(result) == (
+        {CONF_ACCOUNT_EMAIL: "", CONF_URL: entry.data[CONF_URL]} if flow == "reconfigure" else {}
+    )
+    return result
 
 
 @pytest.mark.parametrize(
-    ("password", "fault", "errors"),
+    ("flow", "changes", "fault", "errors"),
     [
-        (PASSWORD, None, {"base": "invalid_auth"}),
-        ("   ", None, {CONF_PASSWORD: "empty_password"}),
-        (NEW_PASSWORD, {"status": 429}, {"base": "rate_limited"}),
-        (NEW_PASSWORD, {"status": 503}, {"base": "server_error"}),
+        # The old password, refused since the change.
+        ("reauth", {CONF_PASSWORD: PASSWORD}, None, {"base": "invalid_auth"}),
+        ("reauth", {CONF_PASSWORD: "   "}, None, {CONF_PASSWORD: "empty_password"}),
+        ("reauth", {CONF_PASSWORD: NEW_PASSWORD}, {"status": 429}, {"base": "rate_limited"}),
+        ("reauth", {CONF_PASSWORD: NEW_PASSWORD}, {"status": 503}, {"base": "server_error"}),
+        ("reconfigure", {CONF_URL: "http://example.com"}, None, {CONF_URL: "url_needs_https"}),
+        ("reconfigure", {CONF_URL: "example.com"}, None, {CONF_URL: "url_needs_scheme"}),
+        ("reconfigure", {CONF_ACCOUNT_EMAIL: "fleet"}, None, {CONF_ACCOUNT_EMAIL: "invalid_email"}),
+        ("reconfigure", {CONF_PASSWORD: "   "}, None, {CONF_PASSWORD: "empty_password"}),
+        ("reconfigure", {CONF_PASSWORD: "wrong-password"}, None, {"base": "invalid_auth"}),
+        # With an account e-mail of its own, the refusal names that field too.
+        (
+            "reconfigure",
+            {CONF_ACCOUNT_EMAIL: "fleet@example.com", CONF_PASSWORD: NEW_PASSWORD},
+            None,
+            {"base": "invalid_auth_account"},
+        ),
     ],
 )
-async def test_reauth_error_then_new_password(
+async def test_an_error_then_the_new_password(
     hass: HomeAssistant,
     simulator: Simulator,
     init_integration: MockConfigEntry,
-    password: str,
+    flow: str,
+    changes: dict[str, Any],
     fault: dict[str, Any] | None,
     errors: dict[str, str],
 ) -> None:
+    """The form again with the error, nothing saved; the new password saved, checked, reloaded."""
     simulator.set_password(EMAIL, NEW_PASSWORD)
     if fault is not None:
         simulator.inject_fault("token", **fault)
     old_data = dict(init_integration.data)
     old_coordinator = init_integration.runtime_data
+    result = await open_form(hass, init_integration, flow)
+    prefilled = suggested_values(result)
+    typed = {**prefilled, **changes}
 
-    result = await submit(
-        hass, await init_integration.start_reauth_flow(hass), {CONF_PASSWORD: password}
-    )
+    result = await submit(hass, result, typed)
 
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "reauth_confirm"
+    assert result["step_id"] == FORMS[flow][0]
     assert result["errors"] == errors
+    # Reconfigure keeps what was typed but a refused password; reauth asks only the password.
+    if flow == "reconfigure":
+        assert suggested_values(result) == {
+            key: value for key, value in typed.items() if key != CONF_PASSWORD
+        }
     assert init_integration.data == old_data
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_PASSWORD: NEW_PASSWORD}
+        result["flow_id"], {**prefilled, CONF_PASSWORD: NEW_PASSWORD}
     )
     calls_after_check = simulator.counts
     await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
+    assert result["reason"] == f"{flow}_successful"
     # Our own message ("Signed in again..."), not Home Assistant's generic one.
     assert result.get("translation_domain") is None
-    assert init_integration.data[CONF_PASSWORD] == NEW_PASSWORD
+    assert init_integration.data == {
+        **old_data,
+        CONF_PASSWORD: NEW_PASSWORD,
+        CONF_TOKEN: init_integration.data[CONF_TOKEN],
+    }
     assert_new_token(init_integration, old_data[CONF_TOKEN]["access_token"])
     assert init_integration.state is ConfigEntryState.LOADED
     assert init_integration.runtime_data is not old_coordinator
@@ -457,76 +486,51 @@ async def test_reauth_error_then_new_password(
     }
 
 
-async def test_reauth_after_password_change_brings_cars_back(
-    hass: HomeAssistant, simulator: Simulator, mock_config_entry: MockConfigEntry
+# The reauth form names the account in every language (test_packaging: each text the flows use is
+# there, in all ten languages).
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_reauth_description_shows_email(language: str) -> None:
+    translations = json.loads((TRANSLATIONS / f"{language}.json").read_text(encoding="utf-8"))
+
+    assert "{email}" in translations["config"]["step"]["reauth_confirm"]["description"]
+
+
+async def test_reauth_shows_an_error_about_a_stored_setting_on_the_form(
+    hass: HomeAssistant, simulator: Simulator, init_integration: MockConfigEntry
 ) -> None:
-    simulator.set_password(EMAIL, NEW_PASSWORD)
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    # A stored address that today's rules refuse cannot be fixed in the password-only form.
+    hass.config_entries.async_update_entry(
+        init_integration, data={**init_integration.data, CONF_URL: "http://example.com"}
+    )
+    result = await init_integration.start_reauth_flow(hass)
 
-    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert flow["context"]["source"] == SOURCE_REAUTH
-    assert flow["step_id"] == "reauth_confirm"
-    result = await submit(hass, flow, {CONF_PASSWORD: NEW_PASSWORD})
+    result = await submit(hass, result, {CONF_PASSWORD: PASSWORD})
 
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
-    assert mock_config_entry.state is ConfigEntryState.LOADED
-    assert mock_config_entry.data[CONF_PASSWORD] == NEW_PASSWORD
-    assert hass.states.get("sensor.bmw_i3s_94_rex_battery") is not None
-
-
-# Reconfiguring
-
-
-async def start_reconfigure(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigFlowResult:
-    """Open the reconfigure form of an entry."""
-    result = await entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "reconfigure"
-    return result
+    assert result["errors"] == {"base": "url_needs_https"}
 
 
-async def test_reconfigure_form_prefilled_without_password_and_names_the_account(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> None:
-    result = await start_reconfigure(hass, init_integration)
-
-    assert result["errors"] == {}
-    # The MyBMW e-mail is the account itself: named in the text, not a field to change; the
-    # account e-mail, the same as the MyBMW one, shows empty, as it was typed.
-    assert CONF_EMAIL not in {str(key) for key in result["data_schema"].schema}
-    assert result["description_placeholders"] == {"email": EMAIL}
-    assert suggested_values(result) == {
-        CONF_ACCOUNT_EMAIL: "",
-        CONF_URL: init_integration.data[CONF_URL],
-    }
-
-
-@pytest.mark.parametrize("change", ["account_email", "url", "password"])
-async def test_reconfigure_saves_the_change_and_keeps_the_password_unless_typed(
+@pytest.mark.parametrize("change", ["account_email", "url"])
+async def test_reconfigure_saves_a_new_account_or_address_and_keeps_the_password(
     hass: HomeAssistant,
     simulator: Simulator,
     init_integration: MockConfigEntry,
     entry_data: dict[str, Any],
     change: str,
 ) -> None:
-    """A new Orange Power account, address or password: checked, saved, and the entry reloaded."""
+    """A new Orange Power account or address: checked, saved, and the entry reloaded."""
     old_token = init_integration.data[CONF_TOKEN]["access_token"]
     old_coordinator = init_integration.runtime_data
     if change == "account_email":
         simulator.account(EMAIL).account_email = "fleet@example.com"
-    if change == "password":
-        simulator.set_password(EMAIL, NEW_PASSWORD)
     async with run_simulator(simulator) as other_url:
         typed, saved = {
             "account_email": ({CONF_ACCOUNT_EMAIL: "fleet@example.com"},) * 2,
             "url": ({CONF_URL: f"{other_url}/", CONF_PASSWORD: ""}, {CONF_URL: other_url}),
-            "password": ({CONF_PASSWORD: NEW_PASSWORD},) * 2,
         }[change]
-        result = await start_reconfigure(hass, init_integration)
+        result = await open_form(hass, init_integration, "reconfigure")
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {**suggested_values(result), **typed}
         )
@@ -546,44 +550,89 @@ async def test_reconfigure_saves_the_change_and_keeps_the_password_unless_typed(
     assert simulator.counts["token"] == calls_after_check["token"]
 
 
-@pytest.mark.parametrize(
-    ("changes", "errors"),
-    [
-        ({CONF_URL: "http://example.com"}, {CONF_URL: "url_needs_https"}),
-        ({CONF_URL: "example.com"}, {CONF_URL: "url_needs_scheme"}),
-        ({CONF_ACCOUNT_EMAIL: "fleet"}, {CONF_ACCOUNT_EMAIL: "invalid_email"}),
-        ({CONF_PASSWORD: "   "}, {CONF_PASSWORD: "empty_password"}),
-        ({CONF_PASSWORD: "wrong-password"}, {"base": "invalid_auth"}),
-        # With an account e-mail of its own, the refusal names that field too.
-        ({CONF_ACCOUNT_EMAIL: "fleet@example.com"}, {"base": "invalid_auth_account"}),
-    ],
-)
-async def test_reconfigure_error_then_fixed(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    init_integration: MockConfigEntry,
-    changes: dict[str, Any],
-    errors: dict[str, str],
+# Once broken: a reconfigure submitted unchanged signed in again, two of the day's requests.
+async def test_reconfigure_unchanged_signs_in_no_more_reloads_and_keeps_the_title(
+    hass: HomeAssistant, simulator: Simulator, init_integration: MockConfigEntry
 ) -> None:
-    old_data = dict(init_integration.data)
-    result = await start_reconfigure(hass, init_integration)
-    prefilled = suggested_values(result)
-    typed = {**prefilled, **changes}
+    data, coordinator, made = (
+        dict(init_integration.data),
+        init_integration.runtime_data,
+        simulator.counts,
+    )
+    result = await open_form(hass, init_integration, "reconfigure")
 
-    result = await submit(hass, result, typed)
+    # The form as shown: the password left empty keeps the stored one.
+    result = await submit(hass, result, suggested_values(result))
 
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "reconfigure"
-    assert result["errors"] == errors
-    assert suggested_values(result) == {
-        key: value for key, value in typed.items() if key != CONF_PASSWORD
-    }
-    assert init_integration.data == old_data
-
-    result = await submit(hass, result, prefilled)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert init_integration.data[CONF_PASSWORD] == PASSWORD
+    assert result.get("translation_domain") is None
+    assert init_integration.title == "d***@example.com"
+    # No sign-in: only the poll any reload without a limit makes.
+    assert simulator.counts == {**made, "vehicles": made["vehicles"] + 1}
+    assert init_integration.data == data
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert init_integration.runtime_data is not coordinator
+
+
+# Once broken: reauth and reconfigure logged in and listed the cars without counting it; with a
+# limit of 10 spent, three reconfigures and a reauth sent 8 more requests.
+
+
+async def fill_in(hass: HomeAssistant, entry: MockConfigEntry, flow: str) -> ConfigFlowResult:
+    """Fill in the reauth or reconfigure form with the new password and submit it."""
+    result = await open_form(hass, entry, flow)
+    return await submit(hass, result, {**suggested_values(result), CONF_PASSWORD: NEW_PASSWORD})
+
+
+@pytest.mark.parametrize("flow", ["reauth", "reconfigure"])
+@pytest.mark.parametrize("loaded", [True, False], ids=["loaded", "refused_at_setup"])
+async def test_the_forms_requests_count_against_the_entry(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    flow: str,
+    loaded: bool,
+) -> None:
+    """Each form's sign-in counts; after a password changed elsewhere, either brings cars back."""
+    if not loaded:
+        simulator.set_password(EMAIL, NEW_PASSWORD)
+    await set_up(hass, mock_config_entry, daily_request_limit=48)
+    assert (mock_config_entry.state is ConfigEntryState.LOADED) is loaded
+    if not loaded:
+        # The refused password: Home Assistant asks for a new one on its own.
+        assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+        [progress] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        assert progress["context"]["source"] == SOURCE_REAUTH
+        assert progress["step_id"] == "reauth_confirm"
+    simulator.set_password(EMAIL, NEW_PASSWORD)
+
+    result = await fill_in(hass, mock_config_entry, flow)
+
+    assert result["type"] is FlowResultType.ABORT
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert mock_config_entry.data[CONF_PASSWORD] == NEW_PASSWORD
+    assert hass.states.get("sensor.bmw_i3s_94_rex_battery") is not None
+    count = hass.states.get(REQUESTS_TODAY).state
+    assert int(count) == sum(simulator.counts.values())
+
+
+@pytest.mark.parametrize("flow", ["reauth", "reconfigure"])
+async def test_a_spent_limit_refuses_the_forms_request(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    mock_config_entry: MockConfigEntry,
+    flow: str,
+) -> None:
+    await set_up(hass, mock_config_entry, daily_request_limit=10)
+    mock_config_entry.runtime_data.budget.count = 9  # one left: not enough for a login and a list
+    made = simulator.counts
+
+    result = await fill_in(hass, mock_config_entry, flow)
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "daily_limit_reached"}
+    assert simulator.counts == made
 
 
 # Options
@@ -623,31 +672,20 @@ async def save_options(
 
 
 @pytest.mark.parametrize(
-    ("options", "shown"),
+    "options",
     [
-        ({}, {**DEFAULT_OPTIONS}),
-        (
-            {CONF_ACTIVE_INTERVAL: 2, CONF_IDLE_INTERVAL: 90},
-            {**DEFAULT_OPTIONS, CONF_ACTIVE_INTERVAL: 2, CONF_IDLE_INTERVAL: 90},
-        ),
-        (
-            {
-                CONF_ACTIVE_INTERVAL: 2,
-                CONF_IDLE_INTERVAL: 60,
-                CONF_REFRESH_ENTITIES: ["binary_sensor.wallbox_plug"],
-                CONF_DAILY_REQUEST_LIMIT: 48,
-            },
-            {
-                CONF_ACTIVE_INTERVAL: 2,
-                CONF_IDLE_INTERVAL: 60,
-                CONF_REFRESH_ENTITIES: ["binary_sensor.wallbox_plug"],
-                CONF_DAILY_REQUEST_LIMIT: 48,
-            },
-        ),
+        {},
+        {CONF_ACTIVE_INTERVAL: 2, CONF_IDLE_INTERVAL: 90},
+        {
+            CONF_ACTIVE_INTERVAL: 2,
+            CONF_IDLE_INTERVAL: 60,
+            CONF_REFRESH_ENTITIES: ["binary_sensor.wallbox_plug"],
+            CONF_DAILY_REQUEST_LIMIT: 48,
+        },
     ],
 )
-async def test_options_form_shows_current_intervals(
-    hass: HomeAssistant, entry_data: dict[str, Any], options: dict[str, int], shown: dict[str, int]
+async def test_options_form_shows_the_current_options_or_the_defaults(
+    hass: HomeAssistant, entry_data: dict[str, Any], options: dict[str, Any]
 ) -> None:
     entry = MockConfigEntry(
         domain=DOMAIN, title=EMAIL, unique_id=EMAIL, data=entry_data, options=options
@@ -657,7 +695,7 @@ async def test_options_form_shows_current_intervals(
     result = await open_options(hass, entry)
 
     assert result["errors"] == {}
-    assert suggested_values(result) == shown
+    assert suggested_values(result) == {**DEFAULT_OPTIONS, **options}
 
 
 @pytest.mark.parametrize(
@@ -759,132 +797,3 @@ async def test_options_refresh_entities_never_the_integrations_own(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     # An entity that does not exist yet is fine: the wallbox may be set up later.
     assert init_integration.options[CONF_REFRESH_ENTITIES] == ["binary_sensor.wallbox_plug"]
-
-
-# The reauth form names the account in every language (test_packaging: each text the flows use is
-# there, in all ten languages).
-
-
-@pytest.mark.parametrize("language", ["en", "de"])
-def test_reauth_description_shows_email(language: str) -> None:
-    translations = json.loads((TRANSLATIONS / f"{language}.json").read_text(encoding="utf-8"))
-
-    assert "{email}" in translations["config"]["step"]["reauth_confirm"]["description"]
-
-
-async def test_reauth_shows_an_error_about_a_stored_setting_on_the_form(
-    hass: HomeAssistant, simulator: Simulator, init_integration: MockConfigEntry
-) -> None:
-    # A stored address that today's rules refuse cannot be fixed in the password-only form.
-    hass.config_entries.async_update_entry(
-        init_integration, data={**init_integration.data, CONF_URL: "http://example.com"}
-    )
-    result = await init_integration.start_reauth_flow(hass)
-
-    result = await submit(hass, result, {CONF_PASSWORD: PASSWORD})
-
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "url_needs_https"}
-
-
-async def test_reconfigure_success_shows_our_message_and_keeps_the_title(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> None:
-    init_integration_title = init_integration.title
-    result = await start_reconfigure(hass, init_integration)
-
-    result = await submit(hass, result, suggested_values(result))
-
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reconfigure_successful"
-    assert result.get("translation_domain") is None
-    assert init_integration.title == init_integration_title == "d***@example.com"
-
-
-# Once broken: a reconfigure submitted unchanged signed in again, two of the day's requests.
-async def test_reconfigure_unchanged_signs_in_no_more_and_reloads(
-    hass: HomeAssistant, simulator: Simulator, init_integration: MockConfigEntry
-) -> None:
-    data, coordinator, made = (
-        dict(init_integration.data),
-        init_integration.runtime_data,
-        simulator.counts,
-    )
-    result = await start_reconfigure(hass, init_integration)
-
-    # The form as shown: the password left empty keeps the stored one.
-    result = await submit(hass, result, suggested_values(result))
-    await hass.async_block_till_done()
-
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reconfigure_successful"
-    # No sign-in: only the poll any reload without a limit makes.
-    assert simulator.counts == {**made, "vehicles": made["vehicles"] + 1}
-    assert init_integration.data == data
-    assert init_integration.state is ConfigEntryState.LOADED
-    assert init_integration.runtime_data is not coordinator
-
-
-# Once broken: reauth and reconfigure logged in and listed the cars without counting it; with a
-# limit of 10 spent, three reconfigures and a reauth sent 8 more requests.
-
-
-async def fill_in(hass: HomeAssistant, entry: MockConfigEntry, flow: str) -> ConfigFlowResult:
-    """Fill in the reauth or reconfigure form with the new password and submit it."""
-    if flow == "reauth":
-        return await submit(
-            hass, await entry.start_reauth_flow(hass), {CONF_PASSWORD: NEW_PASSWORD}
-        )
-    result = await start_reconfigure(hass, entry)
-    return await submit(hass, result, {**suggested_values(result), CONF_PASSWORD: NEW_PASSWORD})
-
-
-@pytest.mark.parametrize("flow", ["reauth", "reconfigure"])
-@pytest.mark.parametrize("loaded", [True, False], ids=["loaded", "refused_at_setup"])
-async def test_the_forms_requests_count_against_the_entry(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    flow: str,
-    loaded: bool,
-) -> None:
-    if not loaded:
-        simulator.set_password(EMAIL, NEW_PASSWORD)
-    mock_config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        mock_config_entry, options={**mock_config_entry.options, CONF_DAILY_REQUEST_LIMIT: 48}
-    )
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert (mock_config_entry.state is ConfigEntryState.LOADED) is loaded
-    simulator.set_password(EMAIL, NEW_PASSWORD)
-
-    result = await fill_in(hass, mock_config_entry, flow)
-
-    assert result["type"] is FlowResultType.ABORT
-    assert mock_config_entry.state is ConfigEntryState.LOADED
-    count = hass.states.get(REQUESTS_TODAY).state
-    assert int(count) == sum(simulator.counts.values())
-
-
-@pytest.mark.parametrize("flow", ["reauth", "reconfigure"])
-async def test_a_spent_limit_refuses_the_forms_request(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    flow: str,
-) -> None:
-    mock_config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        mock_config_entry, options={**mock_config_entry.options, CONF_DAILY_REQUEST_LIMIT: 10}
-    )
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    mock_config_entry.runtime_data.budget.count = 9  # one left: not enough for a login and a list
-    made = simulator.counts
-
-    result = await fill_in(hass, mock_config_entry, flow)
-
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "daily_limit_reached"}
-    assert simulator.counts == made

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
@@ -22,17 +23,12 @@ from tests.conftest import EMAIL, I3S_VIN, IX_VIN, PASSWORD
 pytestmark = pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
 
 
-def secrets_of(entry: MockConfigEntry) -> list[str]:
-    """Return every value that must never appear in diagnostics."""
-    token = entry.data[CONF_TOKEN]
-    return [
-        EMAIL,
-        EMAIL.split("@")[0],
-        PASSWORD,
-        token["access_token"],
-        I3S_VIN,
-        IX_VIN,
-    ]
+def assert_secret_free(diagnostics: dict[str, Any], entry: MockConfigEntry) -> None:
+    """Assert that no secret or identifier of the account appears in the diagnostics."""
+    text = json.dumps(diagnostics)
+    secrets = (EMAIL, EMAIL.split("@")[0], PASSWORD, entry.data[CONF_TOKEN]["access_token"])
+    for secret in (*secrets, I3S_VIN, IX_VIN):
+        assert secret not in text
 
 
 async def test_entry_diagnostics(
@@ -43,9 +39,7 @@ async def test_entry_diagnostics(
 ) -> None:
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
 
-    text = json.dumps(diagnostics)
-    for secret in secrets_of(init_integration):
-        assert secret not in text
+    assert_secret_free(diagnostics, init_integration)
     assert diagnostics == snapshot(
         exclude=props("entry_id", "created_at", "modified_at", "url", "expires_at")
     )
@@ -62,8 +56,6 @@ async def test_device_diagnostics_hold_only_that_car(
     )
     diagnostics = await get_diagnostics_for_device(hass, hass_client, init_integration, device)
 
-    text = json.dumps(diagnostics)
-    for secret in secrets_of(init_integration):
-        assert secret not in text
+    assert_secret_free(diagnostics, init_integration)
     assert [vehicle["model"] for vehicle in diagnostics["vehicles"]] == ["iX xDrive50"]
     assert diagnostics["polling"]["last_update_success"] is True

@@ -32,7 +32,7 @@ async def test_setup_retries_while_the_service_is_unreachable(
 ) -> None:
     """Retried by Home Assistant, without asking the user anything."""
     # A password refused at setup asks for a new one: test_config_flow's
-    # test_reauth_after_password_change_brings_cars_back.
+    # test_the_forms_requests_count_against_the_entry.
     simulator.inject_fault("vehicles", status=503)
     mock_config_entry.add_to_hass(hass)
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
