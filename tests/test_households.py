@@ -93,8 +93,8 @@ class House:
     devices: dr.DeviceRegistry
 
     async def set_up(self, *entries: MockConfigEntry) -> None:
-        """Add the entries (both accounts' if none is given) and set them up, one after the other."""
-        for entry in entries or (self.demo, self.partner):
+        """Add the entries and set them up, one after the other."""
+        for entry in entries:
             entry.add_to_hass(self.hass)
             await self.hass.config_entries.async_setup(entry.entry_id)
             await self.hass.async_block_till_done()
@@ -157,7 +157,7 @@ class House:
 
 
 @pytest.fixture
-def house(
+def new_house(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
@@ -166,16 +166,23 @@ def house(
     entity_registry: er.EntityRegistry,
     device_registry: dr.DeviceRegistry,
 ) -> House:
-    """Return the household, nothing set up (with init_integration: the demo entry set up)."""
+    """Return the household before any entry is set up."""
     return House(
         hass, freezer, simulator, mock_config_entry, partner_entry, entity_registry, device_registry
     )
 
 
 @pytest.fixture
+async def house(new_house: House) -> House:
+    """Return the household with the demo account's entry set up."""
+    await new_house.set_up(new_house.demo)
+    return new_house
+
+
+@pytest.fixture
 async def shared(house: House) -> None:
-    """Set up both entries: the demo's first, so that it shows the shared i3s."""
-    await house.set_up()
+    """Set up the partner's entry too, after the demo's, which so shows the shared i3s."""
+    await house.set_up(house.partner)
 
 
 def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -190,7 +197,6 @@ async def test_a_shared_car_is_shown_once_and_skipped_by_the_other_entry(
     house: House, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The entry set up first shows the i3s; the other skips it, says so once, and polls idly."""
-    await house.set_up(house.demo)
     with caplog.at_level(logging.INFO):
         await house.set_up(house.partner)
 
@@ -399,7 +405,6 @@ async def test_a_shared_car_missing_from_both_answers_at_a_restart_stays_where_i
 # 2. One malformed car does not blank the others.
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_an_item_without_a_vin_is_skipped_and_the_others_stay(
     house: House, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -422,7 +427,6 @@ async def test_an_item_without_a_vin_is_skipped_and_the_others_stay(
     assert sum("without a VIN" in r.getMessage() for r in caplog.records) == 2
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_an_item_with_odd_fields_shows_what_it_can(house: House) -> None:
     """An odd charging state blanks the battery only: the range and the other car stay."""
     house.simulator.update_car(
@@ -438,7 +442,6 @@ async def test_an_item_with_odd_fields_shows_what_it_can(house: House) -> None:
 # 3. Glitches, and cars that come, go and come back.
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_an_empty_answer_keeps_every_device(house: House) -> None:
     """Nor does the glitch slow the polling of the charging i3s."""
     house.simulator.inject_fault("vehicles", body="[]")
@@ -454,7 +457,6 @@ async def test_an_empty_answer_keeps_every_device(house: House) -> None:
     assert house.state(IX_BATTERY) == "64"
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_a_new_car_gets_its_device_and_entities_at_the_next_poll(house: House) -> None:
     """Three cars, still one call per poll for the whole account."""
     i4 = {"vin": "WBA71AW050FN00001", "model": "i4 eDrive40", "year": 2024, "percentage": 80}
@@ -466,7 +468,6 @@ async def test_a_new_car_gets_its_device_and_entities_at_the_next_poll(house: Ho
     assert house.simulator.counts == {"token": 1, "vehicles": 2}
 
 
-@pytest.mark.usefixtures("init_integration")
 @pytest.mark.parametrize("gone_over", ["a_restart", "its_grace"])
 async def test_a_car_that_leaves_and_returns_keeps_its_entity_ids_and_settings(
     house: House, gone_over: str
@@ -497,7 +498,6 @@ async def test_a_car_that_leaves_and_returns_keeps_its_entity_ids_and_settings(
     assert house.doubled_entity_ids() == []
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_the_time_a_car_went_missing_survives_a_restart(house: House) -> None:
     """40 minutes before the restart count: an hour after it went missing, the device goes."""
     house.simulator.remove_car(IX_VIN)
@@ -512,38 +512,34 @@ async def test_the_time_a_car_went_missing_survives_a_restart(house: House) -> N
 
 
 async def test_device_of_a_car_sold_while_home_assistant_was_off_goes_after_the_grace_period(
-    house: House,
+    new_house: House,
 ) -> None:
     """A device no answer lists goes an hour after the start, the listed cars' stay."""
-    house.demo.add_to_hass(house.hass)
-    house.devices.async_get_or_create(
-        config_entry_id=house.demo.entry_id, identifiers={(DOMAIN, SOLD_VIN)}
+    new_house.demo.add_to_hass(new_house.hass)
+    new_house.devices.async_get_or_create(
+        config_entry_id=new_house.demo.entry_id, identifiers={(DOMAIN, SOLD_VIN)}
     )
-    await house.set_up(house.demo)
+    await new_house.set_up(new_house.demo)
 
-    assert house.device(SOLD_VIN) is not None
-    await house.poll(55)
-    assert house.device(SOLD_VIN) is not None
-    await house.poll(5)
-    assert house.device(SOLD_VIN) is None
-    assert house.device(IX_VIN) is not None
+    assert new_house.device(SOLD_VIN) is not None
+    await new_house.poll(55)
+    assert new_house.device(SOLD_VIN) is not None
+    await new_house.poll(5)
+    assert new_house.device(SOLD_VIN) is None
+    assert new_house.device(IX_VIN) is not None
 
 
-@pytest.mark.usefixtures("init_integration")
+IX_M60 = {"model": "iX M60", "year": 2024}
+IX_M60_DEVICE = ("BMW iX M60", "BMW", "iX M60 (2024)")
+MINI = {"brand": "MINI", "model": "Cooper SE", "year": 2024}
+
+
 @pytest.mark.parametrize(
     ("changed", "left_out", "device"),
     [
-        ({"model": "iX M60", "year": 2024}, {"year": None}, ("BMW iX M60", "BMW", "iX M60 (2024)")),
-        (
-            {"brand": "MINI", "model": "Cooper SE", "year": 2024},
-            {"brand": None},
-            ("MINI Cooper SE", "MINI", "Cooper SE (2024)"),
-        ),
-        (
-            {"model": "iX M60", "year": 2024},
-            {"model": None, "year": None, "brand": None},
-            ("BMW iX M60", "BMW", "iX M60 (2024)"),
-        ),
+        (IX_M60, {"year": None}, IX_M60_DEVICE),
+        (MINI, {"brand": None}, ("MINI Cooper SE", "MINI", "Cooper SE (2024)")),
+        (IX_M60, {"model": None, "year": None, "brand": None}, IX_M60_DEVICE),
     ],
     ids=["year_left_out", "brand_left_out", "all_left_out"],
 )
@@ -560,19 +556,18 @@ async def test_a_changed_description_updates_the_device_and_a_field_left_out_onc
 
 
 async def test_a_car_first_seen_with_a_field_left_out_gets_it_from_a_later_answer(
-    house: House,
+    new_house: House,
 ) -> None:
     """The year left out at the first answer shows once an answer has it."""
-    house.simulator.update_car(IX_VIN, overrides={"year": None})
-    await house.set_up(house.demo)
-    assert house.device(IX_VIN).model == "iX xDrive50"
+    new_house.simulator.update_car(IX_VIN, overrides={"year": None})
+    await new_house.set_up(new_house.demo)
+    assert new_house.device(IX_VIN).model == "iX xDrive50"
 
-    house.simulator.update_car(IX_VIN, overrides={"year": 2023})
-    await house.poll(15)
-    assert house.device(IX_VIN).model == "iX xDrive50 (2023)"
+    new_house.simulator.update_car(IX_VIN, overrides={"year": 2023})
+    await new_house.poll(15)
+    assert new_house.device(IX_VIN).model == "iX xDrive50 (2023)"
 
 
-@pytest.mark.usefixtures("init_integration")
 @pytest.mark.parametrize(
     ("left_out", "before_the_restart"),
     [({"year": None}, False), ({"model": None, "year": None}, True)],
@@ -592,7 +587,6 @@ async def test_a_field_left_out_around_a_restart_does_not_change_the_device(
     assert house.described(IX_VIN) == IX_DEVICE
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_a_charging_car_missing_at_a_restart_keeps_its_close_polls(house: House) -> None:
     """README: until its device goes, polling goes on as for the car last seen (kept across restarts)."""
     assert house.demo.runtime_data.schedule.interval == FIVE_MINUTES
@@ -607,7 +601,6 @@ async def test_a_charging_car_missing_at_a_restart_keeps_its_close_polls(house: 
 # 4. Values that mean one thing.
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_a_car_switching_to_kilometres_keeps_the_range_entity_in_km(house: House) -> None:
     """The range keeps its unit and its value when the car's answer changes units."""
     house.hass.config.units = METRIC_SYSTEM
@@ -622,7 +615,7 @@ async def test_a_car_switching_to_kilometres_keeps_the_range_entity_in_km(house:
     assert float(after.state) == pytest.approx(float(before.state), abs=1)
 
 
-@pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize(
     ("state", "warned"), [("SUPERCHARGING", 1), ("UNKNOWN", 0)], ids=["new_to_us", "bmw_unknown"]
 )
@@ -644,7 +637,6 @@ async def test_a_charging_state_not_known_is_unknown_not_off(
     assert sum(state in record.getMessage() for record in caplog.records) == warned
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_null_fields_are_unknown_not_zero_or_off(house: House) -> None:
     """A level, a plug and a range the answer gives as null are unknown."""
     house.simulator.update_car(
@@ -678,34 +670,33 @@ async def test_null_fields_are_unknown_not_zero_or_off(house: House) -> None:
     ids=["expired_token", "only_a_refresh_token"],
 )
 async def test_an_old_entry_is_migrated_and_its_refresh_token_dropped(
-    house: House, entry_data: dict[str, Any], stored: dict[str, Any]
+    new_house: House, entry_data: dict[str, Any], stored: dict[str, Any]
 ) -> None:
     """An entry of the first version loads, logging in again; only a token's two fields are kept."""
     entry = MockConfigEntry(
         domain=DOMAIN, unique_id=EMAIL, minor_version=1, data={**entry_data, CONF_TOKEN: stored}
     )
-    await house.set_up(entry)
+    await new_house.set_up(entry)
 
     assert entry.state is ConfigEntryState.LOADED
     assert entry.minor_version == 2
-    assert house.simulator.counts["token"] == 1
+    assert new_house.simulator.counts["token"] == 1
     assert set(entry.data[CONF_TOKEN]) == {"access_token", "expires_at"}
     assert "stored-refresh-token" not in repr(entry.data)
 
 
 async def test_an_entry_from_a_newer_version_is_not_loaded(
-    house: House, entry_data: dict[str, Any]
+    new_house: House, entry_data: dict[str, Any]
 ) -> None:
     """A version this release does not know is a migration error, not a guess."""
     entry = MockConfigEntry(domain=DOMAIN, unique_id=EMAIL, version=2, data=entry_data)
-    await house.set_up(entry)
+    await new_house.set_up(entry)
     assert entry.state is ConfigEntryState.MIGRATION_ERROR
 
 
 # 6. Entry life cycle.
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_removing_an_entry_withdraws_its_repairs(
     house: House, issue_registry: ir.IssueRegistry
 ) -> None:
@@ -721,7 +712,6 @@ async def test_removing_an_entry_withdraws_its_repairs(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_a_cars_device_can_be_deleted_once_the_car_left_or_the_entry_is_not_loaded(
     house: House,
 ) -> None:
@@ -738,7 +728,6 @@ async def test_a_cars_device_can_be_deleted_once_the_car_left_or_the_entry_is_no
 
 
 # Found by a review that tried to break the deletion: the car may come back.
-@pytest.mark.usefixtures("init_integration")
 async def test_a_missing_cars_deleted_device_goes_and_comes_back_with_the_car(
     house: House,
 ) -> None:
@@ -759,7 +748,6 @@ async def test_a_missing_cars_deleted_device_goes_and_comes_back_with_the_car(
     assert house.state(IX_BATTERY) == "70"
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_removing_the_entry_right_after_a_car_went_missing_leaves_no_store(
     house: House, hass_storage: dict[str, Any]
 ) -> None:
@@ -772,7 +760,6 @@ async def test_removing_the_entry_right_after_a_car_went_missing_leaves_no_store
     assert f"{DOMAIN}.{house.demo.entry_id}" not in hass_storage
 
 
-@pytest.mark.usefixtures("init_integration")
 async def test_a_new_charge_target_sends_nothing_while_the_password_is_refused(
     house: House,
 ) -> None:
