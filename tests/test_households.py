@@ -298,20 +298,6 @@ async def test_a_car_on_an_entry_waiting_for_reauth_moves_to_the_other_and_stays
 
 
 @pytest.mark.usefixtures("shared")
-async def test_a_reload_keeps_the_car_where_it_is(house: House) -> None:
-    """The partner's entry polls while the demo's reload is in progress: the car stays the demo's."""
-    reload = house.hass.async_create_task(
-        house.hass.config_entries.async_reload(house.demo.entry_id)
-    )
-    await house.partner.runtime_data.async_refresh()
-    await reload
-    await house.poll(15)
-
-    assert house.owner(I3S_BATTERY) == house.demo.entry_id
-    assert house.state(I3S_BATTERY) != STATE_UNAVAILABLE
-
-
-@pytest.mark.usefixtures("shared")
 @pytest.mark.parametrize("demo", ["starts_second", "fails_to_start_first"])
 async def test_a_restart_keeps_a_shared_car_with_the_entry_that_showed_it(
     house: House, demo: str
@@ -345,15 +331,25 @@ async def test_a_restart_keeps_a_shared_car_with_the_entry_that_showed_it(
 
 
 @pytest.mark.usefixtures("shared")
-async def test_one_empty_answer_to_the_showing_entry_does_not_move_a_shared_car(
-    house: House,
+@pytest.mark.parametrize("glitch", ["reload", "empty_answer"])
+async def test_a_glitch_at_the_showing_entry_does_not_move_a_shared_car(
+    house: House, glitch: str
 ) -> None:
-    """The partner's entry, polling after it, does not take the car over."""
+    """The partner's entry polls during the demo's reload, or after one empty answer to it."""
     before = house.device(I3S_VIN)
-    house.simulator.inject_fault("vehicles", body="[]")
-    await house.demo.runtime_data.async_refresh()
+    if glitch == "reload":
+        reload = house.hass.async_create_task(
+            house.hass.config_entries.async_reload(house.demo.entry_id)
+        )
+        await house.partner.runtime_data.async_refresh()
+        await reload
+    else:
+        house.simulator.inject_fault("vehicles", body="[]")
+        await house.demo.runtime_data.async_refresh()
     await house.poll(15)
 
+    assert house.owner(I3S_BATTERY) == house.demo.entry_id
+    assert house.state(I3S_BATTERY) != STATE_UNAVAILABLE
     assert house.device(I3S_VIN) == before
     assert house.device(I3S_VIN, house.partner) is None
 
@@ -758,18 +754,3 @@ async def test_removing_the_entry_right_after_a_car_went_missing_leaves_no_store
     await house.hass.async_block_till_done()
     await advance(house.hass, house.freezer, timedelta(seconds=5))
     assert f"{DOMAIN}.{house.demo.entry_id}" not in hass_storage
-
-
-async def test_a_new_charge_target_sends_nothing_while_the_password_is_refused(
-    house: House,
-) -> None:
-    """Nor do two hours: nothing is planned until the user signs in again."""
-    house.simulator.set_password(EMAIL, "changed-in-the-app")
-    await house.poll()
-    assert house.demo.runtime_data.schedule.refused
-    sent = dict(house.simulator.counts)
-    await house.set_number(I3S_TARGET, 50)
-    await house.set_number(I3S_TARGET, 90)
-    await house.polls(120)
-    assert house.simulator.counts == sent
-    assert house.demo.runtime_data.next_update is None

@@ -595,13 +595,15 @@ async def test_a_restart_in_the_close_half_hour_after_a_charge_end(
     assert hass.states.get(CHARGER).state == "connected"
 
 
+@pytest.mark.parametrize("limit", [24, 0])
 @pytest.mark.freeze_time("2026-11-24T20:00:00+00:00")
-async def test_a_refused_password_under_a_limit_sends_nothing_more(
-    watch: Watch, wallbox: str
+async def test_a_refused_password_sends_nothing_more(
+    watch: Watch, wallbox: str, limit: int
 ) -> None:
-    """A wallbox flapping, a manual update, hours passing: nothing is sent until a reload."""
+    """A wallbox flapping, a manual update, new charge targets, hours passing: nothing is sent and
+    nothing planned until a reload, under a limit or none."""
     hass, simulator = watch.hass, watch.simulator
-    await watch.set_up(24, **{CONF_REFRESH_ENTITIES: [wallbox]})
+    await watch.set_up(limit, **{CONF_REFRESH_ENTITIES: [wallbox]})
     await watch.run(30)
     simulator.set_password("demo@example.com", "changed")
     simulator.expire_tokens()
@@ -615,8 +617,11 @@ async def test_a_refused_password_under_a_limit_sends_nothing_more(
         await hass.services.async_call("input_boolean", "toggle", {"entity_id": wallbox}, True)
         await watch.tick()
     await coordinator.async_request_refresh()
+    await watch.set_target(50)
+    await watch.set_target(90)
     await watch.run(2 * 60)
     assert requests(simulator) == made
+    assert coordinator.next_update is None
     # A reload (or a restart) tries the stored password again, and counts on from the kept count.
     await hass.config_entries.async_reload(watch.entry.entry_id)
     await hass.async_block_till_done()
