@@ -7,6 +7,7 @@ The simulator stands in for the service; Home Assistant's clock is moved with th
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 import itertools
 import json
@@ -107,12 +108,8 @@ class Watch:
     def reason(self) -> str | None:
         return self.hass.states.get(NEXT_UPDATE).attributes.get("reason")
 
-    def per_day(self) -> dict[str, int]:
-        days: dict[str, int] = {}
-        for at, _ in self.sent:
-            day = dt_util.as_local(at).date().isoformat()
-            days[day] = days.get(day, 0) + 1
-        return days
+    def per_day(self) -> Counter[str]:
+        return Counter(dt_util.as_local(at).date().isoformat() for at, _ in self.sent)
 
     def polls(self, since: datetime | None = None) -> list[datetime]:
         return [
