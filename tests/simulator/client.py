@@ -1,4 +1,4 @@
-"""A small client for a served simulator: the service's two endpoints and the control API."""
+"""A small client for a served simulator, and helpers to build scenarios and log in in Python."""
 
 from __future__ import annotations
 
@@ -6,10 +6,26 @@ from typing import Any
 
 import aiohttp
 
+from simulator import Simulator
+
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 I3S_VIN = "WBY7Z8C5XJV123456"
 IX_VIN = "WBY21CF0XPC654321"
+
+
+def one_car(**fields: Any) -> dict[str, Any]:
+    """Return a scenario of one account (a@example.com, password p) with one car, vin V."""
+    car = {"vin": "V", "model": "i4", "year": 2022, **fields}
+    return {"accounts": [{"email": "a@example.com", "password": "p", "cars": [car]}]}
+
+
+def served(
+    simulator: Simulator, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD
+) -> list[dict[str, object]]:
+    """Log in in Python and return the account's cars as the vehicles endpoint serves them."""
+    token = simulator.issue_token(email, password, simulator.account(email).account_email)
+    return simulator.vehicles(simulator.check_token(str(token["access_token"])), email, password)
 
 
 class Client:

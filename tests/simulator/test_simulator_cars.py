@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 import re
 from typing import Any
 
-import aiohttp
 from freezegun.api import FrozenDateTimeFactory
 import pytest
 
-from simulator import ScenarioError, Simulator, SimulatorError, parse_scenario, run_simulator
+from simulator import ScenarioError, Simulator, SimulatorError, parse_scenario
 from simulator.scenario import AccountSpec
-from tests.simulator.client import DEMO_EMAIL, I3S_VIN, IX_VIN, Client
+from tests.simulator.client import DEMO_EMAIL, DEMO_PASSWORD, I3S_VIN, IX_VIN, Client, one_car
 
 
 def charge(car: dict[str, Any]) -> tuple[str, str, bool, int]:
@@ -26,29 +26,17 @@ def charge(car: dict[str, Any]) -> tuple[str, str, bool, int]:
     )
 
 
-async def test_charging_car_gains_ten_percent_an_hour(simulator: Simulator, client: Client) -> None:
-    simulator.clock.advance(3600)
-
-    cars = await client.cars()
+@pytest.mark.parametrize("reads", [1, 6])
+async def test_charging_car_gains_ten_percent_an_hour(
+    simulator: Simulator, client: Client, reads: int
+) -> None:
+    """The same whether the hour is read once or six times on the way; the range follows."""
+    for _ in range(reads):
+        simulator.clock.advance(3600 / reads)
+        cars = await client.cars()
 
     assert charge(cars[I3S_VIN]) == ("55", "CHARGING", True, 81)
     assert charge(cars[IX_VIN]) == ("64", "NOT_CHARGING", False, 240)
-
-
-async def test_range_follows_the_charge(simulator: Simulator, client: Client) -> None:
-    simulator.update_car(I3S_VIN, percentage=82, charging=False)
-
-    assert charge((await client.cars())[I3S_VIN]) == ("82", "PLUGGED_IN", True, 121)
-
-
-async def test_reads_in_between_do_not_change_the_progress(
-    simulator: Simulator, client: Client
-) -> None:
-    for _ in range(6):
-        simulator.clock.advance(600)
-        await client.cars()
-
-    assert charge((await client.cars())[I3S_VIN])[0] == "55"
 
 
 async def test_charging_stops_fully_charged_at_100(simulator: Simulator, client: Client) -> None:
@@ -94,41 +82,19 @@ def test_a_demos_full_charge_taken_over_by_hand_does_not_start_over(step: str) -
 
 
 def test_a_full_scenario_car_at_a_demo_speed_starts_over_lower() -> None:
-    scenario = parse_scenario(
-        {
-            "accounts": [
-                {
-                    "email": "d@example.com",
-                    "password": "p",
-                    "cars": [
-                        {
-                            "vin": I3S_VIN,
-                            "model": "i3s",
-                            "year": 2018,
-                            "percentage": 100,
-                            "charger_connected": True,
-                            "charging": True,
-                        }
-                    ],
-                }
-            ]
-        }
-    )
-    simulator = Simulator(scenario, demo_speed=6)
+    scenario = one_car(percentage=100, charger_connected=True, charging=True)
+    simulator = Simulator(parse_scenario(scenario), demo_speed=6)
     simulator.clock.advance(6 * 60)
-    car = simulator.car(I3S_VIN)
+    car = simulator.car("V")
     assert (car.charge_percentage, car.state) == (80, "CHARGING")
 
 
-async def test_a_demo_speed_leaves_token_lifetimes_alone(socket_enabled: None) -> None:
+def test_a_demo_speed_leaves_token_lifetimes_alone() -> None:
     simulator = Simulator(demo_speed=6)
-    async with run_simulator(simulator) as url, aiohttp.ClientSession() as session:
-        response = await Client(session, url).token()
-        token = await response.json()
+    token = simulator.issue_token(DEMO_EMAIL, DEMO_PASSWORD, DEMO_EMAIL)
+    lifetime = simulator.check_token(str(token["access_token"])).expires_at - simulator.clock.now()
     assert token["expires_in"] == 28800
-    assert simulator.check_token(token["access_token"]).expires_at - simulator.clock.now() > (
-        timedelta(hours=7, minutes=59)
-    )
+    assert lifetime > timedelta(hours=7, minutes=59)
 
 
 async def test_clock_follows_frozen_time(
@@ -140,35 +106,26 @@ async def test_clock_follows_frozen_time(
     assert charge((await client.cars())[I3S_VIN])[0] == "50"
 
 
+# Each action on the i3s over the control API: the car it answers with (plugged in, charging,
+# served state), the time that passes after it, and the car served then.
+ACTIONS = [
+    ("unplug", (False, False, "NOT_CHARGING"), 3600, ("45", "NOT_CHARGING", False, 67)),
+    ("plug", (True, False, "PLUGGED_IN"), 3600, ("45", "PLUGGED_IN", True, 67)),
+    ("start_charging", (True, True, "CHARGING"), 1800, ("50", "CHARGING", True, 74)),
+    ("stop_charging", (True, False, "PLUGGED_IN"), 1800, ("50", "PLUGGED_IN", True, 74)),
+]
+
+
 async def test_unplug_stops_charging_and_plug_does_not_start_it(
     simulator: Simulator, client: Client
 ) -> None:
-    """Over the control API, which answers with the car; the level moves only while it charges."""
-
-    async def act(action: str, then_seconds: int) -> dict[str, Any]:
+    """The control API answers with the car; the level moves only while it charges."""
+    for action, answered, seconds, then_served in ACTIONS:
         status, car = await client.control("POST", f"/cars/{I3S_VIN}/{action}")
-        assert status == 200
-        simulator.clock.advance(then_seconds)
-        return car
-
-    car = await act("unplug", 3600)
-    assert (car["charger_connected"], car["vehicle"]["charging_state"]["state"]) == (
-        False,
-        "NOT_CHARGING",
-    )
-    assert charge((await client.cars())[I3S_VIN]) == ("45", "NOT_CHARGING", False, 67)
-
-    car = await act("plug", 3600)
-    assert (car["state"], car["charger_connected"]) == ("PLUGGED_IN", True)
-    assert charge((await client.cars())[I3S_VIN]) == ("45", "PLUGGED_IN", True, 67)
-
-    car = await act("start_charging", 1800)
-    assert (car["state"], car["charging"]) == ("CHARGING", True)
-    assert charge((await client.cars())[I3S_VIN]) == ("50", "CHARGING", True, 74)
-
-    car = await act("stop_charging", 1800)
-    assert (car["state"], car["charging"]) == ("PLUGGED_IN", False)
-    assert charge((await client.cars())[I3S_VIN]) == ("50", "PLUGGED_IN", True, 74)
+        state = car["vehicle"]["charging_state"]["state"]
+        assert (status, (car["charger_connected"], car["charging"], state)) == (200, answered)
+        simulator.clock.advance(seconds)
+        assert charge((await client.cars())[I3S_VIN]) == then_served
 
 
 async def test_charging_needs_the_charger_plugged_in(simulator: Simulator) -> None:
@@ -293,24 +250,24 @@ async def test_add_and_remove_a_car(simulator: Simulator, client: Client) -> Non
         simulator.plug(I3S_VIN)
 
 
-def test_add_car_to_an_unknown_account() -> None:
-    simulator = Simulator()
-
-    with pytest.raises(SimulatorError, match=re.escape("no account 'nobody@example.com'")) as err:
-        simulator.add_car("nobody@example.com", {"vin": "X", "model": "i5", "year": 2024})
-    assert err.value.status == 404
-
-
-def test_add_car_with_a_taken_vin_or_vehicle_id() -> None:
+@pytest.mark.parametrize(
+    ("email", "car", "status", "error"),
+    [
+        ("nobody@example.com", {"vin": "Y"}, 404, "no account 'nobody@example.com'"),
+        (DEMO_EMAIL, {"vin": IX_VIN}, 409, f"a car with vin '{IX_VIN}' already exists"),
+        (DEMO_EMAIL, {"vin": "Y", "vehicle_id": "V"}, 409, "vehicle_id 'V' already exists"),
+    ],
+)
+def test_add_car_to_an_unknown_account_or_with_a_taken_vin_or_vehicle_id(
+    email: str, car: dict[str, str], status: int, error: str
+) -> None:
     simulator = Simulator()
     simulator.add_car(DEMO_EMAIL, {"vin": "X", "vehicle_id": "V", "model": "i5", "year": 2024})
 
-    with pytest.raises(SimulatorError, match=f"vin '{IX_VIN}' already exists") as taken_vin:
-        simulator.add_car(DEMO_EMAIL, {"vin": IX_VIN, "model": "i5", "year": 2024})
-    with pytest.raises(SimulatorError, match="vehicle_id 'V' already exists") as taken_id:
-        simulator.add_car(DEMO_EMAIL, {"vin": "Y", "vehicle_id": "V", "model": "i5", "year": 2024})
+    with pytest.raises(SimulatorError, match=re.escape(error)) as err:
+        simulator.add_car(email, {**car, "model": "i5", "year": 2024})
 
-    assert (taken_vin.value.status, taken_id.value.status) == (409, 409)
+    assert err.value.status == status
     assert [car.vin for car in simulator.accounts[0].cars] == [I3S_VIN, IX_VIN, "X"]
 
 
@@ -356,20 +313,22 @@ SHARED_SCENARIO = {
 }
 
 
-async def test_a_shared_car_is_one_car_served_to_both_accounts(socket_enabled: None) -> None:
+async def test_a_shared_car_is_one_car_served_to_both_accounts(
+    serve: Callable[[Simulator], Awaitable[Client]],
+) -> None:
+    """One car: a change shows on both accounts, each with its own user id."""
     simulator = Simulator(parse_scenario(SHARED_SCENARIO))
-    async with run_simulator(simulator) as url, aiohttp.ClientSession() as session:
-        shared = Client(session, url)
-        primary = await shared.cars("primary@example.com", "primary-password")
-        secondary = await shared.cars("secondary@example.com", "secondary-password")
-        assert list(primary) == list(secondary) == ["WBA00000000000007"]
-        # One car: a change shows on both accounts, each with its own user id.
-        simulator.plug("WBA00000000000007")
-        primary = await shared.cars("primary@example.com", "primary-password")
-        secondary = await shared.cars("secondary@example.com", "secondary-password")
-    assert primary["WBA00000000000007"]["charging_state"]["is_charger_connected"] is True
-    assert secondary["WBA00000000000007"]["charging_state"]["is_charger_connected"] is True
-    assert primary["WBA00000000000007"]["user_id"] != secondary["WBA00000000000007"]["user_id"]
+    client = await serve(simulator)
+    simulator.plug("WBA00000000000007")
+
+    primary = await client.cars("primary@example.com", "primary-password")
+    secondary = await client.cars("secondary@example.com", "secondary-password")
+
+    assert list(primary) == list(secondary) == ["WBA00000000000007"]
+    [primary_car], [secondary_car] = primary.values(), secondary.values()
+    assert primary_car["charging_state"]["is_charger_connected"] is True
+    assert secondary_car["charging_state"]["is_charger_connected"] is True
+    assert primary_car["user_id"] != secondary_car["user_id"]
 
 
 async def test_share_and_remove_a_car_per_account(simulator: Simulator, client: Client) -> None:
