@@ -38,8 +38,10 @@ class Client:
     async def request(
         self, method: str, path: str, body: Any = None, **kwargs: Any
     ) -> aiohttp.ClientResponse:
-        """Send a request and read the whole answer."""
-        if body is not None:
+        """Send a request (bytes as they are, anything else as JSON) and read the whole answer."""
+        if isinstance(body, bytes):
+            kwargs["data"] = body
+        elif body is not None:
             kwargs["json"] = body
         async with self.session.request(method, self.url + path, **kwargs) as response:
             await response.read()
