@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from simulator import Simulator, run_simulator
-from simulator.__main__ import main, serve
+from simulator.__main__ import main
 from tests.simulator.client import DEMO_EMAIL, DEMO_PASSWORD, Client
 
 ROOT = Path(__file__).parents[2]
@@ -57,35 +57,6 @@ def test_bad_option_exits_2(
     assert capsys.readouterr().err == error
 
 
-async def test_serve_prints_credentials_and_logs_requests_without_secrets(
-    socket_enabled: None, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level("INFO", logger="simulator")
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(Simulator(), "127.0.0.1", 0, stop))
-    printed = ""
-    while not (match := URL.search(printed)):
-        await asyncio.sleep(0.01)
-        printed += capsys.readouterr().out
-    async with aiohttp.ClientSession() as session:
-        client = Client(session, match.group(1))
-        token = await client.login()
-        cars = await client.vehicles(token)
-
-    stop.set()
-    await server
-
-    assert cars.status == 200
-    assert f"email: {DEMO_EMAIL}  password: {DEMO_PASSWORD}  account email: {DEMO_EMAIL}" in printed
-    assert "WBY7Z8C5XJV123456  BMW i3s 94 REX (2018)  45%  CHARGING" in printed
-    assert "WBY21CF0XPC654321  BMW iX xDrive50 (2023)  64%  NOT_CHARGING" in printed
-    assert "simulator: stopped" in capsys.readouterr().out
-    assert "POST /api/bmw/oauth-token 200" in caplog.messages
-    assert "POST /api/get-user-devices 200" in caplog.messages
-    assert DEMO_PASSWORD not in caplog.text
-    assert token not in caplog.text
-
-
 async def run_cli(*args: str) -> asyncio.subprocess.Process:
     """Start python -m simulator with these arguments."""
     return await asyncio.create_subprocess_exec(
@@ -101,6 +72,7 @@ async def run_cli(*args: str) -> asyncio.subprocess.Process:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_cli_serves_until_signalled(socket_enabled: None, signum: signal.Signals) -> None:
+    """It prints the credentials and cars to log in with, and logs requests without secrets."""
     process = await run_cli("--port", "0", "--token-lifetime", "120", "--demo-speed", "6")
     assert process.stdout is not None
     try:
@@ -109,18 +81,25 @@ async def test_cli_serves_until_signalled(socket_enabled: None, signum: signal.S
             line = (await asyncio.wait_for(process.stdout.readline(), 15)).decode()
             assert line, "the simulator exited before listening"
         async with aiohttp.ClientSession() as session:
-            response = await Client(session, match.group(1)).token()
+            client = Client(session, match.group(1))
+            response = await client.token()
             token = await response.json()
+            cars = await client.vehicles(token["access_token"])
     finally:
         process.send_signal(signum)
         stdout, stderr = await asyncio.wait_for(process.communicate(), 15)
 
-    assert response.status == 200
+    assert (response.status, cars.status) == (200, 200)
     assert token["expires_in"] == 120
     assert process.returncode == 0
-    assert b"simulator: stopped" in stdout
-    assert b"Demo speed: charges move 6 times faster, starting over when full" in stdout
+    printed = stdout.decode()
+    assert f"email: {DEMO_EMAIL}  password: {DEMO_PASSWORD}  account email: {DEMO_EMAIL}" in printed
+    assert "WBY7Z8C5XJV123456  BMW i3s 94 REX (2018)  45%  CHARGING" in printed
+    assert "WBY21CF0XPC654321  BMW iX xDrive50 (2023)  64%  NOT_CHARGING" in printed
+    assert "Demo speed: charges move 6 times faster, starting over when full" in printed
+    assert "simulator: stopped" in printed
     assert b"POST /api/bmw/oauth-token 200" in stderr
+    assert b"POST /api/get-user-devices 200" in stderr
     assert token["access_token"].encode() not in stderr
     assert DEMO_PASSWORD.encode() not in stderr
 

@@ -44,27 +44,20 @@ async def test_status_fault_with_retry_after_sent_verbatim_or_not_at_all(
     assert (await client.vehicles(token)).status == 200
 
 
-async def test_fault_count_then_normal_answers(simulator: Simulator, client: Client) -> None:
-    simulator.inject_fault("token", status=500, count=2)
-
-    statuses = [(await client.token()).status for _ in range(3)]
-
-    assert statuses == [500, 500, 200]
-    assert simulator.faults == {"token": [], "vehicles": []}
-
-
-async def test_faults_queue_first_in_first_out_per_endpoint(
+async def test_faults_queue_first_in_first_out_per_endpoint_each_count_times(
     simulator: Simulator, client: Client
 ) -> None:
-    simulator.inject_fault("token", status=503)
+    """Then the endpoint answers normally again."""
+    simulator.inject_fault("token", status=503, count=2)
     simulator.inject_fault("vehicles", status=403)
     simulator.inject_fault("token", status=429)
 
-    token_statuses = [(await client.token()).status for _ in range(3)]
+    token_statuses = [(await client.token()).status for _ in range(4)]
     vehicles_status = (await client.vehicles(await client.login())).status
 
-    assert token_statuses == [503, 429, 200]
+    assert token_statuses == [503, 503, 429, 200]
     assert vehicles_status == 403
+    assert simulator.faults == {"token": [], "vehicles": []}
 
 
 async def test_delay_only_fault_answers_normally_after_the_delay(
