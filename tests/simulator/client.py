@@ -14,10 +14,10 @@ I3S_VIN = "WBY7Z8C5XJV123456"
 IX_VIN = "WBY21CF0XPC654321"
 
 
-def one_car(**fields: Any) -> dict[str, Any]:
-    """Return a scenario of one account (a@example.com, password p) with one car, vin V."""
+def one_car(*others: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """Return a scenario: account a@example.com (password p) with one car, vin V, then others."""
     car = {"vin": "V", "model": "i4", "year": 2022, **fields}
-    return {"accounts": [{"email": "a@example.com", "password": "p", "cars": [car]}]}
+    return {"accounts": [{"email": "a@example.com", "password": "p", "cars": [car]}, *others]}
 
 
 def served(

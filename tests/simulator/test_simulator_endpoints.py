@@ -252,8 +252,7 @@ async def test_vehicles_with_credentials_other_than_the_tokens_gets_401(
     serve: Callable[[Simulator], Awaitable[Client]], email: str, password: str
 ) -> None:
     """A wrong password or email, or another account's: that account's car is not served."""
-    scenario = one_car()
-    scenario["accounts"].append({"email": "b@example.com", "password": "pw-b"})
+    scenario = one_car({"email": "b@example.com", "password": "pw-b"})
     client = await serve(Simulator(parse_scenario(scenario)))
     token = await client.login("b@example.com", "pw-b")
 

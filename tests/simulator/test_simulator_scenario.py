@@ -165,9 +165,8 @@ def test_invalid_scenarios(data: Any, error: str) -> None:
 )
 def test_duplicate_vins_and_vehicle_ids(vin: str, vehicle_id: str, error: str) -> None:
     """Across accounts: a car of account a (vin V, vehicle_id same) and one of account b."""
-    scenario = car(vehicle_id="same")
     second = {"vin": vin, "vehicle_id": vehicle_id, "model": "i5", "year": 2024}
-    scenario["accounts"].append({"email": "b@example.com", "password": "p", "cars": [second]})
+    scenario = car({"email": "b@example.com", "password": "p", "cars": [second]}, vehicle_id="same")
 
     with pytest.raises(ScenarioError, match=error):
         parse_scenario(scenario)
