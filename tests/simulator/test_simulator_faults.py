@@ -12,17 +12,15 @@ import pytest
 from simulator import ScenarioError, Simulator
 from tests.simulator.client import Client
 
+HTTP_DATE = "Wed, 21 Oct 2026 07:28:00 GMT"
+
 
 @pytest.mark.parametrize(
     ("fault", "retry_after", "error"),
     [
         ({"status": 429, "retry_after": "120"}, "120", "Too Many Requests"),
         ({"status": 503, "retry_after": 30}, "30", "Service Unavailable"),
-        (
-            {"status": 429, "retry_after": "Wed, 21 Oct 2026 07:28:00 GMT"},
-            "Wed, 21 Oct 2026 07:28:00 GMT",
-            "Too Many Requests",
-        ),
+        ({"status": 429, "retry_after": HTTP_DATE}, HTTP_DATE, "Too Many Requests"),
         ({"status": 599}, None, "simulated fault"),
     ],
 )
@@ -87,18 +85,10 @@ async def test_delay_longer_than_the_client_timeout(simulator: Simulator, client
     [
         ("html", "text/html", lambda text: text.startswith("<!DOCTYPE html>")),
         ("empty", "application/json", lambda text: text == ""),
-        (
-            "wrong_shape",
-            "application/json",
-            lambda text: json.loads(text) == {"status": "ok", "data": None},
-        ),
+        ("wrong_shape", "application/json", lambda text: text == '{"status": "ok", "data": null}'),
         ("huge", "application/json", lambda text: len(text) >= 10 * 1024 * 1024),
         ("quota exceeded", "text/plain", lambda text: text == "quota exceeded"),
-        (
-            '{"message": "quota"}',
-            "application/json",
-            lambda text: json.loads(text) == {"message": "quota"},
-        ),
+        ('{"message": "quota"}', "application/json", lambda text: text == '{"message": "quota"}'),
     ],
 )
 async def test_body_faults(
