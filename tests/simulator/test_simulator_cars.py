@@ -144,27 +144,6 @@ def test_update_car_cannot_charge_unplugged_and_unplugging_stops_charging(
     assert (car.charger_connected, car.charging, car.state) == (False, False, "NOT_CHARGING")
 
 
-async def test_update_car_fields(simulator: Simulator, client: Client) -> None:
-    simulator.update_car(
-        IX_VIN,
-        percentage=80,
-        charger_connected=True,
-        charging=True,
-        charging_type="INDUCTIVE",
-        units="KILOMETERS",
-    )
-
-    car = (await client.cars())[IX_VIN]
-
-    assert car["charging_state"] == {
-        "charge_percentage": "80",
-        "state": "CHARGING",
-        "type": "INDUCTIVE",
-        "is_charger_connected": True,
-    }
-    assert car["electric_range"]["distance"] == {"value": 483, "units": "KILOMETERS"}
-
-
 async def test_state_override_wins_until_cleared(simulator: Simulator, client: Client) -> None:
     simulator.update_car(I3S_VIN, state="WAITING_FOR_CHARGING")
     simulator.unplug(I3S_VIN)

@@ -33,11 +33,8 @@ async def test_state_shows_everything(simulator: Simulator, client: Client) -> N
         "counters",
     }
     [account] = state["accounts"]
-    assert (account["email"], account["password"], account["account_email"]) == (
-        DEMO_EMAIL,
-        DEMO_PASSWORD,
-        DEMO_EMAIL,
-    )
+    assert account["email"] == account["account_email"] == DEMO_EMAIL
+    assert account["password"] == DEMO_PASSWORD
     i3s = account["cars"][0]
     assert i3s["vin"] == I3S_VIN
     assert (i3s["percentage"], i3s["charging"], i3s["state"]) == (approx(45), True, "CHARGING")
@@ -51,19 +48,27 @@ async def test_state_shows_everything(simulator: Simulator, client: Client) -> N
 
 @pytest.mark.parametrize("method", ["PATCH", "POST"])
 async def test_update_car(client: Client, method: str) -> None:
-    """Without a body nothing changes."""
-    status, unchanged = await client.control(method, f"/cars/{I3S_VIN}")
-    assert (status, unchanged["percentage"], unchanged["state"]) == (200, approx(45), "CHARGING")
+    """Without a body nothing changes; with one, the fields given and the served car with them."""
+    status, unchanged = await client.control(method, f"/cars/{IX_VIN}")
+    assert (status, unchanged["percentage"], unchanged["state"]) == (200, 64, "NOT_CHARGING")
+    changes = {
+        "percentage": 80,
+        "charger_connected": True,
+        "charging": True,
+        "charging_type": "INDUCTIVE",
+        "units": "KILOMETERS",
+    }
 
-    status, car = await client.control(
-        method, f"/cars/{I3S_VIN}", {"percentage": 82, "charging": False, "state": "ERROR"}
-    )
+    status, car = await client.control(method, f"/cars/{IX_VIN}", changes)
 
-    assert status == 200
-    assert car["vehicle"]["charging_state"]["charge_percentage"] == "82"
-    assert car["vehicle"]["charging_state"]["state"] == "ERROR"
-    assert car["state_override"] == "ERROR"
-    assert car["vehicle"]["electric_range"]["distance"]["value"] == 121
+    assert (status, car["percentage"], car["charging"]) == (200, approx(80), True)
+    assert car["vehicle"]["charging_state"] == {
+        "charge_percentage": "80",
+        "state": "CHARGING",
+        "type": "INDUCTIVE",
+        "is_charger_connected": True,
+    }
+    assert car["vehicle"]["electric_range"]["distance"] == {"value": 483, "units": "KILOMETERS"}
 
 
 async def test_expire_tokens(simulator: Simulator, client: Client) -> None:
