@@ -20,6 +20,17 @@ def one_car(*others: dict[str, Any], **fields: Any) -> dict[str, Any]:
     return {"accounts": [{"email": "a@example.com", "password": "p", "cars": [car]}, *others]}
 
 
+def charge(car: dict[str, Any]) -> tuple[str, str, bool, int]:
+    """Return a served car's percentage, state, plug and range."""
+    state = car["charging_state"]
+    return (
+        state["charge_percentage"],
+        state["state"],
+        state["is_charger_connected"],
+        car["electric_range"]["distance"]["value"],
+    )
+
+
 def served(
     simulator: Simulator, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD
 ) -> list[dict[str, object]]:

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 import re
-from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from simulator import ScenarioError, Simulator, SimulatorError, parse_scenario
 from simulator.scenario import AccountSpec
-from tests.simulator.client import DEMO_EMAIL, DEMO_PASSWORD, I3S_VIN, IX_VIN, Client, one_car
-
-
-def charge(car: dict[str, Any]) -> tuple[str, str, bool, int]:
-    """Return a served car's percentage, state, plug and range."""
-    state = car["charging_state"]
-    return (
-        state["charge_percentage"],
-        state["state"],
-        state["is_charger_connected"],
-        car["electric_range"]["distance"]["value"],
-    )
+from tests.simulator.client import DEMO_EMAIL, I3S_VIN, IX_VIN, Client, charge, one_car
 
 
 @pytest.mark.parametrize("reads", [1, 6])
@@ -87,14 +74,6 @@ def test_a_full_scenario_car_at_a_demo_speed_starts_over_lower() -> None:
     simulator.clock.advance(6 * 60)
     car = simulator.car("V")
     assert (car.charge_percentage, car.state) == (80, "CHARGING")
-
-
-def test_a_demo_speed_leaves_token_lifetimes_alone() -> None:
-    simulator = Simulator(demo_speed=6)
-    token = simulator.issue_token(DEMO_EMAIL, DEMO_PASSWORD, DEMO_EMAIL)
-    lifetime = simulator.check_token(str(token["access_token"])).expires_at - simulator.clock.now()
-    assert token["expires_in"] == 28800
-    assert lifetime > timedelta(hours=7, minutes=59)
 
 
 async def test_clock_follows_frozen_time(

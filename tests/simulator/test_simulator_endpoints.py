@@ -15,6 +15,7 @@ from tests.simulator.client import (
     I3S_VIN,
     IX_VIN,
     Client,
+    charge,
     one_car,
     served,
 )
@@ -172,25 +173,15 @@ async def test_vehicles_is_an_array_of_the_demo_cars_with_every_field_of_the_con
         assert len(car["_id"]) == 24
         assert len(car["user_id"]) == 24
         assert len(car["id"]) == 32
+        assert car["charging_state"]["type"] == "CONDUCTIVE"
     i3s, ix = served
     assert (i3s["model"], i3s["year"]) == ("i3s 94 REX", 2018)
     assert (ix["model"], ix["year"]) == ("iX xDrive50", 2023)
     assert i3s["user_id"] == ix["user_id"]
     assert len({i3s["id"], ix["id"], i3s["_id"], ix["_id"]}) == 4
-    assert i3s["charging_state"] == {
-        "charge_percentage": "45",
-        "state": "CHARGING",
-        "type": "CONDUCTIVE",
-        "is_charger_connected": True,
-    }
-    assert i3s["electric_range"] == {"distance": {"value": 67, "units": "KILOMETERS"}}
-    assert ix["charging_state"] == {
-        "charge_percentage": "64",
-        "state": "NOT_CHARGING",
-        "type": "CONDUCTIVE",
-        "is_charger_connected": False,
-    }
-    assert ix["electric_range"] == {"distance": {"value": 240, "units": "MILES"}}
+    assert charge(i3s) == ("45", "CHARGING", True, 67)
+    assert charge(ix) == ("64", "NOT_CHARGING", False, 240)
+    assert [car["electric_range"]["distance"]["units"] for car in served] == ["KILOMETERS", "MILES"]
 
 
 async def test_ids_are_the_same_on_every_run(client: Client) -> None:
@@ -224,11 +215,13 @@ async def test_vehicles_without_a_valid_bearer_token_gets_401(
         assert (await response.json())["status"] == 401
 
 
-@pytest.mark.parametrize("lifetime", [28800, 60])
+@pytest.mark.parametrize(("lifetime", "demo_speed"), [(28800, None), (60, None), (28800, 6)])
 async def test_token_expires_after_its_lifetime(
-    simulator: Simulator, client: Client, lifetime: int
+    serve: Callable[[Simulator], Awaitable[Client]], lifetime: int, demo_speed: float | None
 ) -> None:
-    """8 hours, or what the simulator is told, as the token answer says."""
+    """8 hours, or what the simulator is told, as the token answer says; a demo speed or not."""
+    simulator = Simulator(demo_speed=demo_speed)
+    client = await serve(simulator)
     simulator.token_lifetime = lifetime
     response = await client.token()
     token = (await response.json())["access_token"]

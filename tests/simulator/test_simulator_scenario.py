@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from simulator import ScenarioError, Simulator, load_scenario, parse_scenario
-from tests.simulator.client import one_car as car, served
+from tests.simulator.client import charge, one_car as car, served
 
 EXAMPLE = Path(__file__).parents[2] / "simulator" / "scenarios" / "three_cars.yaml"
 
@@ -64,13 +64,9 @@ def test_load_scenario_file(tmp_path: Path, suffix: str) -> None:
     assert car.overrides == {"__v": 3}
     simulator = Simulator(scenario)
     [car_served] = served(simulator, "driver@example.com", "pw")
-    assert car_served["electric_range"] == {"distance": {"value": 60, "units": "MILES"}}
-    assert car_served["charging_state"] == {
-        "charge_percentage": "50",
-        "state": "WAITING_FOR_CHARGING",
-        "type": "INDUCTIVE",
-        "is_charger_connected": True,
-    }
+    assert charge(car_served) == ("50", "WAITING_FOR_CHARGING", True, 60)
+    assert car_served["charging_state"]["type"] == "INDUCTIVE"
+    assert car_served["electric_range"]["distance"]["units"] == "MILES"
     assert car_served["__v"] == 3
     assert simulator.issue_token("driver@example.com", "pw", "op@example.com")["expires_in"] == 600
 
