@@ -79,10 +79,8 @@ async def test_expire_tokens(simulator: Simulator, client: Client) -> None:
     assert (status, answer) == (200, {"expired": 1})
     assert simulator.expire_tokens() == 0
     response = await client.vehicles(token)
-    assert (response.status, await response.json()) == (
-        401,
-        {"error": "token expired", "status": 401},
-    )
+    expired = {"error": "token expired", "status": 401}
+    assert (response.status, await response.json()) == (401, expired)
     assert (await client.vehicles(await client.login())).status == 200
 
 
