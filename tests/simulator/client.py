@@ -79,14 +79,9 @@ class Client:
         self, token: str, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD, **kwargs: Any
     ) -> aiohttp.ClientResponse:
         """Ask the vehicles endpoint for the account's cars."""
+        body = {"email": email, "password": password}
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
-        return await self.request(
-            "POST",
-            "/api/get-user-devices",
-            {"email": email, "password": password},
-            headers=headers,
-            **kwargs,
-        )
+        return await self.request("POST", "/api/get-user-devices", body, headers=headers, **kwargs)
 
     async def cars(
         self, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD

@@ -9,7 +9,6 @@ from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from simulator import ScenarioError, Simulator, SimulatorError, parse_scenario
-from simulator.scenario import AccountSpec
 from tests.simulator.client import DEMO_EMAIL, I3S_VIN, IX_VIN, Client, charge, one_car
 
 
@@ -272,30 +271,29 @@ async def test_a_shared_car_is_one_car_served_to_both_accounts(
     assert primary_car["user_id"] != secondary_car["user_id"]
 
 
-async def test_share_and_remove_a_car_per_account(simulator: Simulator, client: Client) -> None:
-    simulator.add_car("demo@example.com", {"vin": "X", "model": "i5", "year": 2024})
-    second = AccountSpec(email="second@example.com", password="pw", account_email="x@example.com")
-    simulator.accounts.append(simulator._new_account(second))
+async def test_share_and_remove_a_car_per_account(
+    serve: Callable[[Simulator], Awaitable[Client]],
+) -> None:
+    simulator = Simulator(parse_scenario(one_car(SECONDARY)))
+    client = await serve(simulator)
 
-    status, _ = await client.control(
-        "POST", "/accounts/second@example.com/shared_cars", {"vin": I3S_VIN}
-    )
+    status, _ = await client.control("POST", "/accounts/b@example.com/shared_cars", {"vin": "V"})
     assert status == 201
-    assert [car.vin for car in simulator.account("second@example.com").cars] == [I3S_VIN]
+    assert [car.vin for car in simulator.account("b@example.com").cars] == ["V"]
     with pytest.raises(SimulatorError, match="already has a car") as twice:
-        simulator.share_car(I3S_VIN, "second@example.com")
+        simulator.share_car("V", "b@example.com")
     assert twice.value.status == 409
 
-    status, _ = await client.control("DELETE", f"/cars/{I3S_VIN}?account=demo@example.com")
+    status, _ = await client.control("DELETE", "/cars/V?account=a@example.com")
     assert status == 200
-    assert I3S_VIN not in await client.cars()
-    assert [car.vin for car in simulator.account("second@example.com").cars] == [I3S_VIN]
+    assert await client.cars("a@example.com", "p") == {}
+    assert [car.vin for car in simulator.account("b@example.com").cars] == ["V"]
     with pytest.raises(SimulatorError, match="has no car") as gone:
-        simulator.remove_car(I3S_VIN, "demo@example.com")
+        simulator.remove_car("V", "a@example.com")
     assert gone.value.status == 404
 
-    simulator.remove_car(I3S_VIN)
-    assert simulator.account("second@example.com").cars == []
+    simulator.remove_car("V")
+    assert simulator.account("b@example.com").cars == []
 
 
 @pytest.mark.parametrize(
