@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from asyncio.subprocess import PIPE
 from pathlib import Path
 import re
 import signal
@@ -53,13 +54,7 @@ def test_bad_option_exits_2(
 async def run_cli(*args: str) -> asyncio.subprocess.Process:
     """Start python -m simulator with these arguments."""
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "simulator",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "simulator", *args, cwd=ROOT, stdout=PIPE, stderr=PIPE
     )
 
 

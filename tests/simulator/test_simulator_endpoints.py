@@ -199,9 +199,8 @@ async def test_vehicles_without_a_valid_bearer_token_gets_401(
     client: Client, authorization: str, status: int
 ) -> None:
     token = await client.login()
-    response = await client.vehicles(
-        token, headers={"Authorization": authorization.format(token=token)}
-    )
+    headers = {"Authorization": authorization.format(token=token)}
+    response = await client.vehicles(token, headers=headers)
 
     assert response.status == status
     if status == 401:

@@ -54,13 +54,8 @@ def test_load_scenario_file(tmp_path: Path, suffix: str) -> None:
     [account] = scenario.accounts
     assert (account.email, account.account_email) == ("Driver@Example.com", "op@example.com")
     [car] = account.cars
-    assert (car.vin, car.vehicle_id, car.brand, car.charging_type, car.state) == (
-        "VIN1",
-        "bmw-id-1",
-        "MINI",
-        "INDUCTIVE",
-        "WAITING_FOR_CHARGING",
-    )
+    assert (car.vin, car.vehicle_id, car.brand) == ("VIN1", "bmw-id-1", "MINI")
+    assert (car.charging_type, car.state) == ("INDUCTIVE", "WAITING_FOR_CHARGING")
     assert car.overrides == {"__v": 3}
     simulator = Simulator(scenario)
     [car_served] = served(simulator, "driver@example.com", "pw")
