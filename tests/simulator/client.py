@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -12,6 +13,9 @@ DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 I3S_VIN = "WBY7Z8C5XJV123456"
 IX_VIN = "WBY21CF0XPC654321"
+
+# The serve fixture: serves a simulator on loopback and returns a client for it.
+type Serve = Callable[[Simulator], Awaitable[Client]]
 
 
 def one_car(*others: dict[str, Any], **fields: Any) -> dict[str, Any]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 import re
 
 from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from simulator import ScenarioError, Simulator, SimulatorError, parse_scenario
-from tests.simulator.client import DEMO_EMAIL, I3S_VIN, IX_VIN, Client, charge, one_car
+from tests.simulator.client import DEMO_EMAIL, I3S_VIN, IX_VIN, Client, Serve, charge, one_car
 
 
 @pytest.mark.parametrize("reads", [1, 6])
@@ -253,9 +252,7 @@ def test_clock_only_moves_forward() -> None:
 SECONDARY = {"email": "b@example.com", "password": "q"}
 
 
-async def test_a_shared_car_is_one_car_served_to_both_accounts(
-    serve: Callable[[Simulator], Awaitable[Client]],
-) -> None:
+async def test_a_shared_car_is_one_car_served_to_both_accounts(serve: Serve) -> None:
     """One car: a change shows on both accounts, each with its own user id."""
     simulator = Simulator(parse_scenario(one_car({**SECONDARY, "shared_cars": ["V"]})))
     client = await serve(simulator)
@@ -271,9 +268,7 @@ async def test_a_shared_car_is_one_car_served_to_both_accounts(
     assert primary_car["user_id"] != secondary_car["user_id"]
 
 
-async def test_share_and_remove_a_car_per_account(
-    serve: Callable[[Simulator], Awaitable[Client]],
-) -> None:
+async def test_share_and_remove_a_car_per_account(serve: Serve) -> None:
     simulator = Simulator(parse_scenario(one_car(SECONDARY)))
     client = await serve(simulator)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from tests.simulator.client import (
     I3S_VIN,
     IX_VIN,
     Client,
+    Serve,
     charge,
     one_car,
     served,
@@ -40,8 +40,7 @@ def shape(value: Any) -> Any:
 async def test_token_has_the_contract_shape(client: Client) -> None:
     response = await client.token()
 
-    assert response.status == 200
-    assert response.content_type == "application/json"
+    assert (response.status, response.content_type) == (200, "application/json")
     token = await response.json()
     assert shape(token) == shape(CONTRACT_TOKEN)
     assert token["token_type"] == "Bearer"
@@ -209,7 +208,7 @@ async def test_vehicles_without_a_valid_bearer_token_gets_401(
 
 @pytest.mark.parametrize(("lifetime", "demo_speed"), [(28800, None), (60, None), (28800, 6)])
 async def test_token_expires_after_its_lifetime(
-    serve: Callable[[Simulator], Awaitable[Client]], lifetime: int, demo_speed: float | None
+    serve: Serve, lifetime: int, demo_speed: float | None
 ) -> None:
     """8 hours, or what the simulator is told, as the token answer says; a demo speed or not."""
     simulator = Simulator(demo_speed=demo_speed)
@@ -234,7 +233,7 @@ async def test_token_expires_after_its_lifetime(
     [("b@example.com", "nope"), ("nobody@example.com", "pw-b"), ("a@example.com", "p")],
 )
 async def test_vehicles_with_credentials_other_than_the_tokens_gets_401(
-    serve: Callable[[Simulator], Awaitable[Client]], email: str, password: str
+    serve: Serve, email: str, password: str
 ) -> None:
     """A wrong password or email, or another account's: that account's car is not served."""
     scenario = one_car({"email": "b@example.com", "password": "pw-b"})

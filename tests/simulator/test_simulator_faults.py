@@ -94,8 +94,7 @@ async def test_body_faults(
 
     response = await client.vehicles(token)
 
-    assert response.status == 200
-    assert response.content_type == content_type
+    assert (response.status, response.content_type) == (200, content_type)
     assert callable(check)
     assert check(await response.text())
 
@@ -109,8 +108,7 @@ async def test_malformed_body_is_cut_off_json(
 
     response = await (client.token() if endpoint == "token" else client.vehicles(token))
 
-    assert response.status == 200
-    assert response.content_type == "application/json"
+    assert (response.status, response.content_type) == (200, "application/json")
     with pytest.raises(json.JSONDecodeError):
         json.loads(await response.text())
 
@@ -120,8 +118,7 @@ async def test_body_fault_with_status(simulator: Simulator, client: Client) -> N
 
     response = await client.token()
 
-    assert response.status == 503
-    assert response.content_type == "text/html"
+    assert (response.status, response.content_type) == (503, "text/html")
     assert response.headers["Retry-After"] == "60"
     assert "502 Bad Gateway" in await response.text()
 

@@ -75,9 +75,7 @@ def test_example_scenario_file() -> None:
     assert first.account_email == "household@example.com"
     assert second.account_email == second.email
     [car] = served(simulator, second.email, second.password)
-    assert car["model"] is None
-    assert car["year"] is None
-    assert car["electric_range"] is None
+    assert (car["model"], car["year"], car["electric_range"]) == (None, None, None)
     assert car["charging_state"] == {
         "charge_percentage": "12",
         "state": None,
