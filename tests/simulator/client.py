@@ -37,7 +37,7 @@ def charge(car: dict[str, Any]) -> tuple[str, str, bool, int]:
 
 def served(
     simulator: Simulator, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """Log in in Python and return the account's cars as the vehicles endpoint serves them."""
     token = simulator.issue_token(email, password, simulator.account(email).account_email)
     return simulator.vehicles(simulator.check_token(str(token["access_token"])), email, password)

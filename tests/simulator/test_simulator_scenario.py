@@ -91,7 +91,7 @@ def test_range_per_percent_in_kilometres() -> None:
     assert scenario.accounts[0].cars[0].km_per_percent == 5
 
 
-ACCOUNT = {"email": "a", "password": "p"}
+ACCOUNT: dict[Any, Any] = {"email": "a", "password": "p"}
 
 
 @pytest.mark.parametrize(
