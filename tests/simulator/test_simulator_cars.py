@@ -29,9 +29,7 @@ async def test_charging_stops_fully_charged_at_100(simulator: Simulator, client:
     assert charge((await client.cars())[I3S_VIN]) == ("99", "CHARGING", True, 147)
 
     simulator.clock.advance(3 * 3600)
-    car = (await client.cars())[I3S_VIN]
-
-    assert charge(car) == ("100", "FULLY_CHARGED", True, 148)
+    assert charge((await client.cars())[I3S_VIN]) == ("100", "FULLY_CHARGED", True, 148)
     assert simulator.car(I3S_VIN).charging is False
     simulator.update_car(I3S_VIN, percentage=90)
     simulator.clock.advance(3600)
@@ -122,9 +120,12 @@ def test_update_car_cannot_charge_unplugged_and_unplugging_stops_charging(
 
 
 async def test_state_override_wins_until_cleared(simulator: Simulator, client: Client) -> None:
-    simulator.update_car(I3S_VIN, state="WAITING_FOR_CHARGING")
+    """Set over the control API, whose answer shows it."""
+    waiting = "WAITING_FOR_CHARGING"
+    status, car = await client.control("PATCH", f"/cars/{I3S_VIN}", {"state": waiting})
+    assert (status, car["state_override"], car["state"]) == (200, waiting, waiting)
     simulator.unplug(I3S_VIN)
-    assert (await client.cars())[I3S_VIN]["charging_state"]["state"] == "WAITING_FOR_CHARGING"
+    assert (await client.cars())[I3S_VIN]["charging_state"]["state"] == waiting
 
     simulator.update_car(I3S_VIN, state=None)
 
