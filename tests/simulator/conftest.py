@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import aiohttp
 import pytest
 
 from simulator import Simulator, run_simulator
-from tests.simulator.client import Client
+from tests.simulator.client import Client, Serve
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def simulator() -> Simulator:
 
 
 @pytest.fixture
-async def serve(socket_enabled: None) -> AsyncIterator[Callable[[Simulator], Awaitable[Client]]]:
+async def serve(socket_enabled: None) -> AsyncIterator[Serve]:
     """Return a function that serves a simulator on 127.0.0.1 and returns a client for it."""
     async with AsyncExitStack() as stack:
         session = await stack.enter_async_context(aiohttp.ClientSession())
@@ -31,6 +31,6 @@ async def serve(socket_enabled: None) -> AsyncIterator[Callable[[Simulator], Awa
 
 
 @pytest.fixture
-async def client(simulator: Simulator, serve: Callable[[Simulator], Awaitable[Client]]) -> Client:
+async def client(simulator: Simulator, serve: Serve) -> Client:
     """Serve the default simulator and return a client for it."""
     return await serve(simulator)

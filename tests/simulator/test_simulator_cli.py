@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from asyncio.subprocess import PIPE
 from pathlib import Path
 import re
 import signal
@@ -12,7 +13,7 @@ import aiohttp
 import pytest
 
 from simulator import Simulator, run_simulator
-from simulator.__main__ import main, serve
+from simulator.__main__ import main
 from tests.simulator.client import DEMO_EMAIL, DEMO_PASSWORD, Client
 
 ROOT = Path(__file__).parents[2]
@@ -29,21 +30,13 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert option in help_text
 
 
-def test_bad_scenario_exits_2_with_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "bad.json"
-    path.write_text('{"accounts": []}', encoding="utf-8")
-
-    assert main(["--scenario", str(path)]) == 2
-
-    err = capsys.readouterr().err
-    assert err == f"simulator: {path}: accounts: needs at least one account\n"
-
-
 @pytest.mark.parametrize(
     ("args", "error"),
     [
+        (
+            ["--scenario", "nowhere.json"],
+            "simulator: nowhere.json: cannot read: No such file or directory\n",
+        ),
         (["--token-lifetime", "0"], "simulator: --token-lifetime must be at least 1 second\n"),
         (["--port", "65536"], "simulator: --port must be from 0 to 65535\n"),
         (["--demo-speed", "0.5"], "simulator: --demo-speed must be from 1 to 3600\n"),
@@ -53,54 +46,21 @@ def test_bad_scenario_exits_2_with_one_line(
 def test_bad_option_exits_2(
     args: list[str], error: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """With one line that says why (a scenario file's errors are the scenario tests')."""
     assert main(args) == 2
     assert capsys.readouterr().err == error
-
-
-async def test_serve_prints_credentials_and_logs_requests_without_secrets(
-    socket_enabled: None, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level("INFO", logger="simulator")
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(Simulator(), "127.0.0.1", 0, stop))
-    printed = ""
-    while not (match := URL.search(printed)):
-        await asyncio.sleep(0.01)
-        printed += capsys.readouterr().out
-    async with aiohttp.ClientSession() as session:
-        client = Client(session, match.group(1))
-        token = await client.login()
-        cars = await client.vehicles(token)
-
-    stop.set()
-    await server
-
-    assert cars.status == 200
-    assert f"email: {DEMO_EMAIL}  password: {DEMO_PASSWORD}  account email: {DEMO_EMAIL}" in printed
-    assert "WBY7Z8C5XJV123456  BMW i3s 94 REX (2018)  45%  CHARGING" in printed
-    assert "WBY21CF0XPC654321  BMW iX xDrive50 (2023)  64%  NOT_CHARGING" in printed
-    assert "simulator: stopped" in capsys.readouterr().out
-    assert "POST /api/bmw/oauth-token 200" in caplog.messages
-    assert "POST /api/get-user-devices 200" in caplog.messages
-    assert DEMO_PASSWORD not in caplog.text
-    assert token not in caplog.text
 
 
 async def run_cli(*args: str) -> asyncio.subprocess.Process:
     """Start python -m simulator with these arguments."""
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "simulator",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "simulator", *args, cwd=ROOT, stdout=PIPE, stderr=PIPE
     )
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_cli_serves_until_signalled(socket_enabled: None, signum: signal.Signals) -> None:
+    """It prints the credentials and cars to log in with, and logs requests without secrets."""
     process = await run_cli("--port", "0", "--token-lifetime", "120", "--demo-speed", "6")
     assert process.stdout is not None
     try:
@@ -109,18 +69,25 @@ async def test_cli_serves_until_signalled(socket_enabled: None, signum: signal.S
             line = (await asyncio.wait_for(process.stdout.readline(), 15)).decode()
             assert line, "the simulator exited before listening"
         async with aiohttp.ClientSession() as session:
-            response = await Client(session, match.group(1)).token()
+            client = Client(session, match.group(1))
+            response = await client.token()
             token = await response.json()
+            cars = await client.vehicles(token["access_token"])
     finally:
         process.send_signal(signum)
         stdout, stderr = await asyncio.wait_for(process.communicate(), 15)
 
-    assert response.status == 200
+    assert (response.status, cars.status) == (200, 200)
     assert token["expires_in"] == 120
     assert process.returncode == 0
-    assert b"simulator: stopped" in stdout
-    assert b"Demo speed: charges move 6 times faster, starting over when full" in stdout
+    printed = stdout.decode()
+    assert f"email: {DEMO_EMAIL}  password: {DEMO_PASSWORD}  account email: {DEMO_EMAIL}" in printed
+    assert "WBY7Z8C5XJV123456  BMW i3s 94 REX (2018)  45%  CHARGING" in printed
+    assert "WBY21CF0XPC654321  BMW iX xDrive50 (2023)  64%  NOT_CHARGING" in printed
+    assert "Demo speed: charges move 6 times faster, starting over when full" in printed
+    assert "simulator: stopped" in printed
     assert b"POST /api/bmw/oauth-token 200" in stderr
+    assert b"POST /api/get-user-devices 200" in stderr
     assert token["access_token"].encode() not in stderr
     assert DEMO_PASSWORD.encode() not in stderr
 

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from simulator import Simulator, parse_scenario
 from tests.helpers import reference
-from tests.simulator.client import DEMO_EMAIL, DEMO_PASSWORD, I3S_VIN, IX_VIN, Client
+from tests.simulator.client import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    I3S_VIN,
+    IX_VIN,
+    Client,
+    Serve,
+    charge,
+    one_car,
+    served,
+)
 
 # The contract's example answers.
 CONTRACT_TOKEN = reference("token")
 CONTRACT_VEHICLE = reference("vehicle")
+TOKEN, VEHICLES = "/api/bmw/oauth-token", "/api/get-user-devices"
+LOGIN = {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+PAYLOAD = {"email": DEMO_EMAIL}
+WRONG_LOGIN = "wrong email or password"
+NOT_THE_ACCOUNT = "payload.email is not the Orange Power account of this login"
 
 
 def shape(value: Any) -> Any:
@@ -26,8 +40,7 @@ def shape(value: Any) -> Any:
 async def test_token_has_the_contract_shape(client: Client) -> None:
     response = await client.token()
 
-    assert response.status == 200
-    assert response.content_type == "application/json"
+    assert (response.status, response.content_type) == (200, "application/json")
     token = await response.json()
     assert shape(token) == shape(CONTRACT_TOKEN)
     assert token["token_type"] == "Bearer"
@@ -35,89 +48,69 @@ async def test_token_has_the_contract_shape(client: Client) -> None:
     assert token["scope"] == CONTRACT_TOKEN["scope"]
     assert len(token["access_token"]) >= 30
     assert token["refresh_token"] != token["access_token"]
-
-
-async def test_each_login_issues_a_new_token(client: Client) -> None:
-    assert await client.login() != await client.login()
-
-
-async def test_login_ignores_case_and_spaces_of_emails(client: Client) -> None:
-    response = await client.token(email=" Demo@Example.COM ", account_email="DEMO@example.com ")
-
-    assert response.status == 200
+    assert await client.login() != token["access_token"]
 
 
 @pytest.mark.parametrize(
-    ("email", "password"),
+    ("email", "password", "account_email", "error"),
     [
-        ("demo@example.com", "wrong"),
-        ("nobody@example.com", DEMO_PASSWORD),
-        (DEMO_EMAIL, "DEMO-PASSWORD"),
+        (" Demo@Example.COM ", DEMO_PASSWORD, "DEMO@example.com ", None),
+        ("demo@example.com", "wrong", None, WRONG_LOGIN),
+        ("nobody@example.com", DEMO_PASSWORD, None, WRONG_LOGIN),
+        (DEMO_EMAIL, "DEMO-PASSWORD", None, WRONG_LOGIN),
+        (DEMO_EMAIL, DEMO_PASSWORD, "someone.else@example.com", NOT_THE_ACCOUNT),
     ],
 )
-async def test_wrong_credentials_get_401(client: Client, email: str, password: str) -> None:
-    response = await client.token(email=email, password=password)
+async def test_login_needs_the_credentials_but_not_the_emails_case_or_spaces(
+    client: Client, email: str, password: str, account_email: str | None, error: str | None
+) -> None:
+    response = await client.token(email, password, account_email)
 
-    assert response.status == 401
-    assert await response.json() == {"error": "wrong email or password", "status": 401}
+    if error is None:
+        assert response.status == 200
+    else:
+        assert (response.status, await response.json()) == (401, {"error": error, "status": 401})
 
 
 async def test_payload_email_must_be_the_orange_power_account(
     simulator: Simulator, client: Client
 ) -> None:
-    response = await client.token(account_email="someone.else@example.com")
-    assert response.status == 401
-    assert "payload.email" in (await response.json())["error"]
-
     simulator.accounts[0].account_email = "household@example.com"
     assert (await client.token()).status == 401
     assert (await client.token(account_email="Household@example.com")).status == 200
 
 
 @pytest.mark.parametrize(
-    ("body", "error"),
+    ("path", "body", "error"),
     [
-        ({"password": DEMO_PASSWORD, "payload": {"email": DEMO_EMAIL}}, "email is required"),
-        ({"email": DEMO_EMAIL, "payload": {"email": DEMO_EMAIL}}, "password is required"),
-        (
-            {"email": DEMO_EMAIL, "password": "", "payload": {"email": DEMO_EMAIL}},
-            "password is required",
+        (TOKEN, {"password": DEMO_PASSWORD, "payload": PAYLOAD}, "email is required"),
+        (TOKEN, {"email": DEMO_EMAIL, "payload": PAYLOAD}, "password is required"),
+        (TOKEN, {**LOGIN, "password": "", "payload": PAYLOAD}, "password is required"),
+        (TOKEN, LOGIN, "payload.email is required"),
+        (TOKEN, {**LOGIN, "payload": "x"}, "payload.email is required"),
+        (TOKEN, {**LOGIN, "email": 1, "payload": PAYLOAD}, "email is required"),
+        (TOKEN, ["not", "an", "object"], "the body must be a JSON object"),
+        (VEHICLES, {"email": DEMO_EMAIL}, "password is required"),
+        (VEHICLES, {"password": DEMO_PASSWORD}, "email is required"),
+        (VEHICLES, {"email": "", "password": "x"}, "email is required"),
+        (VEHICLES, [1], "the body must be a JSON object"),
+        *(
+            (path, data, "the body is not valid JSON")
+            for path in (TOKEN, VEHICLES)
+            for data in (b"{not json", b"", b"\xff\xfe")
         ),
-        ({"email": DEMO_EMAIL, "password": DEMO_PASSWORD}, "payload.email is required"),
-        (
-            {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "payload": "x"},
-            "payload.email is required",
-        ),
-        (
-            {"email": 1, "password": DEMO_PASSWORD, "payload": {"email": DEMO_EMAIL}},
-            "email is required",
-        ),
-        (["not", "an", "object"], "the body must be a JSON object"),
     ],
 )
-async def test_token_bad_body_gets_400(client: Client, body: Any, error: str) -> None:
-    response = await client.request("POST", "/api/bmw/oauth-token", body)
+async def test_bad_body_gets_400(client: Client, path: str, body: Any, error: str) -> None:
+    """A body that is no JSON, no object, or lacks a field; the vehicles one with a valid token."""
+    headers = {"Authorization": f"Bearer {await client.login()}"}
+    response = await client.request("POST", path, body, headers=headers)
 
     assert response.status == 400
     assert await response.json() == {"error": error, "status": 400}
 
 
-@pytest.mark.parametrize("path", ["/api/bmw/oauth-token", "/api/get-user-devices"])
-@pytest.mark.parametrize("data", [b"{not json", b"", b"\xff\xfe"])
-async def test_invalid_json_gets_400(client: Client, path: str, data: bytes) -> None:
-    token = await client.login()
-    response = await client.request(
-        "POST",
-        path,
-        data=data,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-
-    assert response.status == 400
-    assert await response.json() == {"error": "the body is not valid JSON", "status": 400}
-
-
-@pytest.mark.parametrize("path", ["/api/bmw/oauth-token", "/api/get-user-devices"])
+@pytest.mark.parametrize("path", [TOKEN, VEHICLES])
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 async def test_other_methods_get_405(client: Client, path: str, method: str) -> None:
     response = await client.request(method, path)
@@ -152,12 +145,7 @@ async def test_unknown_path_gets_json_404(client: Client) -> None:
 async def test_accept_header_that_excludes_json_gets_406(
     client: Client, accept: str, status: int
 ) -> None:
-    token_response = await client.request(
-        "POST",
-        "/api/bmw/oauth-token",
-        {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "payload": {"email": DEMO_EMAIL}},
-        headers={"Accept": accept},
-    )
+    token_response = await client.token(headers={"Accept": accept})
     vehicles_response = await client.vehicles(await client.login(), headers={"Accept": accept})
 
     assert token_response.status == status
@@ -166,19 +154,17 @@ async def test_accept_header_that_excludes_json_gets_406(
         assert (await vehicles_response.json())["status"] == 406
 
 
-async def test_vehicles_is_an_array_of_the_accounts_cars(client: Client) -> None:
+async def test_vehicles_is_an_array_of_the_demo_cars_with_every_field_of_the_contract_example(
+    client: Client,
+) -> None:
+    """Each car with the example's fields and types, the two demo cars as they start, ids fixed."""
     response = await client.vehicles(await client.login())
 
     assert response.status == 200
     cars = await response.json()
     assert isinstance(cars, list)
     assert [car["device_id"] for car in cars] == [I3S_VIN, IX_VIN]
-
-
-async def test_vehicle_has_every_field_of_the_contract_example(client: Client) -> None:
-    cars = await client.cars()
-
-    for car in cars.values():
+    for car in cars:
         assert shape(car) == shape(CONTRACT_VEHICLE)
         assert car["device_type"] == "bmw"
         assert car["brand"] == "BMW"
@@ -187,46 +173,16 @@ async def test_vehicle_has_every_field_of_the_contract_example(client: Client) -
         assert len(car["user_id"]) == 24
         assert len(car["id"]) == 32
         assert car["charging_state"]["type"] == "CONDUCTIVE"
-    i3s, ix = cars[I3S_VIN], cars[IX_VIN]
+    i3s, ix = cars
     assert (i3s["model"], i3s["year"]) == ("i3s 94 REX", 2018)
     assert (ix["model"], ix["year"]) == ("iX xDrive50", 2023)
     assert i3s["user_id"] == ix["user_id"]
     assert len({i3s["id"], ix["id"], i3s["_id"], ix["_id"]}) == 4
-
-
-async def test_demo_cars_start_as_documented(client: Client) -> None:
-    cars = await client.cars()
-
-    assert cars[I3S_VIN]["charging_state"] == {
-        "charge_percentage": "45",
-        "state": "CHARGING",
-        "type": "CONDUCTIVE",
-        "is_charger_connected": True,
-    }
-    assert cars[I3S_VIN]["electric_range"] == {"distance": {"value": 67, "units": "KILOMETERS"}}
-    assert cars[IX_VIN]["charging_state"] == {
-        "charge_percentage": "64",
-        "state": "NOT_CHARGING",
-        "type": "CONDUCTIVE",
-        "is_charger_connected": False,
-    }
-    assert cars[IX_VIN]["electric_range"] == {"distance": {"value": 240, "units": "MILES"}}
-
-
-async def test_ids_are_the_same_on_every_run(client: Client) -> None:
-    first = await client.cars()
-    second_simulator = Simulator()
-    second = second_simulator.vehicles(
-        second_simulator.check_token(
-            str(second_simulator.issue_token(DEMO_EMAIL, DEMO_PASSWORD, DEMO_EMAIL)["access_token"])
-        ),
-        DEMO_EMAIL,
-        DEMO_PASSWORD,
-    )
-
-    assert [(car["_id"], car["id"], car["user_id"]) for car in first.values()] == [
-        (car["_id"], car["id"], car["user_id"]) for car in second
-    ]
+    assert charge(i3s) == ("45", "CHARGING", True, 67)
+    assert charge(ix) == ("64", "NOT_CHARGING", False, 240)
+    assert [car["electric_range"]["distance"]["units"] for car in cars] == ["KILOMETERS", "MILES"]
+    # The ids are the same on every run: another simulator serves the very same cars.
+    assert served(Simulator()) == cars
 
 
 @pytest.mark.parametrize(
@@ -242,23 +198,21 @@ async def test_vehicles_without_a_valid_bearer_token_gets_401(
     client: Client, authorization: str, status: int
 ) -> None:
     token = await client.login()
-    response = await client.request(
-        "POST",
-        "/api/get-user-devices",
-        {"email": DEMO_EMAIL, "password": DEMO_PASSWORD},
-        headers={"Authorization": authorization.format(token=token)},
-    )
+    headers = {"Authorization": authorization.format(token=token)}
+    response = await client.vehicles(token, headers=headers)
 
     assert response.status == status
     if status == 401:
         assert (await response.json())["status"] == 401
 
 
-@pytest.mark.parametrize("lifetime", [28800, 60])
+@pytest.mark.parametrize(("lifetime", "demo_speed"), [(28800, None), (60, None), (28800, 6)])
 async def test_token_expires_after_its_lifetime(
-    simulator: Simulator, client: Client, lifetime: int
+    serve: Serve, lifetime: int, demo_speed: float | None
 ) -> None:
-    """8 hours, or what the simulator is told, as the token answer says."""
+    """8 hours, or what the simulator is told, as the token answer says; a demo speed or not."""
+    simulator = Simulator(demo_speed=demo_speed)
+    client = await serve(simulator)
     simulator.token_lifetime = lifetime
     response = await client.token()
     token = (await response.json())["access_token"]
@@ -274,56 +228,21 @@ async def test_token_expires_after_its_lifetime(
     assert (await client.vehicles(await client.login())).status == 200
 
 
-async def test_token_of_another_account_gets_401(
-    serve: Callable[[Simulator], Awaitable[Client]],
-) -> None:
-    client = await serve(
-        Simulator(
-            parse_scenario(
-                {
-                    "accounts": [
-                        {"email": "a@example.com", "password": "pw-a"},
-                        {
-                            "email": "b@example.com",
-                            "password": "pw-b",
-                            "cars": [{"vin": "VIN-B", "model": "i5", "year": 2024}],
-                        },
-                    ]
-                }
-            )
-        )
-    )
-    token_a = await client.login("a@example.com", "pw-a")
-
-    other = await client.vehicles(token_a, "b@example.com", "pw-b")
-    own = await client.vehicles(token_a, "a@example.com", "pw-a")
-
-    assert other.status == 401
-    assert own.status == 200
-    assert await own.json() == []
-
-
-async def test_vehicles_with_wrong_password_or_email_gets_401(client: Client) -> None:
-    token = await client.login()
-
-    wrong_password = await client.vehicles(token, password="nope")
-    wrong_email = await client.vehicles(token, email="nobody@example.com")
-
-    assert wrong_password.status == 401
-    assert wrong_email.status == 401
-    assert (await wrong_password.json())[
-        "error"
-    ] == "the token does not belong to these credentials"
-
-
 @pytest.mark.parametrize(
-    "body",
-    [{"email": DEMO_EMAIL}, {"password": DEMO_PASSWORD}, {"email": "", "password": "x"}, [1]],
+    ("email", "password"),
+    [("b@example.com", "nope"), ("nobody@example.com", "pw-b"), ("a@example.com", "p")],
 )
-async def test_vehicles_bad_body_gets_400(client: Client, body: Any) -> None:
-    token = await client.login()
-    response = await client.request(
-        "POST", "/api/get-user-devices", body, headers={"Authorization": f"Bearer {token}"}
-    )
+async def test_vehicles_with_credentials_other_than_the_tokens_gets_401(
+    serve: Serve, email: str, password: str
+) -> None:
+    """A wrong password or email, or another account's: that account's car is not served."""
+    scenario = one_car({"email": "b@example.com", "password": "pw-b"})
+    client = await serve(Simulator(parse_scenario(scenario)))
+    token = await client.login("b@example.com", "pw-b")
 
-    assert response.status == 400
+    response = await client.vehicles(token, email, password)
+
+    error = "the token does not belong to these credentials"
+    assert (response.status, await response.json()) == (401, {"error": error, "status": 401})
+    own = await client.vehicles(token, "b@example.com", "pw-b")
+    assert (own.status, await own.json()) == (200, [])

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from simulator import ScenarioError, Simulator, load_scenario, parse_scenario
+from tests.simulator.client import charge, one_car as car, served
 
 EXAMPLE = Path(__file__).parents[2] / "simulator" / "scenarios" / "three_cars.yaml"
 
@@ -53,28 +54,16 @@ def test_load_scenario_file(tmp_path: Path, suffix: str) -> None:
     [account] = scenario.accounts
     assert (account.email, account.account_email) == ("Driver@Example.com", "op@example.com")
     [car] = account.cars
-    assert (car.vin, car.vehicle_id, car.brand, car.charging_type, car.state) == (
-        "VIN1",
-        "bmw-id-1",
-        "MINI",
-        "INDUCTIVE",
-        "WAITING_FOR_CHARGING",
-    )
+    assert (car.vin, car.vehicle_id, car.brand) == ("VIN1", "bmw-id-1", "MINI")
+    assert (car.charging_type, car.state) == ("INDUCTIVE", "WAITING_FOR_CHARGING")
     assert car.overrides == {"__v": 3}
     simulator = Simulator(scenario)
-    token = simulator.issue_token("driver@example.com", "pw", "OP@example.com")
-    [served] = simulator.vehicles(
-        simulator.check_token(str(token["access_token"])), "driver@example.com", "pw"
-    )
-    assert served["electric_range"] == {"distance": {"value": 60, "units": "MILES"}}
-    assert served["charging_state"] == {
-        "charge_percentage": "50",
-        "state": "WAITING_FOR_CHARGING",
-        "type": "INDUCTIVE",
-        "is_charger_connected": True,
-    }
-    assert served["__v"] == 3
-    assert token["expires_in"] == 600
+    [car_served] = served(simulator, "driver@example.com", "pw")
+    assert charge(car_served) == ("50", "WAITING_FOR_CHARGING", True, 60)
+    assert car_served["charging_state"]["type"] == "INDUCTIVE"
+    assert car_served["electric_range"]["distance"]["units"] == "MILES"
+    assert car_served["__v"] == 3
+    assert simulator.issue_token("driver@example.com", "pw", "op@example.com")["expires_in"] == 600
 
 
 def test_example_scenario_file() -> None:
@@ -85,57 +74,24 @@ def test_example_scenario_file() -> None:
     first, second = scenario.accounts
     assert first.account_email == "household@example.com"
     assert second.account_email == second.email
-    token = simulator.issue_token(second.email, second.password, second.email)
-    [served] = simulator.vehicles(
-        simulator.check_token(str(token["access_token"])), second.email, second.password
-    )
-    assert served["model"] is None
-    assert served["year"] is None
-    assert served["electric_range"] is None
-    assert served["charging_state"] == {
+    [car] = served(simulator, second.email, second.password)
+    assert (car["model"], car["year"], car["electric_range"]) == (None, None, None)
+    assert car["charging_state"] == {
         "charge_percentage": "12",
         "state": None,
         "type": None,
         "is_charger_connected": False,
     }
-    assert served["id"] == "5e1f0a5c2b7d4c0e9a3f6b8d1c2e4f60"
+    assert car["id"] == "5e1f0a5c2b7d4c0e9a3f6b8d1c2e4f60"
 
 
 def test_range_per_percent_in_kilometres() -> None:
-    scenario = parse_scenario(
-        {
-            "accounts": [
-                {
-                    "email": "a@example.com",
-                    "password": "p",
-                    "cars": [
-                        {
-                            "vin": "V",
-                            "model": "i4",
-                            "year": 2022,
-                            "percentage": 10,
-                            "range_per_percent": 5,
-                        }
-                    ],
-                }
-            ]
-        }
-    )
+    scenario = parse_scenario(car(range_per_percent=5))
 
     assert scenario.accounts[0].cars[0].km_per_percent == 5
 
 
-def car(**fields: Any) -> dict[str, Any]:
-    """Return a scenario with one account holding one car with these fields."""
-    return {
-        "accounts": [
-            {
-                "email": "a@example.com",
-                "password": "p",
-                "cars": [{"vin": "V", "model": "i4", "year": 2022, **fields}],
-            }
-        ]
-    }
+ACCOUNT: dict[Any, Any] = {"email": "a", "password": "p"}
 
 
 @pytest.mark.parametrize(
@@ -151,27 +107,18 @@ def car(**fields: Any) -> dict[str, Any]:
             {"accounts": [{"email": " ", "password": "p"}]},
             r"accounts\[0\].email: expected a non-empty string, got the string ' '",
         ),
+        ({"accounts": [{**ACCOUNT, 1: 2}]}, r"accounts\[0\]: every key must be a string"),
+        ({"accounts": [{**ACCOUNT, "pin": 1}]}, r"accounts\[0\]: unknown field 'pin'"),
+        ({"accounts": [ACCOUNT], "extra": 1}, "unknown field 'extra'"),
         (
-            {"accounts": [{"email": "a", "password": "p", 1: 2}]},
-            r"accounts\[0\]: every key must be a string",
-        ),
-        (
-            {"accounts": [{"email": "a", "password": "p", "pin": 1}]},
-            r"accounts\[0\]: unknown field 'pin'",
-        ),
-        ({"accounts": [{"email": "a", "password": "p"}], "extra": 1}, "unknown field 'extra'"),
-        (
-            {"accounts": [{"email": "a", "password": "p"}], "token_lifetime": 0},
+            {"accounts": [ACCOUNT], "token_lifetime": 0},
             "token_lifetime: expected a whole number of at least 1, got the number 0",
         ),
         (
-            {"accounts": [{"email": "a", "password": "p"}], "token_lifetime": True},
+            {"accounts": [ACCOUNT], "token_lifetime": True},
             "token_lifetime: expected a whole number of at least 1, got a boolean",
         ),
-        (
-            {"accounts": [{"email": "a", "password": "p"}, {"email": "A", "password": "q"}]},
-            "duplicate account email 'a'",
-        ),
+        ({"accounts": [ACCOUNT, {"email": "A", "password": "q"}]}, "duplicate account email 'a'"),
         (
             car(year=None),
             r"accounts\[0\].cars\[0\].year: expected a whole number of at least 1900, got null",
@@ -201,27 +148,17 @@ def test_invalid_scenarios(data: Any, error: str) -> None:
         parse_scenario(data)
 
 
-def test_duplicate_vins_and_vehicle_ids() -> None:
-    two_cars: dict[str, Any] = car()
-    two_cars["accounts"].append(
-        {
-            "email": "b@example.com",
-            "password": "p",
-            "cars": [{"vin": "V", "model": "i5", "year": 2024}],
-        }
-    )
-    with pytest.raises(ScenarioError, match="duplicate car vin 'V'"):
-        parse_scenario(two_cars)
+@pytest.mark.parametrize(
+    ("vin", "vehicle_id", "error"),
+    [("V", "other", "duplicate car vin 'V'"), ("W", "same", "duplicate car vehicle_id 'same'")],
+)
+def test_duplicate_vins_and_vehicle_ids(vin: str, vehicle_id: str, error: str) -> None:
+    """Across accounts: a car of account a (vin V, vehicle_id same) and one of account b."""
+    second = {"vin": vin, "vehicle_id": vehicle_id, "model": "i5", "year": 2024}
+    scenario = car({"email": "b@example.com", "password": "p", "cars": [second]}, vehicle_id="same")
 
-    two_cars["accounts"][1]["cars"][0] = {
-        "vin": "W",
-        "vehicle_id": "same",
-        "model": "i5",
-        "year": 2024,
-    }
-    two_cars["accounts"][0]["cars"][0]["vehicle_id"] = "same"
-    with pytest.raises(ScenarioError, match="duplicate car vehicle_id 'same'"):
-        parse_scenario(two_cars)
+    with pytest.raises(ScenarioError, match=error):
+        parse_scenario(scenario)
 
 
 @pytest.mark.parametrize(
@@ -231,19 +168,14 @@ def test_duplicate_vins_and_vehicle_ids() -> None:
         ("s.yaml", "accounts: [", r"s.yaml: not valid YAML: "),
         ("s.yaml", "accounts: 5", r"s.yaml: accounts: expected a list, got the number 5"),
         ("s.toml", "", r"s.toml: a scenario file must end in .json, .yaml or .yml"),
+        ("missing.yaml", None, r"missing\.yaml: cannot read: No such file or directory"),
     ],
 )
-def test_bad_scenario_files(tmp_path: Path, name: str, text: str, error: str) -> None:
+def test_bad_scenario_files(tmp_path: Path, name: str, text: str | None, error: str) -> None:
     path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
 
     with pytest.raises(ScenarioError, match=error) as err:
         load_scenario(path)
     assert "\n" not in str(err.value)
-
-
-def test_missing_scenario_file(tmp_path: Path) -> None:
-    with pytest.raises(
-        ScenarioError, match=r"missing\.yaml: cannot read: No such file or directory"
-    ):
-        load_scenario(tmp_path / "missing.yaml")
