@@ -278,8 +278,6 @@ class Simulator:
         self.scenario = scenario or default_scenario()
         # Charges move this many times faster and start over when full (scripts/develop's demo).
         self.demo_speed = demo_speed
-        # When a demo's charge reached 100 %, to start it over.
-        self.full_since: datetime | None = None
         self.clock = SimulatorClock()
         self.token_lifetime = self.scenario.token_lifetime
         self.accounts: list[Account] = []
