@@ -9,20 +9,9 @@ from typing import Any
 
 import pytest
 
+from custom_components.orangepower_bmw import api
 from custom_components.orangepower_bmw.allocation import Need
-from custom_components.orangepower_bmw.api import (
-    BudgetSpentError,
-    ConnectionFailedError,
-    InvalidCredentialsError,
-    OrangePowerError,
-    QuotaExceededError,
-    RateLimitedError,
-    ServerError,
-    ServiceGoneError,
-    TokenRejectedError,
-    UnexpectedResponseError,
-    error_key,
-)
+from custom_components.orangepower_bmw.api import QuotaExceededError, RateLimitedError, error_key
 from custom_components.orangepower_bmw.budget import RequestBudget
 from custom_components.orangepower_bmw.schedule import Ask, Reason, Schedule, Wait
 
@@ -213,19 +202,19 @@ def test_under_a_limit_a_restart_waits_for_the_next_slot() -> None:
     assert not plan.paced(at(60))
 
 
-ERRORS: list[tuple[OrangePowerError, str]] = [
-    (InvalidCredentialsError("x"), "invalid_auth"),
-    (TokenRejectedError("x"), "token_rejected"),
-    (QuotaExceededError("x"), "forbidden"),
-    (RateLimitedError("x"), "rate_limited"),
-    (ConnectionFailedError("x"), "cannot_connect"),
-    (ServerError("x"), "server_error"),
-    (ServiceGoneError("x"), "service_gone"),
-    (BudgetSpentError("x"), "daily_limit_reached"),
-    (UnexpectedResponseError("x"), "invalid_response"),
-]
+ERRORS: dict[str, type[api.OrangePowerError]] = {
+    "invalid_auth": api.InvalidCredentialsError,
+    "token_rejected": api.TokenRejectedError,
+    "forbidden": QuotaExceededError,
+    "rate_limited": RateLimitedError,
+    "cannot_connect": api.ConnectionFailedError,
+    "server_error": api.ServerError,
+    "service_gone": api.ServiceGoneError,
+    "daily_limit_reached": api.BudgetSpentError,
+    "invalid_response": api.UnexpectedResponseError,
+}
 
 
-@pytest.mark.parametrize(("err", "key"), ERRORS, ids=[key for _, key in ERRORS])
-def test_one_error_vocabulary(err: OrangePowerError, key: str) -> None:
-    assert error_key(err) == key
+@pytest.mark.parametrize(("key", "error"), ERRORS.items(), ids=list(ERRORS))
+def test_one_error_vocabulary(key: str, error: type[api.OrangePowerError]) -> None:
+    assert error_key(error("x")) == key
