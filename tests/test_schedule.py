@@ -6,13 +6,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.orangepower_bmw import api
-from custom_components.orangepower_bmw.allocation import Need
+from custom_components.orangepower_bmw.allocation import Need, heartbeats
 from custom_components.orangepower_bmw.api import QuotaExceededError, RateLimitedError, error_key
-from custom_components.orangepower_bmw.budget import RequestBudget
+from custom_components.orangepower_bmw.budget import RequestBudget, next_midnight
 from custom_components.orangepower_bmw.schedule import Ask, Reason, Schedule, Wait
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -155,6 +157,37 @@ def test_a_request_just_before_an_asked_one_answers_it(asked: timedelta, answere
 )
 def test_the_renewals_kept_back_from_a_limit(token_expires: datetime | None, renewals: int) -> None:
     assert schedule(token_expires=token_expires).renewals_left(NOW) == renewals
+
+
+def test_the_budget_keeps_back_renewals_and_stops_when_spent() -> None:
+    """Three requests left, all kept for the token renewals: no poll is left."""
+    budget = RequestBudget(limit=20, day=NOW.date(), count=17)
+    assert budget.polls_left(NOW, reserve=3) == 0
+    assert budget.polls_left(NOW, reserve=1) == 2
+    assert budget.allows(NOW, 3)
+    assert not budget.allows(NOW, 4)
+
+
+@pytest.mark.parametrize("stored", [{}, {"day": "yesterday", "count": 3}, {"count": "many"}])
+def test_an_unusable_stored_count_starts_the_day_afresh(stored: dict[str, Any]) -> None:
+    budget = RequestBudget.from_dict(48, stored, NOW)
+    assert (budget.day, budget.count) == (NOW.date(), 0)
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"), [("2026-03-29", 23), ("2026-10-25", 25), ("2026-11-24", 24)]
+)
+def test_the_day_is_the_local_calendar_day(day: str, hours: int) -> None:
+    """The day's length, and the heartbeats it keeps (a poll every two hours), follow the clocks."""
+    dt_util.set_default_time_zone(ZoneInfo("Europe/Berlin"))  # local_day_in_utc puts UTC back
+    start = dt_util.start_of_local_day(datetime.fromisoformat(day).date())
+    budget = RequestBudget(limit=49, day=start.date())
+
+    assert next_midnight(start) - dt_util.as_utc(start) == timedelta(hours=hours)
+    assert heartbeats(start) == (hours + 1) // 2
+    end = dt_util.as_utc(start) + timedelta(hours=hours)
+    assert not budget.roll(end - timedelta(seconds=1))
+    assert budget.roll(end)
 
 
 def test_stored_and_restored_it_plans_the_same() -> None:
