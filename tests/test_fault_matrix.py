@@ -13,7 +13,6 @@ from email.utils import format_datetime
 import json
 import logging
 from pathlib import Path
-import traceback
 from typing import Any
 from unittest.mock import patch
 
@@ -29,14 +28,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.orangepower_bmw.const import CONF_TOKEN, DOMAIN
 from simulator import Simulator, create_app
 from tests.conftest import EMAIL, PASSWORD
-from tests.helpers import advance
+from tests.helpers import IX_BATTERY as BATTERY, advance
 
-BATTERY = "sensor.bmw_ix_xdrive50_battery"
-ENGLISH = json.loads(
-    (
-        Path(__file__).parent.parent / "custom_components" / DOMAIN / "translations" / "en.json"
-    ).read_text()
-)
+EN_JSON = Path(__file__).parents[1] / "custom_components" / DOMAIN / "translations" / "en.json"
+ENGLISH = json.loads(EN_JSON.read_text())
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
@@ -140,29 +135,10 @@ def simulator_url(server: StoppableServer) -> str:
     return f"http://127.0.0.1:{server.port}"
 
 
-def secrets_of(entry: MockConfigEntry, simulator: Simulator) -> list[str]:
-    """Return every secret that must stay out of the log: credentials and every token issued."""
-    return [PASSWORD, EMAIL, *simulator._tokens]
-
-
-def log_text(records: list[logging.LogRecord]) -> str:
-    """Return every record as it would be written, with any traceback."""
-    parts = []
-    for record in records:
-        parts.append(record.getMessage())
-        if record.exc_info:
-            parts.append("".join(traceback.format_exception(*record.exc_info)))
-    return "\n".join(parts)
-
-
 def our_lines(records: list[logging.LogRecord]) -> list[logging.LogRecord]:
     """Return the records of this integration a user sees at the default level (INFO and up)."""
-    return [
-        record
-        for record in records
-        if record.name.startswith("custom_components.orangepower_bmw")
-        and record.levelno >= logging.INFO
-    ]
+    ours = "custom_components.orangepower_bmw"
+    return [r for r in records if r.name.startswith(ours) and r.levelno >= logging.INFO]
 
 
 async def poll_that_times_out(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
@@ -207,11 +183,10 @@ async def test_fault(
     else:
         simulator.inject_fault(endpoint, **fault.fault)
 
-    with patch("custom_components.orangepower_bmw.coordinator.random.uniform", return_value=1.0):
-        if name == "timeout":
-            await poll_that_times_out(hass, freezer)
-        else:
-            await advance(hass, freezer, timedelta(minutes=5))
+    if name == "timeout":
+        await poll_that_times_out(hass, freezer)
+    else:
+        await advance(hass, freezer, timedelta(minutes=5))
 
     if name == "401" and endpoint == "token":
         # Bad credentials: the only fault that asks the user for anything.
@@ -236,12 +211,9 @@ async def test_fault(
         if name == "connection refused":
             await server.start()
         calls = simulator.counts["vehicles"]
-        with patch(
-            "custom_components.orangepower_bmw.coordinator.random.uniform", return_value=1.0
-        ):
-            await advance(hass, freezer, timedelta(minutes=fault.retry_minutes - 1))
-            assert simulator.counts["vehicles"] == calls, "polled before the wait was over"
-            await advance(hass, freezer, timedelta(minutes=1))
+        await advance(hass, freezer, timedelta(minutes=fault.retry_minutes - 1))
+        assert simulator.counts["vehicles"] == calls, "polled before the wait was over"
+        await advance(hass, freezer, timedelta(minutes=1))
         assert hass.states.get(BATTERY).state == "64"
         assert not issue_registry.issues
         back_lines = our_lines(caplog.records)[1:]
@@ -250,15 +222,17 @@ async def test_fault(
         ]
 
     assert not [record for record in our_lines(caplog.records) if record.exc_info]
-    text = log_text(caplog.records)
-    for secret in secrets_of(init_integration, simulator):
-        assert secret.lower() not in text.lower()
+    for secret in (PASSWORD, EMAIL, *simulator._tokens):  # credentials and every token issued
+        assert secret.lower() not in caplog.text.lower()  # as written, with any traceback
     assert {key: value for key, value in init_integration.data.items() if key != CONF_TOKEN} == kept
     assert init_integration.options == options
 
 
 @pytest.fixture(autouse=True)
-def short_timeout() -> Any:
-    """Give up on a request after a fraction of a second, so the timeout fault is quick."""
-    with patch("custom_components.orangepower_bmw.coordinator.REQUEST_TIMEOUT", 0.5):
+def quick_and_steady() -> Any:
+    """Give up on a request after half a second (a quick timeout fault); wait with no jitter."""
+    with (
+        patch("custom_components.orangepower_bmw.coordinator.REQUEST_TIMEOUT", 0.5),
+        patch("custom_components.orangepower_bmw.coordinator.random.uniform", return_value=1.0),
+    ):
         yield

@@ -6,24 +6,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from homeassistant.util import dt as dt_util
 import pytest
 
-from custom_components.orangepower_bmw.allocation import Need
-from custom_components.orangepower_bmw.api import (
-    BudgetSpentError,
-    ConnectionFailedError,
-    InvalidCredentialsError,
-    OrangePowerError,
-    QuotaExceededError,
-    RateLimitedError,
-    ServerError,
-    ServiceGoneError,
-    TokenRejectedError,
-    UnexpectedResponseError,
-    error_key,
-)
-from custom_components.orangepower_bmw.budget import RequestBudget
+from custom_components.orangepower_bmw import api
+from custom_components.orangepower_bmw.allocation import Need, heartbeats
+from custom_components.orangepower_bmw.api import QuotaExceededError, RateLimitedError, error_key
+from custom_components.orangepower_bmw.budget import RequestBudget, next_midnight
 from custom_components.orangepower_bmw.schedule import Ask, Reason, Schedule, Wait
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -168,6 +159,37 @@ def test_the_renewals_kept_back_from_a_limit(token_expires: datetime | None, ren
     assert schedule(token_expires=token_expires).renewals_left(NOW) == renewals
 
 
+def test_the_budget_keeps_back_renewals_and_stops_when_spent() -> None:
+    """Three requests left, all kept for the token renewals: no poll is left."""
+    budget = RequestBudget(limit=20, day=NOW.date(), count=17)
+    assert budget.polls_left(NOW, reserve=3) == 0
+    assert budget.polls_left(NOW, reserve=1) == 2
+    assert budget.allows(NOW, 3)
+    assert not budget.allows(NOW, 4)
+
+
+@pytest.mark.parametrize("stored", [{}, {"day": "yesterday", "count": 3}, {"count": "many"}])
+def test_an_unusable_stored_count_starts_the_day_afresh(stored: dict[str, Any]) -> None:
+    budget = RequestBudget.from_dict(48, stored, NOW)
+    assert (budget.day, budget.count) == (NOW.date(), 0)
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"), [("2026-03-29", 23), ("2026-10-25", 25), ("2026-11-24", 24)]
+)
+def test_the_day_is_the_local_calendar_day(day: str, hours: int) -> None:
+    """The day's length, and the heartbeats it keeps (a poll every two hours), follow the clocks."""
+    dt_util.set_default_time_zone(ZoneInfo("Europe/Berlin"))  # local_day_in_utc puts UTC back
+    start = dt_util.start_of_local_day(datetime.fromisoformat(day).date())
+    budget = RequestBudget(limit=49, day=start.date())
+
+    assert next_midnight(start) - dt_util.as_utc(start) == timedelta(hours=hours)
+    assert heartbeats(start) == (hours + 1) // 2
+    end = dt_util.as_utc(start) + timedelta(hours=hours)
+    assert not budget.roll(end - timedelta(seconds=1))
+    assert budget.roll(end)
+
+
 def test_stored_and_restored_it_plans_the_same() -> None:
     plan = schedule(limit=48, count=7, ask=Ask(at(20), follow_up=True))
     plan.failed(NOW, QuotaExceededError("quota", status=403), jitter=0.9)
@@ -213,19 +235,19 @@ def test_under_a_limit_a_restart_waits_for_the_next_slot() -> None:
     assert not plan.paced(at(60))
 
 
-ERRORS: list[tuple[OrangePowerError, str]] = [
-    (InvalidCredentialsError("x"), "invalid_auth"),
-    (TokenRejectedError("x"), "token_rejected"),
-    (QuotaExceededError("x"), "forbidden"),
-    (RateLimitedError("x"), "rate_limited"),
-    (ConnectionFailedError("x"), "cannot_connect"),
-    (ServerError("x"), "server_error"),
-    (ServiceGoneError("x"), "service_gone"),
-    (BudgetSpentError("x"), "daily_limit_reached"),
-    (UnexpectedResponseError("x"), "invalid_response"),
-]
+ERRORS: dict[str, type[api.OrangePowerError]] = {
+    "invalid_auth": api.InvalidCredentialsError,
+    "token_rejected": api.TokenRejectedError,
+    "forbidden": QuotaExceededError,
+    "rate_limited": RateLimitedError,
+    "cannot_connect": api.ConnectionFailedError,
+    "server_error": api.ServerError,
+    "service_gone": api.ServiceGoneError,
+    "daily_limit_reached": api.BudgetSpentError,
+    "invalid_response": api.UnexpectedResponseError,
+}
 
 
-@pytest.mark.parametrize(("err", "key"), ERRORS, ids=[key for _, key in ERRORS])
-def test_one_error_vocabulary(err: OrangePowerError, key: str) -> None:
-    assert error_key(err) == key
+@pytest.mark.parametrize(("key", "error"), ERRORS.items(), ids=list(ERRORS))
+def test_one_error_vocabulary(key: str, error: type[api.OrangePowerError]) -> None:
+    assert error_key(error("x")) == key

@@ -14,10 +14,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
@@ -27,10 +24,9 @@ from custom_components.orangepower_bmw.api import Credentials, OrangePowerClient
 from custom_components.orangepower_bmw.const import CONF_TOKEN, DOMAIN
 from custom_components.orangepower_bmw.store import token_for_entry
 from simulator import Simulator
-from tests.conftest import EMAIL, PASSWORD
-from tests.helpers import advance
+from tests.conftest import EMAIL, I3S_VIN, PASSWORD
+from tests.helpers import IX_BATTERY as BATTERY, advance, set_up
 
-BATTERY = "sensor.bmw_ix_xdrive50_battery"
 MISSING = object()
 
 
@@ -77,12 +73,10 @@ async def test_a_day_of_polls_with_an_odd_stated_lifetime_never_loops(
     refused: int,
 ) -> None:
     state_lifetime(monkeypatch, simulator, expires_in)
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up(hass, mock_config_entry)
 
     # The i3s charges all day, so the account is polled every 5 minutes all day.
-    simulator.update_car("WBY7Z8C5XJV123456", state="CHARGING")
+    simulator.update_car(I3S_VIN, state="CHARGING")
     for _ in range(24 * 12):
         await advance(hass, freezer, timedelta(minutes=5))
 
@@ -116,55 +110,65 @@ async def test_a_stored_token_with_under_five_minutes_left_is_renewed_before_the
     assert renewed["expires_at"] == (dt_util.utcnow() + timedelta(hours=8)).isoformat()
 
 
-async def test_service_clock_ahead_costs_one_refused_call_and_one_renewal(
+@pytest.mark.parametrize(
+    ("event", "vehicles", "refused", "battery"),
+    [
+        # The service thinks 9 hours have passed: our token, fresh to us, has expired there.
+        ("service_clock_ahead", 3, 1, "64"),
+        # Refused again after the renewal: an error for this poll, not a loop nor a reauth.
+        ("refused_after_renewal", 3, 2, STATE_UNAVAILABLE),
+        # Our clock jumps two days: the token is renewed before the poll, never refused.
+        ("our_clock_forward", 2, 0, "64"),
+        # Eight hours on, the token is renewed before the poll; then the poll itself fails.
+        ("poll_fails_after_renewal", 2, 0, STATE_UNAVAILABLE),
+    ],
+)
+async def test_a_stale_token_is_renewed_once_kept_and_stored_even_if_the_poll_fails(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: Simulator,
     init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    event: str,
+    vehicles: int,
+    refused: int,
+    battery: str,
 ) -> None:
+    """One login, at most one refused call retried; the new token kept without a reload, stored
+    before the next good poll, and used after a restart."""
     coordinator = init_integration.runtime_data
     old_token = init_integration.data[CONF_TOKEN]["access_token"]
-    # The service thinks 9 hours have passed: our token, fresh to us, has expired there.
-    simulator.clock.advance(9 * 3600)
+    if event == "service_clock_ahead":
+        simulator.clock.advance(9 * 3600)
+    elif event == "refused_after_renewal":
+        simulator.inject_fault("vehicles", status=401, count=2)
+    elif event == "our_clock_forward":
+        freezer.move_to(freezer() + timedelta(days=2))
+        await advance(hass, freezer, timedelta())
+    else:
+        freezer.tick(timedelta(hours=8))
+        simulator.inject_fault("vehicles", drop="before")
     await advance(hass, freezer, timedelta(minutes=5))
 
-    assert simulator.counts == {"token": 2, "vehicles": 3}
-    assert simulator.status_counts["vehicles"].get("401") == 1
-    assert hass.states.get(BATTERY).state == "64"
-    # The new token is kept, without reloading the entry.
-    assert init_integration.data[CONF_TOKEN]["access_token"] != old_token
+    assert simulator.counts == {"token": 2, "vehicles": vehicles}
+    assert simulator.status_counts["vehicles"].get("401", 0) == refused
+    assert hass.states.get(BATTERY).state == battery
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    issued = init_integration.data[CONF_TOKEN]["access_token"]
+    assert issued != old_token
     assert init_integration.runtime_data is coordinator
 
-
-async def test_a_token_refused_again_after_renewal_is_an_error_not_a_loop(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: Simulator,
-    init_integration: MockConfigEntry,
-) -> None:
-    simulator.inject_fault("vehicles", status=401, count=2)
-    await advance(hass, freezer, timedelta(minutes=5))
-
-    assert simulator.counts == {"token": 2, "vehicles": 3}
-    assert hass.states.get(BATTERY).state == STATE_UNAVAILABLE
-    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    # Home Assistant writes the entry out shortly after.
+    await advance(hass, freezer, timedelta(seconds=30))
+    stored = hass_storage["core.config_entries"]["data"]["entries"]
+    (entry,) = [entry for entry in stored if entry["domain"] == DOMAIN]
+    assert entry["data"][CONF_TOKEN]["access_token"] == issued
     await advance(hass, freezer, timedelta(minutes=5))
     assert hass.states.get(BATTERY).state == "64"
-
-
-async def test_our_clock_jumping_forward_renews_once_before_the_poll(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: Simulator,
-    init_integration: MockConfigEntry,
-) -> None:
-    freezer.move_to(freezer() + timedelta(days=2))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
-    await advance(hass, freezer, timedelta(minutes=5))
-
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert init_integration.state is ConfigEntryState.LOADED
     assert simulator.counts["token"] == 2
-    assert "401" not in simulator.status_counts["vehicles"]
     assert hass.states.get(BATTERY).state == "64"
 
 
@@ -191,32 +195,3 @@ async def test_scheduled_poll_manual_update_and_diagnostics_together_log_in_once
 
     assert simulator.counts["token"] == 2
     assert coordinator.last_update_success
-
-
-async def test_a_renewed_token_is_stored_even_when_the_poll_then_fails(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: Simulator,
-    init_integration: MockConfigEntry,
-    hass_storage: dict[str, Any],
-) -> None:
-    old_token = init_integration.data[CONF_TOKEN]["access_token"]
-    # Eight hours on, the token is renewed before the poll; then the poll itself fails.
-    freezer.tick(timedelta(hours=8))
-    simulator.inject_fault("vehicles", drop="before")
-    await advance(hass, freezer, timedelta(minutes=5))
-    assert hass.states.get(BATTERY).state == STATE_UNAVAILABLE
-    issued = init_integration.data[CONF_TOKEN]["access_token"]
-    assert issued != old_token
-
-    # Home Assistant writes the entry out shortly after; then it restarts.
-    await advance(hass, freezer, timedelta(seconds=30))
-    stored = hass_storage["core.config_entries"]["data"]["entries"]
-    (entry,) = [entry for entry in stored if entry["domain"] == DOMAIN]
-    assert entry["data"][CONF_TOKEN]["access_token"] == issued
-    await hass.config_entries.async_reload(init_integration.entry_id)
-    await hass.async_block_till_done()
-
-    assert init_integration.state is ConfigEntryState.LOADED
-    assert simulator.counts["token"] == 2
-    assert hass.states.get(BATTERY).state == "64"
