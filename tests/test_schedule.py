@@ -14,7 +14,7 @@ import pytest
 from custom_components.orangepower_bmw import api
 from custom_components.orangepower_bmw.allocation import Need, heartbeats
 from custom_components.orangepower_bmw.api import QuotaExceededError, RateLimitedError, error_key
-from custom_components.orangepower_bmw.budget import RequestBudget, next_midnight
+from custom_components.orangepower_bmw.budget import RequestBudget, next_midnight, renewals_left
 from custom_components.orangepower_bmw.schedule import Ask, Reason, Schedule, Wait
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -156,7 +156,7 @@ def test_a_request_just_before_an_asked_one_answers_it(asked: timedelta, answere
     ids=["past midnight", "before midnight", "twice more", "no token"],
 )
 def test_the_renewals_kept_back_from_a_limit(token_expires: datetime | None, renewals: int) -> None:
-    assert schedule(token_expires=token_expires).renewals_left(NOW) == renewals
+    assert renewals_left(token_expires, NOW) == renewals
 
 
 def test_the_budget_keeps_back_renewals_and_stops_when_spent() -> None:

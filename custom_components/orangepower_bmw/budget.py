@@ -8,11 +8,13 @@ from typing import Any
 
 from homeassistant.util import dt as dt_util
 
-from .api import BudgetSpentError
+from .api import TOKEN_RENEW_MARGIN, BudgetSpentError
 
 # With nothing left today, the next request waits until this long after local midnight: a timer
 # may land a fraction of a second early, and a request before midnight would be refused again.
 NEW_DAY_MARGIN = timedelta(seconds=10)
+# Without a known lifetime, a token is expected to last this long (the service's usual 8 hours).
+EXPECTED_TOKEN_LIFETIME = timedelta(hours=8)
 
 
 def aware(value: Any) -> datetime | None:
@@ -29,6 +31,15 @@ def next_midnight(now: datetime) -> datetime:
     return dt_util.as_utc(
         dt_util.start_of_local_day(dt_util.as_local(now).date() + timedelta(days=1))
     )
+
+
+def renewals_left(token_expires: datetime | None, now: datetime) -> int:
+    """Return how many logins the rest of the day needs if polling goes on until midnight."""
+    midnight = next_midnight(now)
+    expires = token_expires - TOKEN_RENEW_MARGIN if token_expires else now
+    if expires >= midnight:
+        return 0
+    return 1 + int((midnight - max(expires, now)) / EXPECTED_TOKEN_LIFETIME)
 
 
 @dataclass

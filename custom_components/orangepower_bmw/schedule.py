@@ -16,14 +16,8 @@ from typing import Any
 from homeassistant.util import dt as dt_util
 
 from .allocation import WAITING_GAP, DayProfile, Need, heartbeats, planned_poll
-from .api import (
-    TOKEN_RENEW_MARGIN,
-    OrangePowerError,
-    RateLimitedError,
-    ServiceGoneError,
-    error_key,
-)
-from .budget import NEW_DAY_MARGIN, RequestBudget, aware, next_midnight
+from .api import OrangePowerError, RateLimitedError, ServiceGoneError, error_key
+from .budget import NEW_DAY_MARGIN, RequestBudget, aware, next_midnight, renewals_left
 
 # A refresh a trigger asks for comes no sooner than this after the last one asked for; a manual
 # update no sooner than the second gap (as Home Assistant's own refresh debouncer allows).
@@ -37,8 +31,6 @@ MAX_BACKOFF = timedelta(hours=1)
 MIN_RETRY_AFTER = timedelta(minutes=1)
 # While the service says the API is gone, ask no more than this often whether it is back.
 GONE_POLL_INTERVAL = timedelta(hours=1)
-# Without a known lifetime, a token is expected to last this long (the service's usual 8 hours).
-EXPECTED_TOKEN_LIFETIME = timedelta(hours=8)
 
 
 class Reason(StrEnum):
@@ -61,6 +53,19 @@ class Wait:
     error: str
     status: int | None
 
+    def as_dict(self) -> dict[str, Any]:
+        """Return the wait as JSON-ready data."""
+        return {"until": self.until.isoformat(), "error": self.error, "status": self.status}
+
+    @classmethod
+    def from_dict(cls, stored: object, now: datetime) -> Wait | None:
+        """Return a stored wait still in force; None if it has ended or is not of its shape."""
+        if not isinstance(stored, dict) or not (until := aware(stored.get("until"))):
+            return None
+        status = stored.get("status")
+        status = status if isinstance(status, int) else None
+        return cls(until, wait_key(stored.get("error")), status) if until > now else None
+
 
 @dataclass
 class Ask:
@@ -68,6 +73,17 @@ class Ask:
 
     at: datetime
     follow_up: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the refresh asked for as JSON-ready data."""
+        return {"at": self.at.isoformat(), "follow_up": self.follow_up}
+
+    @classmethod
+    def from_dict(cls, stored: object) -> Ask | None:
+        """Return a stored refresh asked for; None if it is not of its shape."""
+        if not isinstance(stored, dict) or not (at := aware(stored.get("at"))):
+            return None
+        return cls(at, follow_up=stored.get("follow_up") is True)
 
 
 @dataclass
@@ -250,7 +266,7 @@ class Schedule:
             return False
         when = now + delay
         if self.budget.limit:
-            left = self.budget.polls_left(now, self.renewals_left(now))
+            left = self.budget.polls_left(now, renewals_left(self.token_expires, now))
             if left <= 0:
                 when = max(when, next_midnight(now) + NEW_DAY_MARGIN)
             elif left <= heartbeats(now):
@@ -277,7 +293,7 @@ class Schedule:
             Need.WAITING: min(self.idle, WAITING_GAP),
             Need.PARKED: self.idle,
         }
-        polls_left = self.budget.polls_left(now, self.renewals_left(now))
+        polls_left = self.budget.polls_left(now, renewals_left(self.token_expires, now))
         self.next_poll, pace = planned_poll(
             now,
             need=self.need,
@@ -289,27 +305,16 @@ class Schedule:
         self.poll_reason = Reason(pace.value)
         return self.next_poll
 
-    def renewals_left(self, now: datetime) -> int:
-        """Return how many logins the rest of the day needs if polling goes on until midnight."""
-        midnight = next_midnight(now)
-        expires = self.token_expires - TOKEN_RENEW_MARGIN if self.token_expires else now
-        if expires >= midnight:
-            return 0
-        return 1 + int((midnight - max(expires, now)) / EXPECTED_TOKEN_LIFETIME)
-
     # Storage.
 
     def as_dict(self) -> dict[str, Any]:
         """Return what a reload or restart keeps, as JSON-ready data."""
-        wait, ask = self.wait, self.ask
         return {
             "budget": self.budget.as_dict(),
-            "wait": {"until": wait.until.isoformat(), "error": wait.error, "status": wait.status}
-            if wait
-            else None,
+            "wait": self.wait.as_dict() if self.wait else None,
             "backoff_seconds": self.backoff.total_seconds() if self.backoff else None,
             "limited_since": self.limited_since.isoformat() if self.limited_since else None,
-            "ask": {"at": ask.at.isoformat(), "follow_up": ask.follow_up} if ask else None,
+            "ask": self.ask.as_dict() if self.ask else None,
             "profile": self.profile.as_dict(),
         }
 
@@ -319,22 +324,13 @@ class Schedule:
         self.budget = RequestBudget.from_dict(
             self.budget.limit, budget if isinstance(budget, dict) else {}, now
         )
-        wait = stored.get("wait")
-        if isinstance(wait, dict) and (until := aware(wait.get("until"))) and until > now:
-            error, status = wait.get("error"), wait.get("status")
-            self.wait = Wait(
-                until=until,
-                error=wait_key(error),
-                status=status if isinstance(status, int) else None,
-            )
+        self.wait = Wait.from_dict(stored.get("wait"), now)
         self.limited_since = aware(stored.get("limited_since"))
         backoff = stored.get("backoff_seconds")
         if isinstance(backoff, int | float) and 0 < backoff <= MAX_BACKOFF.total_seconds():
             self.backoff = timedelta(seconds=backoff)
         self.profile = DayProfile.from_dict(stored.get("profile"))
-        ask = stored.get("ask")
-        if isinstance(ask, dict) and (at := aware(ask.get("at"))):
-            self.ask = Ask(at=at, follow_up=ask.get("follow_up") is True)
+        self.ask = Ask.from_dict(stored.get("ask"))
 
 
 def wait_key(error: object) -> str:
