@@ -77,20 +77,6 @@ async def test_unknown_then_known_then_following_a_new_target(
 
 
 @pytest.mark.usefixtures("init_integration")
-async def test_capacity_from_the_model_then_set(hass: HomeAssistant) -> None:
-    """Energy to target uses the model's capacity until the user sets one; never below zero."""
-    assert state(hass, CAPACITY) == "27.2"  # the i3s 94 REX's
-    assert float(state(hass, ENERGY)) == pytest.approx((100 - 45) / 100 * 27.2)
-
-    await set_number(hass, CAPACITY, 37.9)
-    assert state(hass, CAPACITY) == "37.9"
-    assert float(state(hass, ENERGY)) == pytest.approx((100 - 45) / 100 * 37.9)
-
-    await set_number(hass, TARGET, 40)
-    assert float(state(hass, ENERGY)) == 0
-
-
-@pytest.mark.usefixtures("init_integration")
 async def test_unplug(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: Simulator
 ) -> None:
@@ -147,12 +133,15 @@ async def test_new_entities_mid_charge_and_after_a_reload(
     limit: int,
 ) -> None:
     """Every new entity of the charging car after an hour, with a target and a capacity set; after
-    a reload the same at once, with the user's target and capacity.
+    a reload the same at once, with the user's target and capacity. The model's capacity and the
+    energy to target's formula are pinned by test_entities and test_charging.
 
     What they show; their attributes are pinned by the entity snapshots (test_entities).
     """
     await set_number(hass, TARGET, 80)
     await set_number(hass, CAPACITY, 37.9)
+    # Energy to target follows a new capacity at once (from the model's 27.2 kWh until then).
+    assert state(hass, ENERGY) == "13.265"
     await polls(hass, freezer, 60)
     shown = {
         RATE: "10.4",
