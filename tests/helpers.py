@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 import json
 from pathlib import Path
+import re
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+import yaml
 
 from simulator import Simulator
 
 FIXTURES = Path(__file__).parent / "fixtures"
+README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 WALLBOX = "input_boolean.wallbox_plugged_in"
 IX_BATTERY = "sensor.bmw_ix_xdrive50_battery"
 IX_PLUG = "binary_sensor.bmw_ix_xdrive50_charger_connected"
@@ -55,3 +58,31 @@ async def toggle(hass: HomeAssistant, entity_id: str) -> None:
 def reference(name: str) -> Any:
     """Return one of the service's reference answers, as its API reference shows it (fixtures/)."""
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def readme_yaml(section: str) -> Any:
+    """Return the first YAML block of a README section."""
+    text = README.split(f"### {section}\n", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", text, re.DOTALL)
+    assert block is not None, section
+    return yaml.safe_load(block.group(1))
+
+
+def state(hass: HomeAssistant, entity_id: str) -> str:
+    """Return an entity's state."""
+    current = hass.states.get(entity_id)
+    assert current is not None, entity_id
+    return current.state
+
+
+async def set_number(hass: HomeAssistant, entity_id: str, value: float) -> None:
+    """Set a number as the user does in the UI."""
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": entity_id, "value": value}, blocking=True
+    )
+
+
+async def polls(hass: HomeAssistant, freezer: FrozenDateTimeFactory, count: int) -> None:
+    """Let this many minutes pass, a poll every 5 (a charging car's interval)."""
+    for _ in range(count // 5):
+        await advance(hass, freezer, timedelta(minutes=5))

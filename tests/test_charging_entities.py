@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.orangepower_bmw.const import CONF_DAILY_REQUEST_LIMIT, DOMAIN
 from simulator import Simulator
 from tests.conftest import I3S_VIN
-from tests.helpers import advance, set_up
+from tests.helpers import advance, polls, set_number, set_up, state
 
 pytestmark = pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
 
@@ -37,31 +37,11 @@ NEW_ENTITIES = (RATE, END, ENERGY, CHARGER, LAST_CHANGED, STALLED, TARGET, CAPAC
 STARTED = datetime.fromisoformat("2026-11-23T12:00:00+00:00")
 
 
-def state(hass: HomeAssistant, entity_id: str) -> str:
-    """Return an entity's state."""
-    current = hass.states.get(entity_id)
-    assert current is not None, entity_id
-    return current.state
-
-
 def end_minutes(hass: HomeAssistant) -> float:
     """Return the charge end in minutes after the start of the charge."""
     end = dt_util.parse_datetime(state(hass, END))
     assert end is not None
     return (end - STARTED) / timedelta(minutes=1)
-
-
-async def minutes(hass: HomeAssistant, freezer: FrozenDateTimeFactory, count: int) -> None:
-    """Let this many minutes pass, a poll every 5."""
-    for _ in range(count // 5):
-        await advance(hass, freezer, timedelta(minutes=5))
-
-
-async def set_number(hass: HomeAssistant, entity_id: str, value: float) -> None:
-    """Set a number as the user does in the UI."""
-    await hass.services.async_call(
-        "number", "set_value", {"entity_id": entity_id, "value": value}, blocking=True
-    )
 
 
 @pytest.mark.usefixtures("init_integration")
@@ -75,16 +55,16 @@ async def test_unknown_then_known_then_following_a_new_target(
     assert state(hass, END) == STATE_UNKNOWN
 
     # Levels 46 to 49 in the first 25 minutes: changes only 15 minutes apart.
-    await minutes(hass, freezer, 25)
+    await polls(hass, freezer, 25)
     assert state(hass, RATE) == STATE_UNKNOWN
     assert state(hass, END) == STATE_UNKNOWN
 
-    await minutes(hass, freezer, 5)
+    await polls(hass, freezer, 5)
     assert float(state(hass, RATE)) > 0
     assert state(hass, END) != STATE_UNKNOWN
 
     # After two hours: 10 % per hour, and 100 % at 5.5 hours.
-    await minutes(hass, freezer, 90)
+    await polls(hass, freezer, 90)
     assert float(state(hass, RATE)) == pytest.approx(10, abs=0.5)
     assert end_minutes(hass) == pytest.approx(330, abs=10)
 
@@ -97,29 +77,15 @@ async def test_unknown_then_known_then_following_a_new_target(
 
 
 @pytest.mark.usefixtures("init_integration")
-async def test_capacity_from_the_model_then_set(hass: HomeAssistant) -> None:
-    """Energy to target uses the model's capacity until the user sets one; never below zero."""
-    assert state(hass, CAPACITY) == "27.2"  # the i3s 94 REX's
-    assert float(state(hass, ENERGY)) == pytest.approx((100 - 45) / 100 * 27.2)
-
-    await set_number(hass, CAPACITY, 37.9)
-    assert state(hass, CAPACITY) == "37.9"
-    assert float(state(hass, ENERGY)) == pytest.approx((100 - 45) / 100 * 37.9)
-
-    await set_number(hass, TARGET, 40)
-    assert float(state(hass, ENERGY)) == 0
-
-
-@pytest.mark.usefixtures("init_integration")
 async def test_unplug(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: Simulator
 ) -> None:
     """Unplugging ends the session: disconnected, and no rate or end."""
-    await minutes(hass, freezer, 60)
+    await polls(hass, freezer, 60)
     assert state(hass, END) != STATE_UNKNOWN
 
     simulator.unplug(I3S_VIN)
-    await minutes(hass, freezer, 5)
+    await polls(hass, freezer, 5)
     assert state(hass, CHARGER) == "disconnected"
     assert state(hass, RATE) == STATE_UNKNOWN
     assert state(hass, END) == STATE_UNKNOWN
@@ -132,26 +98,26 @@ async def test_frozen_level_raises_and_clears_the_stall_flag(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: Simulator
 ) -> None:
     """Charging but stuck at one level for 45 minutes: stalled; unknown while polls fail; cleared on a move."""
-    await minutes(hass, freezer, 60)
+    await polls(hass, freezer, 60)
     assert state(hass, STALLED) == "off"
     frozen_at = state(hass, LAST_CHANGED)
 
     # The i3's known fault: the state says charging, the level does not move.
     simulator.update_car(I3S_VIN, charging=False, state="CHARGING")
-    await minutes(hass, freezer, 40)
+    await polls(hass, freezer, 40)
     assert state(hass, STALLED) == "off"
-    await minutes(hass, freezer, 10)
+    await polls(hass, freezer, 10)
     assert state(hass, STALLED) == "on"
     assert state(hass, LAST_CHANGED) == frozen_at
 
     simulator.inject_fault("vehicles", status=500, count=10)
-    await minutes(hass, freezer, 5)
+    await polls(hass, freezer, 5)
     assert state(hass, STALLED) == STATE_UNKNOWN
     assert state(hass, RATE) == STATE_UNAVAILABLE
     simulator.clear_faults()
 
     simulator.update_car(I3S_VIN, charging=True, state=None)
-    await minutes(hass, freezer, 10)
+    await polls(hass, freezer, 10)
     assert state(hass, STALLED) == "off"
     assert state(hass, LAST_CHANGED) != frozen_at
 
@@ -167,13 +133,16 @@ async def test_new_entities_mid_charge_and_after_a_reload(
     limit: int,
 ) -> None:
     """Every new entity of the charging car after an hour, with a target and a capacity set; after
-    a reload the same at once, with the user's target and capacity.
+    a reload the same at once, with the user's target and capacity. The model's capacity and the
+    energy to target's formula are pinned by test_entities and test_charging.
 
     What they show; their attributes are pinned by the entity snapshots (test_entities).
     """
     await set_number(hass, TARGET, 80)
     await set_number(hass, CAPACITY, 37.9)
-    await minutes(hass, freezer, 60)
+    # Energy to target follows a new capacity at once (from the model's 27.2 kWh until then).
+    assert state(hass, ENERGY) == "13.265"
+    await polls(hass, freezer, 60)
     shown = {
         RATE: "10.4",
         END: "2026-11-23T15:24:35+00:00",
@@ -262,7 +231,7 @@ async def test_removing_the_entry_removes_its_sessions(
 ) -> None:
     """The stored sessions go with the entry."""
     key = f"{DOMAIN}.{init_integration.entry_id}"
-    await minutes(hass, freezer, 5)
+    await polls(hass, freezer, 5)
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     assert I3S_VIN in hass_storage[key]["data"]["charging"]  # type: ignore[index]
 
@@ -293,7 +262,7 @@ async def test_the_end_is_never_in_the_past_while_charging_below_the_target(
     freezer: FrozenDateTimeFactory,
     init_integration: MockConfigEntry,
 ) -> None:
-    await minutes(hass, freezer, 60)
+    await polls(hass, freezer, 60)
     await set_number(hass, TARGET, int(state(hass, "sensor.bmw_i3s_94_rex_battery")) + 3)
     seen = set()
     for _ in range(60):  # 30 minutes, every 30 seconds

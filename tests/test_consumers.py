@@ -6,17 +6,11 @@ than silently stop a car from charging.
 
 from __future__ import annotations
 
-from pathlib import Path
-import re
-from typing import Any
-
-import yaml
-
 from custom_components.orangepower_bmw.charging import Charger
 from custom_components.orangepower_bmw.number import NUMBERS
 from custom_components.orangepower_bmw.sensor import SENSORS
+from tests.helpers import readme_yaml
 
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 CAR = "bmw_i3s_94_rex"
 
 # evcc's Home Assistant vehicle maps a status entity's state, trimmed and lowercased, to A, B or C
@@ -44,14 +38,6 @@ EVCC_MEANING = {Charger.DISCONNECTED: "A", Charger.CONNECTED: "B", Charger.CHARG
 # Predbat lowercases the car_charging_planned state and looks it up in car_charging_planned_response;
 # a car counts as plugged in while it is connected or charging.
 PREDBAT_PLUGGED_IN = {Charger.CONNECTED, Charger.CHARGING}
-
-
-def readme_yaml(section: str) -> Any:
-    """Return the first YAML block of a README section."""
-    text = README.split(f"### {section}\n", 1)[1]
-    block = re.search(r"```yaml\n(.*?)```", text, re.DOTALL)
-    assert block is not None, section
-    return yaml.safe_load(block.group(1))
 
 
 def test_evcc_reads_the_charger_state_as_its_status() -> None:

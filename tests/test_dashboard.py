@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-import re
 from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-import yaml
 
 from scripts.bootstrap_dev import car_section, dashboard
 from tests.conftest import I3S_VIN
-
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-
-
-def readme_dashboard() -> Any:
-    """Return the YAML of the README's Dashboard section."""
-    text = README.split("### Dashboard\n", 1)[1]
-    block = re.search(r"```yaml\n(.*?)```", text, re.DOTALL)
-    assert block is not None
-    return yaml.safe_load(block.group(1))
+from tests.helpers import readme_yaml
 
 
 def shown_entities(section: dict[str, Any]) -> set[str]:
@@ -41,7 +29,7 @@ async def test_the_readme_dashboard_is_the_demo_one_and_shows_only_real_entities
         for entry in er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
         if entry.unique_id.startswith(f"{I3S_VIN}_")
     }
-    (view,) = readme_dashboard()["views"]
+    (view,) = readme_yaml("Dashboard")["views"]
     (section,) = view["sections"]
 
     assert section == car_section("BMW i3s 94 REX", i3s)
@@ -69,7 +57,7 @@ def test_the_dashboard_has_a_section_per_car_side_by_side() -> None:
     ]
     assert view["max_columns"] == 3
     # The README's view is the one the script makes.
-    (readme_view,) = readme_dashboard()["views"]
+    (readme_view,) = readme_yaml("Dashboard")["views"]
     assert {key: view[key] for key in readme_view if key != "sections"} == {
         key: value for key, value in readme_view.items() if key != "sections"
     }

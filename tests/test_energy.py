@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 import logging
-from pathlib import Path
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant, State
@@ -17,34 +16,13 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.orangepower_bmw.capacity import TABLE, Row, usable_capacity
 from simulator import Simulator
 from tests.conftest import I3S_VIN
-from tests.helpers import advance, set_up
+from tests.helpers import README, advance, polls, set_number, set_up, state
 
 pytestmark = pytest.mark.freeze_time("2026-11-23T12:00:00+00:00")
 
 ENERGY = "sensor.bmw_i3s_94_rex_energy_charged_estimate"
 POWER = "sensor.bmw_i3s_94_rex_charging_power"
 CAPACITY = "number.bmw_i3s_94_rex_battery_capacity"
-IX_CAPACITY = "number.bmw_ix_xdrive50_battery_capacity"
-
-
-def value(hass: HomeAssistant, entity_id: str) -> str:
-    """Return an entity's state."""
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
-async def polls(hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: int) -> None:
-    """Let this many minutes pass, a poll every 5 while the i3s charges."""
-    for _ in range(minutes // 5):
-        await advance(hass, freezer, timedelta(minutes=5))
-
-
-async def set_capacity(hass: HomeAssistant, kwh: float, entity_id: str = CAPACITY) -> None:
-    """Set a battery capacity (the i3s's unless told) as the user does."""
-    await hass.services.async_call(
-        "number", "set_value", {"entity_id": entity_id, "value": kwh}, blocking=True
-    )
 
 
 @pytest.mark.parametrize(
@@ -87,8 +65,7 @@ def test_the_readme_lists_the_table() -> None:
             return f"from {row.first_year}" if row.first_year else f"up to {row.last_year}"
         return "any"
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Battery capacities\n", 1)[1].splitlines()
+    section = README.split("### Battery capacities\n", 1)[1].splitlines()
     listed = [line for line in section[: section.index("## Examples")] if line.startswith("|")]
     assert listed[2:] == [
         f"| {row.brand} | {row.name} | {years(row)} | "
@@ -105,27 +82,25 @@ async def test_energy_charged_and_power_through_a_charge_a_drive_and_a_reload(
 ) -> None:
     simulator.update_car(I3S_VIN, percentage=40)
     await set_up(hass, mock_config_entry)
-    assert value(hass, CAPACITY) == "27.2"  # the i3s 94 REX's, from the table
-    assert value(hass, IX_CAPACITY) == "105.2"
-    await set_capacity(hass, 40)
-    assert value(hass, ENERGY) == "0.0"
-    assert value(hass, POWER) == "unknown"  # charging, no rate yet
+    await set_number(hass, CAPACITY, 40)
+    assert state(hass, ENERGY) == "0.0"
+    assert state(hass, POWER) == "unknown"  # charging, no rate yet
 
     # 40 % to 80 % at 10 % an hour, of 40 kWh: 16 kWh, about 4 kW on the way.
     await polls(hass, freezer, 120)
-    assert float(value(hass, POWER)) == pytest.approx(4, rel=0.2)
+    assert float(state(hass, POWER)) == pytest.approx(4, rel=0.2)
     await polls(hass, freezer, 120)
-    assert float(value(hass, ENERGY)) == pytest.approx(16, abs=1)
-    charged = value(hass, ENERGY)
+    assert float(state(hass, ENERGY)) == pytest.approx(16, abs=1)
+    charged = state(hass, ENERGY)
 
     assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
     await hass.async_block_till_done()
-    assert value(hass, ENERGY) == charged
+    assert state(hass, ENERGY) == charged
 
     # Unplugged, driven and glitching: nothing added, nothing taken away.
     simulator.unplug(I3S_VIN)
     await advance(hass, freezer, timedelta(minutes=15))
-    assert value(hass, POWER) == "0.0"
+    assert state(hass, POWER) == "0.0"
     for level in (60, 58, 61):
         simulator.update_car(I3S_VIN, percentage=level)
         await advance(hass, freezer, timedelta(minutes=15))
@@ -133,12 +108,12 @@ async def test_energy_charged_and_power_through_a_charge_a_drive_and_a_reload(
     for level in (61, 59, 61):
         simulator.update_car(I3S_VIN, percentage=level)
         await advance(hass, freezer, timedelta(minutes=15))
-    assert value(hass, ENERGY) == charged
+    assert state(hass, ENERGY) == charged
 
     # Charging again adds from where the car was plugged in.
     simulator.start_charging(I3S_VIN)
     await polls(hass, freezer, 60)
-    assert float(value(hass, ENERGY)) == pytest.approx(float(charged) + 4, abs=0.5)
+    assert float(state(hass, ENERGY)) == pytest.approx(float(charged) + 4, abs=0.5)
 
 
 async def test_energy_charged_is_unknown_until_a_capacity_is_known(
@@ -153,8 +128,8 @@ async def test_energy_charged_is_unknown_until_a_capacity_is_known(
         await set_up(hass, mock_config_entry)
         await polls(hass, freezer, 30)
     entity = "sensor.bmw_vision_neue_klasse_energy_charged_estimate"
-    assert value(hass, entity) == "unknown"
-    assert value(hass, "number.bmw_vision_neue_klasse_battery_capacity") == "unknown"
+    assert state(hass, entity) == "unknown"
+    assert state(hass, "number.bmw_vision_neue_klasse_battery_capacity") == "unknown"
     # The power, unknown too, says why.
     power = "sensor.bmw_vision_neue_klasse_charging_power"
     assert hass.states.get(power).attributes["waiting_for"] == "battery_capacity"
@@ -165,11 +140,11 @@ async def test_energy_charged_is_unknown_until_a_capacity_is_known(
         "the model and its capacity"
     ]
 
-    await set_capacity(hass, 50, "number.bmw_vision_neue_klasse_battery_capacity")
-    assert value(hass, entity) == "0.0"
+    await set_number(hass, "number.bmw_vision_neue_klasse_battery_capacity", 50)
+    assert state(hass, entity) == "0.0"
     assert "waiting_for" not in hass.states.get(power).attributes
     await polls(hass, freezer, 60)
-    assert float(value(hass, entity)) == pytest.approx(5, abs=0.6)
+    assert float(state(hass, entity)) == pytest.approx(5, abs=0.6)
 
 
 @pytest.mark.parametrize(
@@ -198,4 +173,4 @@ async def test_the_capacity_after_an_upgrade_or_restart(
         ],
     )
     await set_up(hass, mock_config_entry)
-    assert value(hass, CAPACITY) == shown
+    assert state(hass, CAPACITY) == shown

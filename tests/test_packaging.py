@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Mapping
+from functools import cache
+import importlib
 import inspect
 import json
 from pathlib import Path
@@ -35,7 +37,6 @@ import yaml
 
 from custom_components.orangepower_bmw import (
     binary_sensor,
-    config_flow,
     number,
     schedule,
     sensor,
@@ -130,6 +131,7 @@ def status(rule: str) -> str:
     return str(value["status"] if isinstance(value, dict) else value)
 
 
+@cache
 def module(name: str) -> ast.Module:
     """Return a module of the package, parsed."""
     return ast.parse((INTEGRATION / f"{name}.py").read_text(encoding="utf-8"))
@@ -374,33 +376,23 @@ def entity_translation_paths() -> set[Key]:
     return paths
 
 
-def _string_constants(node: ast.AST) -> list[str]:
-    """Return the strings a `"x"`, `"x" if ... else "y"` or `error_key(err)` expression can have."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value]
-    if isinstance(node, ast.IfExp):
-        return _string_constants(node.body) + _string_constants(node.orelse)
-    if isinstance(node, ast.Call) and (name := ast.unparse(node.func)) in SHARED_KEY_FUNCTIONS:
-        return _returns(_functions(module(SHARED_KEY_FUNCTIONS[name]))[name])
-    return []
-
-
-# The functions that give translation keys to other modules, and their module.
-SHARED_KEY_FUNCTIONS = {
-    "error_key": "api",
-    "wait_key": "schedule",
-    "refused_login_error": "validation",
+FUNCTION = ast.FunctionDef | ast.AsyncFunctionDef
+PACKAGE = {
+    path.stem: importlib.import_module(f"custom_components.{DOMAIN}.{path.stem}")
+    for path in INTEGRATION.glob("*.py")
 }
-
-
-def _returns(function: ast.AST) -> list[str]:
-    """Return every string a function can return."""
-    return [
-        key
-        for node in ast.walk(function)
-        if isinstance(node, ast.Return) and node.value is not None
-        for key in _string_constants(node.value)
-    ]
+_DEFINED = [
+    (name, node)
+    for name in PACKAGE
+    for node in ast.walk(module(name))
+    if isinstance(node, FUNCTION)
+]
+# The package's functions by name, with their module; a name defined twice is left out.
+FUNCTIONS = {
+    node.name: (name, node)
+    for name, node in _DEFINED
+    if [other.name for _, other in _DEFINED].count(node.name) == 1
+}
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:
@@ -415,21 +407,62 @@ def _dict_keys(node: ast.expr | None) -> set[str]:
     return {key.value for key in node.keys if isinstance(key, ast.Constant)}
 
 
-def _expand(node: ast.expr, function: ast.AST) -> list[str]:
-    """Return the strings an error-key expression can have, f-strings over the dicts it loops on."""
-    if not isinstance(node, ast.JoinedStr):
-        return _string_constants(node)
-    # f"{key}_out_of_range": `key` runs over the keys of a module-level dict the function uses.
-    dicts = [
-        getattr(config_flow, name.id)
-        for name in ast.walk(function)
-        if isinstance(name, ast.Name) and isinstance(getattr(config_flow, name.id, None), dict)
+def _called_name(call: ast.Call) -> str:
+    """Return the name of the called function: `f(...)`, `self.f(...)` or `ir.f(...)`."""
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def key_values(node: ast.expr, function: ast.AST, name: str) -> list[str]:
+    """Return the strings a key expression in module `name` can be.
+
+    A string; either side of `a if c else b`; every string a package function returns
+    (`error_key(err)`); a walrus's value; a parameter's arguments at every call of its function;
+    `f"{key}_out_of_range"` over the keys of each module-level dict the function uses.
+    """
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return key_values(node.body, function, name) + key_values(node.orelse, function, name)
+    if isinstance(node, ast.Call) and (called := _called_name(node)) in FUNCTIONS:
+        home, defined = FUNCTIONS[called]
+        return [
+            key
+            for ret in ast.walk(defined)
+            if isinstance(ret, ast.Return) and ret.value is not None
+            for key in key_values(ret.value, defined, home)
+        ]
+    if isinstance(node, ast.JoinedStr):
+        dicts = [
+            value
+            for used in ast.walk(function)
+            if isinstance(used, ast.Name)
+            and isinstance(value := getattr(PACKAGE[name], used.id, None), dict)
+        ]
+        assert dicts, f"cannot tell which keys {ast.unparse(node)} stands for"
+        template = "".join(
+            part.value if isinstance(part, ast.Constant) else "{}" for part in node.values
+        )
+        return [template.format(key) for mapping in dicts for key in mapping]
+    if not isinstance(node, ast.Name) or not isinstance(function, FUNCTION):
+        return []
+    for walrus in ast.walk(function):
+        if isinstance(walrus, ast.NamedExpr) and walrus.target.id == node.id:
+            return key_values(walrus.value, function, name)
+    parameters = [arg.arg for arg in function.args.args]
+    if node.id not in parameters:
+        return []
+    index = parameters.index(node.id) - (parameters[0] == "self")
+    return [
+        key
+        for call in ast.walk(module(name))
+        if isinstance(call, ast.Call) and _called_name(call) == function.name
+        for key in key_values(
+            call.args[index] if index < len(call.args) else _keyword(call, node.id),
+            function,
+            name,
+        )
     ]
-    assert dicts, f"cannot tell which keys {ast.unparse(node)} stands for"
-    template = "".join(
-        part.value if isinstance(part, ast.Constant) else "{}" for part in node.values
-    )
-    return [template.format(key) for mapping in dicts for key in mapping]
 
 
 def _walk(node: ast.AST, section: str, function: ast.AST) -> Iterator[tuple[str, ast.AST, ast.AST]]:
@@ -439,9 +472,7 @@ def _walk(node: ast.AST, section: str, function: ast.AST) -> Iterator[tuple[str,
         if isinstance(child, ast.ClassDef):
             bases = {ast.unparse(base) for base in child.bases}
             child_section = "options" if any("OptionsFlow" in base for base in bases) else "config"
-        child_function = (
-            child if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else function
-        )
+        child_function = child if isinstance(child, FUNCTION) else function
         yield child_section, child_function, child
         yield from _walk(child, child_section, child_function)
 
@@ -458,137 +489,69 @@ def _implied_abort(method: str) -> str | None:
     return None
 
 
-def flow_translations() -> tuple[set[Key], dict[Key, set[str]]]:
-    """Return the translation paths config_flow.py uses, and the placeholders each form passes."""
-    paths: set[Key] = set()
+def _form_fields(name: str, schema_argument: ast.expr | None) -> list[str]:
+    """Return the fields of a form's schema: a module-level schema or `x_schema(...)`'s."""
+    fields: list[str] = []
+    for used in ast.walk(schema_argument or ast.Constant(None)):
+        schema = getattr(PACKAGE[name], getattr(used, "id", ""), None)
+        if callable(schema) and used.id.endswith("_schema"):  # type: ignore[attr-defined]
+            schema = schema(set())  # options_schema(own_entities)
+        if isinstance(schema, probatio.Schema):
+            fields.extend(str(field) for field in schema.schema)
+    return fields
+
+
+def used_translations() -> tuple[set[Key], dict[Key, set[str]]]:
+    """Return every translation path the code uses, and the placeholders given where it says.
+
+    Forms (config, or options in an options flow): `errors[field] = key`, `{"base": key}`,
+    `reason=key` or an `_abort_if...` helper's reason, `step_id=` with its schema's fields;
+    `translation_key=` of an exception (with a translation domain) or of a repair.
+    """
+    paths = entity_translation_paths()
     given: dict[Key, set[str]] = {}
-    tree = module("config_flow")
-    for section, function, node in _walk(tree, "config", tree):
-        if isinstance(node, ast.Assign):
-            # errors[field] = "key"
-            for target in node.targets:
-                if isinstance(target, ast.Subscript) and ast.unparse(target.value) == "errors":
-                    paths.update((section, "error", key) for key in _expand(node.value, function))
-        elif isinstance(node, ast.Dict) and "base" in _dict_keys(node):
-            # {"base": "key"}
-            value = node.values[[getattr(k, "value", None) for k in node.keys].index("base")]
-            paths.update((section, "error", key) for key in _string_constants(value))
-        elif isinstance(node, ast.Call):
-            if (reason := _keyword(node, "reason")) is not None:
-                paths.update((section, "abort", key) for key in _string_constants(reason))
-            elif isinstance(node.func, ast.Attribute) and (
-                implied := _implied_abort(node.func.attr)
+    for name in PACKAGE:
+        for section, function, node in _walk(module(name), "config", module(name)):
+            values: list[str] = []
+            if isinstance(node, ast.Assign) and any(
+                isinstance(target, ast.Subscript) and ast.unparse(target.value) == "errors"
+                for target in node.targets
             ):
+                values = key_values(node.value, function, name)
+            elif isinstance(node, ast.Dict) and "base" in _dict_keys(node):
+                base = [getattr(key, "value", None) for key in node.keys].index("base")
+                values = key_values(node.values[base], function, name)
+            paths.update((section, "error", key) for key in values)
+            if not isinstance(node, ast.Call):
+                continue
+            if (reason := _keyword(node, "reason")) is not None:
+                paths.update((section, "abort", key) for key in key_values(reason, function, name))
+            elif implied := _implied_abort(_called_name(node)):
                 paths.add((section, "abort", implied))
             if (step := _keyword(node, "step_id")) is not None:
-                (step_id,) = _string_constants(step)
+                (step_id,) = key_values(step, function, name)
                 prefix = (section, "step", step_id)
                 paths.update({(*prefix, "title"), (*prefix, "description")})
-                for name in ast.walk(_keyword(node, "data_schema") or ast.Constant(None)):
-                    schema = getattr(config_flow, getattr(name, "id", ""), None)
-                    if callable(schema) and getattr(name, "id", "").endswith("_schema"):
-                        schema = schema(set())  # options_schema(own_entities)
-                    if isinstance(schema, probatio.Schema):
-                        for field in schema.schema:
-                            paths.add((*prefix, "data", str(field)))
-                            paths.add((*prefix, "data_description", str(field)))
+                for field in _form_fields(name, _keyword(node, "data_schema")):
+                    paths.update({(*prefix, "data", field), (*prefix, "data_description", field)})
                 given[(*prefix, "description")] = _dict_keys(
                     _keyword(node, "description_placeholders")
                 )
-    return paths | {("config", "error", key) for key in validation_errors()}, given
-
-
-def validation_errors() -> set[str]:
-    """Return the form errors validation.py sets: `errors[field] = "key"`, or a helper's keys."""
-    tree = module("validation")
-    # `if (url_error := _url_error(url)) ...: errors[CONF_URL] = url_error`
-    named = {
-        node.target.id: node.value for node in ast.walk(tree) if isinstance(node, ast.NamedExpr)
-    }
-    keys: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and any(
-            isinstance(target, ast.Subscript) and ast.unparse(target.value) == "errors"
-            for target in node.targets
-        ):
-            value = named.get(getattr(node.value, "id", ""), node.value)
-            keys.update(_key_values(value, tree, tree))
-    return keys
-
-
-def _functions(tree: ast.AST) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
-    """Return a module's functions and methods by name."""
-    return {
-        node.name: node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
-
-
-def _called_name(call: ast.Call) -> str:
-    """Return the name of the called function: `f(...)`, `self.f(...)` or `ir.f(...)`."""
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-
-
-def _key_values(node: ast.expr, function: ast.AST, tree: ast.AST) -> list[str]:
-    """Return the keys an expression can be: strings, a helper's returns, or a parameter's arguments."""
-    functions = _functions(tree)
-    if isinstance(node, ast.Call) and _called_name(node) in functions:
-        # translation_key=_error_key(err): every key that function returns.
-        return _returns(functions[_called_name(node)])
-    if isinstance(node, ast.Name) and isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
-        # translation_key=key, a parameter: every string the function is called with.
-        parameters = [arg.arg for arg in function.args.args]
-        if node.id in parameters:
-            index = parameters.index(node.id) - (parameters[0] == "self")
-            return [
-                value
-                for call in ast.walk(tree)
-                if isinstance(call, ast.Call) and _called_name(call) == function.name
-                for value in _string_constants(
-                    call.args[index]
-                    if index < len(call.args)
-                    else _keyword(call, node.id) or ast.Constant(None)
-                )
-            ]
-    return _string_constants(node)
-
-
-def raised_translations() -> tuple[set[Key], dict[Key, set[str]]]:
-    """Return the exception messages and repairs the integration raises, and their placeholders."""
-    paths: set[Key] = set()
-    given: dict[Key, set[str]] = {}
-    for file in INTEGRATION.glob("*.py"):
-        tree = module(file.stem)
-        for _, function, node in _walk(tree, "", tree):
-            if not isinstance(node, ast.Call):
-                continue
             if _called_name(node) == "async_create_issue":
-                leaf_names: tuple[str, ...] = ("title", "description")
-                section = "issues"
+                kind, leaf_names = "issues", ("title", "description")
             elif _keyword(node, "translation_domain") is not None:
-                leaf_names, section = ("message",), "exceptions"
+                kind, leaf_names = "exceptions", ("message",)
             else:
                 continue
             key = _keyword(node, "translation_key")
             assert key is not None, ast.unparse(node)
-            keys = _key_values(key, function, tree)
-            assert keys, f"cannot tell the keys of {ast.unparse(key)} in {file.name}"
+            keys = key_values(key, function, name)
+            assert keys, f"cannot tell the keys of {ast.unparse(key)} in {name}.py"
             passed = _dict_keys(_keyword(node, "translation_placeholders"))
-            for value in keys:
-                for leaf in leaf_names:
-                    path = (section, value, leaf)
-                    paths.add(path)
-                    given[path] = given.get(path, passed) & passed
+            for path in {(kind, value, leaf) for value in keys for leaf in leaf_names}:
+                paths.add(path)
+                given[path] = given.get(path, passed) & passed
     return paths, given
-
-
-def used_translations() -> tuple[set[Key], dict[Key, set[str]]]:
-    """Return every translation path the code uses, and the placeholders given where it says."""
-    flow_paths, flow_given = flow_translations()
-    raised_paths, raised_given = raised_translations()
-    return entity_translation_paths() | flow_paths | raised_paths, flow_given | raised_given
 
 
 def test_code_and_english_texts_match() -> None:

@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from simulator import Simulator
 from tests.conftest import I3S_VIN, IX_VIN
-from tests.helpers import advance
+from tests.helpers import advance, set_up
 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CARS = {I3S_VIN: "bmw_i3s_94_rex", IX_VIN: "bmw_ix_xdrive50"}
@@ -54,9 +54,7 @@ async def test_a_week_of_nightly_charging_with_random_faults(
     for vin in CARS:
         simulator.unplug(vin)
         simulator.update_car(vin, percentage=60)
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up(hass, mock_config_entry)
 
     faults = revocations = 0
     after_day_one: tuple[int, int, int] | None = None
