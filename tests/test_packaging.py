@@ -27,6 +27,7 @@ from homeassistant.components.brands.const import ALLOWED_IMAGES
 from homeassistant.config_entries import ConfigFlow
 from homeassistant.const import Platform, __version__ as ha_version
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import update_coordinator
 import homeassistant.loader
 from homeassistant.loader import async_get_integration
 from homeassistant.util.yaml import load_yaml_dict
@@ -336,6 +337,37 @@ def test_exempt_rules_hold() -> None:
             for node in ast.walk(tree)
         ), path.name
     assert not MANIFEST.keys() & discovery
+
+
+# The code's shape (issue 17): small files, classes and functions; a coordinator that only fetches.
+
+
+def test_the_code_stays_small() -> None:
+    """No file over 400 lines, no class over 250, no function over 60, and the coordinator with
+    at most 12 attributes of its own (beside those Home Assistant's coordinator sets)."""
+    for path in INTEGRATION.glob("*.py"):
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path.name
+        for node in ast.walk(module(path.stem)):
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                most = 250 if isinstance(node, ast.ClassDef) else 60
+                assert node.end_lineno - node.lineno < most, (path.name, node.name)
+
+    def stored(tree: ast.AST) -> set[str]:
+        return {
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and ast.unparse(node.value) == "self"
+        }
+
+    (coordinator,) = (
+        node
+        for node in ast.walk(module("coordinator"))
+        if isinstance(node, ast.ClassDef) and node.name == "OrangePowerCoordinator"
+    )
+    inherited = stored(ast.parse(inspect.getsource(update_coordinator)))
+    assert len(stored(coordinator) - inherited) <= 12
 
 
 # What the code asks of the translations
