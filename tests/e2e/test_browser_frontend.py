@@ -34,7 +34,6 @@ from tests.e2e.conftest import (
     ROOT,
     START_TIMEOUT,
     Stack,
-    unpinned_requirements,
     use_energy_charged,
     wait_for,
 )
@@ -370,20 +369,6 @@ async def test_the_cars_dashboard_is_what_a_newcomer_lands_on(
     # The charts draw their lines in an animation of about a second: let it end for the picture.
     await page.wait_for_timeout(2_000)
     await save_screenshot(await page.screenshot(full_page=True), "dashboard.png", for_docs=True)
-
-
-def test_home_assistant_installed_no_package(stack: Stack) -> None:
-    # The frontend's pages load integrations too; their packages are all in requirements_test.txt.
-    assert "Attempting install" not in stack.log_text()
-
-
-async def test_requirements_pin_what_the_loaded_integrations_need(
-    owner_api: HomeAssistantApi,
-) -> None:
-    # Whatever this machine's .venv has: a fresh one installs only what requirements_test.txt pins.
-    components = await owner_api.get("/api/components")
-    assert "conversation" in components
-    assert unpinned_requirements(components) == []
 
 
 async def test_the_energy_dashboard_shows_a_car_as_an_individual_device(
