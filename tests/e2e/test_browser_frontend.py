@@ -39,6 +39,7 @@ from tests.e2e.conftest import (
 )
 
 I3S_VIN = "WBY7Z8C5XJV123456"
+I3S_BATTERY = "sensor.bmw_i3s_94_rex_battery"
 
 CHROMIUM = Path(os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -134,14 +135,13 @@ async def test_adding_the_integration_shows_translated_fields_and_errors(
     await page.get_by_placeholder("Search for a brand name").fill("Orange Power")
     await page.get_by_role("button", name="Orange Power BMW").click()
 
-    await expect(page.get_by_text("Connect your BMW")).to_be_visible()
-    await expect(page.get_by_text("Sign in with your MyBMW account.")).to_be_visible()
-    await expect(
-        page.get_by_text("The e-mail address you sign in to the MyBMW app with.")
-    ).to_be_visible()
-    await expect(
-        page.get_by_text("Leave empty otherwise: the MyBMW e-mail is used.", exact=False)
-    ).to_be_visible()
+    for text in (
+        "Connect your BMW",
+        "Sign in with your MyBMW account.",
+        "The e-mail address you sign in to the MyBMW app with.",
+        "Leave empty otherwise: the MyBMW e-mail is used.",
+    ):
+        await expect(page.get_by_text(text)).to_be_visible()
     email = page.get_by_role("textbox", name="MyBMW e-mail")
     password = page.get_by_role("textbox", name="MyBMW password")
     address = page.get_by_role("textbox", name="Service address")
@@ -288,11 +288,7 @@ async def seeded_estimate(stack: Stack, owner_api: HomeAssistantApi) -> int:
     after the start goes on from there.
     """
     entry_id = (await owner_api.entries())[0]["entry_id"]
-    level = int(
-        (await owner_api.states("sensor.bmw_i3s_94_rex_battery"))["sensor.bmw_i3s_94_rex_battery"][
-            "state"
-        ]
-    )
+    level = int((await owner_api.states(I3S_BATTERY))[I3S_BATTERY]["state"])
     stack.stop_hass()
     now = datetime.now(UTC)
     changes = [(now - timedelta(minutes=6 * step), level - step) for step in range(9, -1, -1)]
