@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -351,7 +351,7 @@ async def state_of(api: HomeAssistantApi, entity_id: str) -> str | None:
 async def wait_for_states(
     api: HomeAssistantApi,
     what: str,
-    expected: dict[str, str | None],
+    expected: Mapping[str, str | None],
     *,
     nudge: Callable[[], Any] | None = None,
 ) -> None:
