@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -28,6 +28,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 import pytest
 
+from custom_components.orangepower_bmw.const import DOMAIN
 from scripts.bootstrap_dev import HomeAssistantApi, prepare_config, stop_process, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +38,9 @@ START_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0
 LOG_TAIL_LINES = 80
 LISTENING = re.compile(r"listening on (http://\S+)")
+LOG_LINE = re.compile(
+    r"^\S+ \S+ (?P<level>[A-Z]+) \([^)]*\) \[(?P<logger>[^\]]+)\] (?P<message>.*)$", re.MULTILINE
+)
 
 
 @pytest.fixture(autouse=True)
@@ -195,12 +199,18 @@ class Stack:
         return (self.config_dir / "hass.out").read_text(encoding="utf-8", errors="replace")
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Start the simulator and Home Assistant for the module; stop them afterwards."""
+def running_stack(
+    tmp_path_factory: pytest.TempPathFactory, change: Callable[[Path], None] | None = None
+) -> Iterator[Stack]:
+    """Start the simulator and Home Assistant on a new config directory; stop them afterwards.
+
+    The change, when given, is made to the prepared config directory before Home Assistant starts.
+    """
     config_dir = tmp_path_factory.mktemp("home-assistant")
     stack = Stack(config_dir=config_dir, ha_port=free_port())
     prepare_config(config_dir, port=stack.ha_port, copy_configuration=True)
+    if change is not None:
+        change(config_dir)
     atexit.register(stack.stop)
     try:
         stack.start_simulator()
@@ -209,6 +219,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         stack.stop()
         atexit.unregister(stack.stop)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Start the simulator and Home Assistant for the module; stop them afterwards."""
+    yield from running_stack(tmp_path_factory)
 
 
 @pytest.fixture
@@ -324,6 +340,41 @@ async def wait_for(
                 await asyncio.sleep(0.25)
     except TimeoutError:
         pytest.fail(f"timed out after {seconds:.0f} s waiting for {what} (last check: {last!r})")
+
+
+async def state_of(api: HomeAssistantApi, entity_id: str) -> str | None:
+    """Return an entity's state, or None when it has none."""
+    found = (await api.states(entity_id)).get(entity_id)
+    return None if found is None else found["state"]
+
+
+async def wait_for_states(
+    api: HomeAssistantApi,
+    what: str,
+    expected: Mapping[str, str | None],
+    *,
+    nudge: Callable[[], Any] | None = None,
+) -> None:
+    """Wait until each entity shows its expected state (None: it has none), as wait_for does."""
+
+    async def shown() -> bool:
+        found = await api.states()
+        return all(found.get(key, {}).get("state") == state for key, state in expected.items())
+
+    await wait_for(what, shown, nudge=nudge)
+
+
+def log_problems(log: str) -> list[str]:
+    """Return the log's errors, and its warnings about this integration."""
+    return [
+        line.group(0)
+        for line in LOG_LINE.finditer(log)
+        if line["level"] in ("ERROR", "CRITICAL")
+        or (
+            line["level"] == "WARNING"
+            and (DOMAIN in line["logger"] or f"'{DOMAIN}'" in line["message"])
+        )
+    ]
 
 
 @pytest.hookimpl(wrapper=True)

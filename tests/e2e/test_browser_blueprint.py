@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from scripts.bootstrap_dev import HomeAssistantApi, wait_for_cars
-from tests.e2e.conftest import START_TIMEOUT, Stack, wait_for
+from tests.e2e.conftest import START_TIMEOUT, Stack, wait_for, wait_for_states
 from tests.e2e.test_browser_frontend import (
     FIRST_RENDER_MS,
     expect,
@@ -64,26 +64,14 @@ NO_ANIMATION_RUNS = """() => {
 }"""
 
 
-async def state(api: HomeAssistantApi, entity_id: str) -> dict[str, Any]:
-    """Return an entity's state object."""
-    found: dict[str, Any] = await api.get(f"/api/states/{entity_id}")
-    return found
-
-
 async def test_the_demo_account_is_added(stack: Stack, owner_api: HomeAssistantApi) -> None:
     # As scripts/develop's first run does, through the config-flow API.
     await owner_api.add_integration(stack.simulator_url)
     await wait_for_cars(owner_api, START_TIMEOUT)
     # The stand-ins of the development configuration are there, off. The template entities are
     # unknown until Home Assistant has started and they render.
-
-    async def stand_ins_off() -> bool:
-        states = [
-            await state(owner_api, entity_id) for entity_id in (CHEAP_TOGGLE, CHEAP_NOW, WALLBOX)
-        ]
-        return all(found["state"] == "off" for found in states)
-
-    await wait_for("the stand-ins to be off", stand_ins_off)
+    stand_ins = dict.fromkeys((CHEAP_TOGGLE, CHEAP_NOW, WALLBOX), "off")
+    await wait_for_states(owner_api, "the stand-ins to be off", stand_ins)
 
 
 async def open_picker(
@@ -184,20 +172,21 @@ async def test_a_cheap_period_switches_the_wallbox_on(
     stack: Stack, owner_api: HomeAssistantApi, page: playwright_api.Page
 ) -> None:
     # The simulator's i3s is plugged in and charging, below its Charge target (100 % unless set).
-    assert (await state(owner_api, PLUG))["state"] == "on"
-    assert (await state(owner_api, CHARGER))["state"] == "charging"
-    level = float((await state(owner_api, BATTERY))["state"])
-    target = float((await state(owner_api, TARGET))["state"])
+    shown = {key: found["state"] for key, found in (await owner_api.states()).items()}
+    assert shown[PLUG] == "on"
+    assert shown[CHARGER] == "charging"
+    level = float(shown[BATTERY])
+    target = float(shown[TARGET])
     assert target == 100
     assert level < target
-    assert (await state(owner_api, WALLBOX))["state"] == "off"
+    assert shown[WALLBOX] == "off"
 
     # A cheap period starts: the stand-in's toggle, as its entity page would turn it.
     since = datetime.now(UTC).isoformat()
     await owner_api.post("/api/services/input_boolean/turn_on", {"entity_id": CHEAP_TOGGLE})
 
     async def wallbox_on() -> dict[str, Any] | None:
-        found = await state(owner_api, WALLBOX)
+        found = (await owner_api.states(WALLBOX))[WALLBOX]
         return found if found["state"] == "on" else None
 
     switched = await wait_for("the Wallbox to be switched on", wallbox_on)

@@ -34,12 +34,12 @@ from tests.e2e.conftest import (
     ROOT,
     START_TIMEOUT,
     Stack,
-    unpinned_requirements,
     use_energy_charged,
     wait_for,
 )
 
 I3S_VIN = "WBY7Z8C5XJV123456"
+I3S_BATTERY = "sensor.bmw_i3s_94_rex_battery"
 
 CHROMIUM = Path(os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -135,14 +135,13 @@ async def test_adding_the_integration_shows_translated_fields_and_errors(
     await page.get_by_placeholder("Search for a brand name").fill("Orange Power")
     await page.get_by_role("button", name="Orange Power BMW").click()
 
-    await expect(page.get_by_text("Connect your BMW")).to_be_visible()
-    await expect(page.get_by_text("Sign in with your MyBMW account.")).to_be_visible()
-    await expect(
-        page.get_by_text("The e-mail address you sign in to the MyBMW app with.")
-    ).to_be_visible()
-    await expect(
-        page.get_by_text("Leave empty otherwise: the MyBMW e-mail is used.", exact=False)
-    ).to_be_visible()
+    for text in (
+        "Connect your BMW",
+        "Sign in with your MyBMW account.",
+        "The e-mail address you sign in to the MyBMW app with.",
+        "Leave empty otherwise: the MyBMW e-mail is used.",
+    ):
+        await expect(page.get_by_text(text)).to_be_visible()
     email = page.get_by_role("textbox", name="MyBMW e-mail")
     password = page.get_by_role("textbox", name="MyBMW password")
     address = page.get_by_role("textbox", name="Service address")
@@ -289,11 +288,7 @@ async def seeded_estimate(stack: Stack, owner_api: HomeAssistantApi) -> int:
     after the start goes on from there.
     """
     entry_id = (await owner_api.entries())[0]["entry_id"]
-    level = int(
-        (await owner_api.states("sensor.bmw_i3s_94_rex_battery"))["sensor.bmw_i3s_94_rex_battery"][
-            "state"
-        ]
-    )
+    level = int((await owner_api.states(I3S_BATTERY))[I3S_BATTERY]["state"])
     stack.stop_hass()
     now = datetime.now(UTC)
     changes = [(now - timedelta(minutes=6 * step), level - step) for step in range(9, -1, -1)]
@@ -370,20 +365,6 @@ async def test_the_cars_dashboard_is_what_a_newcomer_lands_on(
     # The charts draw their lines in an animation of about a second: let it end for the picture.
     await page.wait_for_timeout(2_000)
     await save_screenshot(await page.screenshot(full_page=True), "dashboard.png", for_docs=True)
-
-
-def test_home_assistant_installed_no_package(stack: Stack) -> None:
-    # The frontend's pages load integrations too; their packages are all in requirements_test.txt.
-    assert "Attempting install" not in stack.log_text()
-
-
-async def test_requirements_pin_what_the_loaded_integrations_need(
-    owner_api: HomeAssistantApi,
-) -> None:
-    # Whatever this machine's .venv has: a fresh one installs only what requirements_test.txt pins.
-    components = await owner_api.get("/api/components")
-    assert "conversation" in components
-    assert unpinned_requirements(components) == []
 
 
 async def test_the_energy_dashboard_shows_a_car_as_an_individual_device(

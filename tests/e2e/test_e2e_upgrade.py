@@ -23,15 +23,17 @@ from tests.e2e.conftest import (
     OWNER_USERNAME,
     START_TIMEOUT,
     Stack,
-    free_port,
+    log_problems,
+    running_stack,
+    state_of,
     wait_for,
 )
-from tests.e2e.test_e2e_home_assistant import log_problems
 from tests.helpers import FIXTURES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.incremental, pytest.mark.timeout(300)]
 
 RELEASE = FIXTURES / "release_0_1_0" / "orangepower_bmw.zip"
+BATTERY = "sensor.bmw_i3s_94_rex_battery"
 TARGET = "number.bmw_i3s_94_rex_charge_target"
 REQUESTS_TODAY = "sensor.orange_power_connect_requests_today"
 OPTIONS = {
@@ -56,16 +58,7 @@ def install_release(config_dir: Path) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Start the simulator and a Home Assistant running release 0.1.0."""
-    config_dir = tmp_path_factory.mktemp("home-assistant")
-    stack = Stack(config_dir=config_dir, ha_port=free_port())
-    prepare_config(config_dir, port=stack.ha_port, copy_configuration=True)
-    install_release(config_dir)
-    try:
-        stack.start_simulator()
-        stack.start_hass()
-        yield stack
-    finally:
-        stack.stop()
+    yield from running_stack(tmp_path_factory, install_release)
 
 
 async def entities(api: HomeAssistantApi) -> dict[str, str]:
@@ -75,12 +68,6 @@ async def entities(api: HomeAssistantApi) -> dict[str, str]:
         for entity in await api.ws("config/entity_registry/list")
         if entity["platform"] == DOMAIN
     }
-
-
-async def state(api: HomeAssistantApi, entity_id: str) -> str | None:
-    """Return an entity's state, or None without one."""
-    found = (await api.states(entity_id)).get(entity_id)
-    return None if found is None else found["state"]
 
 
 async def test_the_previous_release_runs_with_a_target_set_and_requests_counted(
@@ -93,21 +80,19 @@ async def test_the_previous_release_runs_with_a_target_set_and_requests_counted(
     await api.post(f"/api/config/config_entries/options/flow/{flow['flow_id']}", OPTIONS)
 
     async def loaded() -> bool:
-        return await state(api, TARGET) not in (None, "unavailable")
+        return await state_of(api, TARGET) not in (None, "unavailable")
 
     await wait_for("the entry to load with its options", loaded)
     await api.post("/api/services/number/set_value", {"entity_id": TARGET, "value": 90})
-    await api.post(
-        "/api/services/homeassistant/update_entity", {"entity_id": "sensor.bmw_i3s_94_rex_battery"}
-    )
+    await api.post("/api/services/homeassistant/update_entity", {"entity_id": BATTERY})
 
     async def counted() -> str | None:
-        count = await state(api, REQUESTS_TODAY)
+        count = await state_of(api, REQUESTS_TODAY)
         return count if count and count.isdigit() and int(count) >= 1 else None
 
     BEFORE["count"] = int(await wait_for("requests to be counted", counted))
     BEFORE["entities"] = await entities(api)
-    BEFORE["target"] = await state(api, TARGET)
+    BEFORE["target"] = await state_of(api, TARGET)
     assert BEFORE["target"] == "90.0"
     assert "POST /api/get-user-devices" in stack.tail("simulator.log", 400)
 
@@ -124,9 +109,8 @@ async def test_replacing_the_folder_with_this_release_keeps_everything(
 
     async def loaded() -> bool:
         entries = await api.entries()
-        return [entry["state"] for entry in entries] == ["loaded"] and await state(
-            api, "sensor.bmw_i3s_94_rex_battery"
-        ) not in (None, "unavailable")
+        running = [entry["state"] for entry in entries] == ["loaded"]
+        return running and await state_of(api, BATTERY) not in (None, "unavailable")
 
     await wait_for("the upgraded entry to load", loaded, seconds=60)
     (entry,) = await api.entries()
@@ -138,7 +122,7 @@ async def test_replacing_the_folder_with_this_release_keeps_everything(
 
     now = await entities(api)
     assert {key: now.get(key) for key in BEFORE["entities"]} == BEFORE["entities"]
-    assert await state(api, TARGET) == BEFORE["target"]
+    assert await state_of(api, TARGET) == BEFORE["target"]
     assert options == OPTIONS
-    assert int(await state(api, REQUESTS_TODAY) or 0) >= BEFORE["count"]
+    assert int(await state_of(api, REQUESTS_TODAY) or 0) >= BEFORE["count"]
     assert log_problems(stack.log_text()[upgraded_from:]) == []
