@@ -400,42 +400,31 @@ async def test_html_body_is_shown_as_a_one_line_excerpt(
 @pytest.mark.parametrize(
     ("password", "body", "leaked_forms"),
     [
-        pytest.param(
-            PASSWORD,
-            f"refused: {EMAIL.upper()} with {PASSWORD}",
-            (PASSWORD,),
-            id="plain",
-        ),
-        pytest.param(
+        # As written and in upper case: test_no_vin_or_id_reaches_the_log_whatever_the_answer.
+        (
             'pa"ss\\word-1',
             json.dumps({"error": "refused", "password": 'pa"ss\\word-1'}),
             ('pa"ss\\word-1', 'pa\\"ss\\\\word-1'),
-            id="json-escaped",
         ),
-        pytest.param(
-            "correct  horse",
-            "refused: correct  horse",
-            ("correct  horse", "correct horse"),
-            id="whitespace-run",
-        ),
-        pytest.param(
-            PASSWORD,
-            "refused:" + " " * 780 + PASSWORD,
-            (PASSWORD, PASSWORD[:-1]),
-            id="cut-at-the-800-byte-window",
-        ),
-        pytest.param(
+        ("correct  horse", "refused: correct  horse", ("correct  horse", "correct horse")),
+        (PASSWORD, "refused:" + " " * 780 + PASSWORD, (PASSWORD, PASSWORD[:-1])),
+        (
             "a/b&c d<e>",
             '{"error": "refused", "password": "a\\/b&c d<e>"}',
             ("a\\/b&c d<e>", "a/b&c d<e>"),
-            id="json-slash-escaped",
         ),
-        pytest.param(
+        (
             "a/b&c d<e>",
             "refused: a/b&amp;c d&lt;e&gt; or a%2Fb%26c%20d%3Ce%3E or a%2Fb%26c+d%3Ce%3E",
             ("a/b&amp;c d&lt;e&gt;", "a%2Fb%26c%20d%3Ce%3E", "a%2Fb%26c+d%3Ce%3E"),
-            id="html-and-url-escaped",
         ),
+    ],
+    ids=[
+        "json-escaped",
+        "whitespace-run",
+        "cut-at-the-800-byte-window",
+        "json-slash-escaped",
+        "html-and-url-escaped",
     ],
 )
 async def test_echoed_password_is_in_no_form_in_the_excerpt(

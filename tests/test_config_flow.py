@@ -434,6 +434,8 @@ async def assert_saved_and_reloaded(
         "token": calls_after_check["token"],
         "vehicles": calls_after_check["vehicles"] + 1,
     }
+    # The form's sign-in counted against the entry, as every request does.
+    assert int(hass.states.get(REQUESTS_TODAY).state) == sum(simulator.counts.values())
 
 
 @pytest.mark.parametrize(
@@ -579,26 +581,16 @@ async def fill_in(hass: HomeAssistant, entry: MockConfigEntry, flow: str) -> Con
 
 
 @pytest.mark.parametrize("flow", ["reauth", "reconfigure"])
-@pytest.mark.parametrize("loaded", [True, False], ids=["loaded", "refused_at_setup"])
-async def test_the_forms_requests_count_against_the_entry(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    mock_config_entry: MockConfigEntry,
-    flow: str,
-    loaded: bool,
+async def test_after_a_password_refused_at_setup_either_form_brings_the_cars_back(
+    hass: HomeAssistant, simulator: Simulator, mock_config_entry: MockConfigEntry, flow: str
 ) -> None:
-    """Each form's sign-in counts; after a password changed elsewhere, either brings cars back."""
-    if not loaded:
-        simulator.set_password(EMAIL, NEW_PASSWORD)
-    await set_up(hass, mock_config_entry, daily_request_limit=48)
-    assert (mock_config_entry.state is ConfigEntryState.LOADED) is loaded
-    if not loaded:
-        # The refused password: Home Assistant asks for a new one on its own.
-        assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
-        [progress] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        assert progress["context"]["source"] == SOURCE_REAUTH
-        assert progress["step_id"] == "reauth_confirm"
+    """Home Assistant asks for the new password on its own; the form's sign-in counts too."""
     simulator.set_password(EMAIL, NEW_PASSWORD)
+    await set_up(hass, mock_config_entry, daily_request_limit=48)
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    [progress] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert progress["context"]["source"] == SOURCE_REAUTH
+    assert progress["step_id"] == "reauth_confirm"
 
     result = await fill_in(hass, mock_config_entry, flow)
 
@@ -606,8 +598,7 @@ async def test_the_forms_requests_count_against_the_entry(
     assert mock_config_entry.state is ConfigEntryState.LOADED
     assert mock_config_entry.data[CONF_PASSWORD] == NEW_PASSWORD
     assert hass.states.get("sensor.bmw_i3s_94_rex_battery") is not None
-    count = hass.states.get(REQUESTS_TODAY).state
-    assert int(count) == sum(simulator.counts.values())
+    assert int(hass.states.get(REQUESTS_TODAY).state) == sum(simulator.counts.values())
 
 
 @pytest.mark.parametrize("flow", ["reauth", "reconfigure"])
