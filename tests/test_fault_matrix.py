@@ -49,11 +49,6 @@ class Fault:
     repair: str | None = None
 
 
-def rate_limit_until(minutes: int) -> str:
-    """Return a Retry-After HTTP date that many minutes after the failing poll."""
-    return format_datetime(START + timedelta(minutes=5 + minutes), usegmt=True)
-
-
 FAULTS: dict[str, Fault] = {
     **{
         str(status): Fault({"status": status}, "invalid_response")
@@ -82,7 +77,8 @@ FAULTS: dict[str, Fault] = {
         promise="as long as it asks",
     ),
     "429 Retry-After date": Fault(
-        {"status": 429, "retry_after": rate_limit_until(30)},
+        # 30 minutes after the failing poll, which is 5 minutes after START.
+        {"status": 429, "retry_after": format_datetime(START + timedelta(minutes=35), usegmt=True)},
         "rate_limited",
         retry_minutes=30,
         promise="as long as it asks",
