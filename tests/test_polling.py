@@ -7,7 +7,6 @@ week would.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 import itertools
 import logging
@@ -24,28 +23,24 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.orangepower_bmw import async_remove_config_entry_device
-from custom_components.orangepower_bmw.budget import RequestBudget
 from custom_components.orangepower_bmw.const import (
-    CONF_DAILY_REQUEST_LIMIT,
     CONF_IDLE_INTERVAL,
     CONF_REFRESH_ENTITIES,
     DOMAIN,
 )
 from custom_components.orangepower_bmw.store import storage_key
 from simulator import Simulator
-from tests.conftest import I3S_VIN, IX_VIN
+from tests.conftest import EMAIL, I3S_VIN, IX_VIN
 from tests.helpers import (
     IX_BATTERY,
     IX_PLUG,
     NEXT_UPDATE,
     REQUESTS_TODAY,
     WALLBOX,
-    advance,
-    minutes,
     requests,
-    set_up,
     toggle,
 )
+from tests.home import Home
 
 pytestmark = pytest.mark.usefixtures("london", "entity_registry_enabled_by_default")
 
@@ -54,81 +49,7 @@ NOON = "2026-11-24T12:00:00+00:00"
 EVENING = "2026-11-24T20:00:00+00:00"
 JUST_AFTER_MIDNIGHT = "2026-11-24T00:00:30+00:00"
 MIDNIGHT = datetime(2026, 11, 25, tzinfo=dt_util.UTC)
-
-
-@dataclass
-class Home:
-    """Home Assistant, its clock, the service and the account's entry, as the tests drive them."""
-
-    hass: HomeAssistant
-    freezer: FrozenDateTimeFactory
-    simulator: Simulator
-    entry: MockConfigEntry
-
-    @property
-    def calls(self) -> int:
-        """Return how many vehicles calls the service received."""
-        return self.simulator.counts["vehicles"]
-
-    @property
-    def requests(self) -> int:
-        """Return every request the service received."""
-        return requests(self.simulator)
-
-    @property
-    def budget(self) -> RequestBudget:
-        """Return the entry's daily request budget."""
-        return self.entry.runtime_data.budget
-
-    def state(self, entity_id: str) -> str:
-        """Return an entity's state."""
-        return self.hass.states.get(entity_id).state
-
-    async def set_up(self, **options: Any) -> None:
-        """Set the entry up with these options on top of the fixture's."""
-        await set_up(self.hass, self.entry, **options)
-
-    async def set_up_at(
-        self, now: str, limit: int, spent: int | None = None, **options: Any
-    ) -> None:
-        """Set the entry up at this time under a daily limit, the day's count then at spent."""
-        self.freezer.move_to(now)
-        await self.set_up(**{CONF_DAILY_REQUEST_LIMIT: limit, **options})
-        if spent is not None:
-            self.budget.count = spent
-
-    async def reload(self) -> None:
-        """Reload the entry, as an options change or a restart does."""
-        await self.hass.config_entries.async_reload(self.entry.entry_id)
-        await self.hass.async_block_till_done()
-
-    async def advance(self, **delta: float) -> None:
-        """Move the clock on by timedelta(**delta) and let every refresh due run."""
-        await advance(self.hass, self.freezer, timedelta(**delta))
-
-    async def minutes(self, count: int) -> int:
-        """Move the clock on minute by minute; return how many vehicles calls were made."""
-        before = self.calls
-        await minutes(self.hass, self.freezer, count)
-        return self.calls - before
-
-    async def minutes_to_next_poll(self) -> int:
-        """Return after how many minutes the next vehicles call comes (two hours at most)."""
-        for minute in range(1, 121):
-            if await self.minutes(1):
-                return minute
-        raise AssertionError("no poll within two hours")
-
-    async def update_entity(self) -> None:
-        """Ask for an update of the iX's battery (needs the core fixture)."""
-        await self.hass.services.async_call(
-            "homeassistant", "update_entity", {"entity_id": IX_BATTERY}, blocking=True
-        )
-
-
-def next_update(home: Home) -> datetime | None:
-    """Return the time the account's next update sensor shows."""
-    return dt_util.parse_datetime(home.state(NEXT_UPDATE))
+I3S_TARGET = "number.bmw_i3s_94_rex_charge_target"
 
 
 @pytest.fixture
@@ -412,7 +333,7 @@ async def test_a_limit_of_48_over_two_days_of_charging_keeps_the_heartbeat_then_
     # Charging all day, at a level that does not move (no estimated end).
     home.freezer.move_to(JUST_AFTER_MIDNIGHT)
     home.simulator.update_car(I3S_VIN, state="CHARGING")
-    await home.set_up(**{CONF_DAILY_REQUEST_LIMIT: 48})
+    await home.set_up(48)
 
     polls: list[datetime] = []
     per_day: dict[int, int] = {}
@@ -444,13 +365,8 @@ async def test_under_a_tight_limit_a_poll_comes_just_after_the_charges_estimated
     """Sixteen requests leave the charge about a poll every quarter hour, and one after its end."""
     # 20:00 in Home Assistant's zone (London); the i3s charges from 45 % at 10 % an hour to a 60 %
     # target, where the car stops.
-    await home.set_up(**{CONF_DAILY_REQUEST_LIMIT: 16})
-    await home.hass.services.async_call(
-        "number",
-        "set_value",
-        {"entity_id": "number.bmw_i3s_94_rex_charge_target", "value": 60},
-        blocking=True,
-    )
+    await home.set_up(16)
+    await home.set_number(I3S_TARGET, 60)
     reasons: set[str] = set()
     polls: list[datetime] = []
     reached = None
@@ -617,7 +533,7 @@ async def test_the_account_sensors_follow_an_outage(home: Home) -> None:
         await home.advance(minutes=15)
     assert home.budget.count == 5
     assert home.state(REQUESTS_TODAY) == "5"
-    assert next_update(home) > dt_util.utcnow()
+    assert home.next_update() > dt_util.utcnow()
 
 
 @pytest.mark.usefixtures("idle", "wallbox")
@@ -630,7 +546,7 @@ async def test_next_update_after_a_trigger_answered_by_the_regular_poll(home: Ho
     await home.advance(seconds=26)  # 15:01: the regular poll made
     await home.advance(seconds=10)  # 15:11: the trigger skipped
     assert home.state(IX_PLUG) == "on"
-    assert next_update(home) > dt_util.utcnow()
+    assert home.next_update() > dt_util.utcnow()
 
 
 @pytest.mark.usefixtures("idle", "wallbox")
@@ -640,7 +556,7 @@ async def test_next_update_under_a_spent_budget_after_a_trigger(home: Home) -> N
     await home.advance(hours=1)
     await toggle(home.hass, WALLBOX)
     await home.advance(seconds=1)
-    assert next_update(home) >= MIDNIGHT
+    assert home.next_update() >= MIDNIGHT
 
 
 async def test_next_update_with_polling_disabled(home: Home) -> None:
@@ -726,27 +642,36 @@ async def test_one_budget_warning_a_day_across_reloads(
     assert sum("daily limit" in r.getMessage() for r in caplog.records) == 1
 
 
+@pytest.mark.parametrize("limit", [0, 24])
 @pytest.mark.usefixtures("idle", "core", "wallbox")
-async def test_nothing_is_sent_once_the_password_is_refused(home: Home) -> None:
-    """Once broken: after the service refused the password, triggers, manual updates and follow-ups
-    still logged in with it, and the next update promised a poll that never came."""
-    await home.set_up(**{CONF_REFRESH_ENTITIES: [WALLBOX]})
-    home.simulator.set_password("demo@example.com", "changed-in-the-app")
+async def test_nothing_is_sent_once_the_password_is_refused(home: Home, limit: int) -> None:
+    """Once broken: after the service refused the password, triggers, manual updates, follow-ups
+    and new charge targets still logged in with it, and the next update promised a poll that never
+    came. Under a limit or none; a reload (or a restart) tries it again, counting on."""
+    await home.set_up_at(NOON, limit, **{CONF_REFRESH_ENTITIES: [WALLBOX]})
+    home.simulator.set_password(EMAIL, "changed-in-the-app")
+    home.simulator.expire_tokens()
     # Its refresh is refused; its follow-up would come 3 minutes later.
     await toggle(home.hass, WALLBOX)
     await home.advance(seconds=31)
     flows = home.hass.config_entries.flow.async_progress()
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
     made = home.requests
+    assert home.budget.count == made
 
     for _ in range(10):
         await toggle(home.hass, WALLBOX)
         await home.update_entity()
         await home.minutes(6)
+    await home.coordinator.async_refresh()  # nor a direct refresh
+    await home.set_number(I3S_TARGET, 50)
+    await home.set_number(I3S_TARGET, 90)
+    await home.advance(hours=2)
 
-    await home.entry.runtime_data.async_refresh()  # nor a direct refresh
     assert home.requests == made
     assert home.state(NEXT_UPDATE) == "unknown"
+    await home.reload()
+    assert home.budget.count == home.requests > made
 
 
 @pytest.mark.parametrize("early", [0.05, 0.5, 0.95])
