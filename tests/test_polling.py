@@ -357,40 +357,6 @@ async def test_a_limit_of_48_over_two_days_of_charging_keeps_the_heartbeat_then_
     assert polls[-1] >= datetime(2026, 11, 25, 23, tzinfo=dt_util.UTC)
 
 
-# A marker, not move_to: the simulator's cars start at the frozen 20:00 and charge from there.
-@pytest.mark.freeze_time(EVENING)
-async def test_under_a_tight_limit_a_poll_comes_just_after_the_charges_estimated_end(
-    home: Home,
-) -> None:
-    """Sixteen requests leave the charge about a poll every quarter hour, and one after its end."""
-    # 20:00 in Home Assistant's zone (London); the i3s charges from 45 % at 10 % an hour to a 60 %
-    # target, where the car stops.
-    await home.set_up(16)
-    await home.set_number(I3S_TARGET, 60)
-    reasons: set[str] = set()
-    polls: list[datetime] = []
-    reached = None
-    for _ in range(3 * 60):
-        before = home.requests
-        await home.advance(minutes=1)
-        if home.requests > before:
-            polls.append(dt_util.utcnow())
-        reasons.add(home.hass.states.get(NEXT_UPDATE).attributes["reason"])
-        if reached is None and home.simulator.car(I3S_VIN).charge_percentage >= 60:
-            home.simulator.stop_charging(I3S_VIN)
-            reached = dt_util.utcnow()
-
-    assert reached is not None
-    assert {"daily_limit", "charge_end"} <= reasons
-    charging = [b - a for a, b in itertools.pairwise(polls) if b <= reached]
-    assert max(charging) <= timedelta(minutes=15)
-    # The target reached is seen within minutes: the poll planned just after the estimated end.
-    assert next(poll for poll in polls if poll >= reached) - reached <= timedelta(minutes=5)
-    assert home.state("sensor.bmw_i3s_94_rex_charger") == "connected"
-    assert home.hass.states.get(REQUESTS_TODAY).attributes["daily_limit"] == 16
-    assert home.budget.count <= 16
-
-
 @pytest.mark.parametrize("spent", [False, True], ids=["mid_day", "budget_spent"])
 async def test_a_reload_keeps_the_days_count(home: Home, spent: bool) -> None:
     """Not a fresh budget, no request before the next paced slot; spent, the last values shown."""
