@@ -16,13 +16,12 @@ from unittest.mock import call, patch
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.orangepower_bmw import async_remove_config_entry_device
 from custom_components.orangepower_bmw.const import (
     CONF_IDLE_INTERVAL,
     CONF_REFRESH_ENTITIES,
@@ -411,7 +410,7 @@ async def test_a_flapping_wallbox_under_a_limit_keeps_the_limit_and_the_heartbea
     assert polls[1] - polls[0] <= timedelta(minutes=2)
 
 
-# 5. The account device.
+# 5. The account's count of the day (its device: test_households).
 
 
 @pytest.mark.usefixtures("idle")
@@ -423,20 +422,6 @@ async def test_requests_today_restart_at_local_midnight(home: Home) -> None:
     assert "daily_limit" not in home.hass.states.get(REQUESTS_TODAY).attributes
     await home.minutes(11)
     assert home.state(REQUESTS_TODAY) == "0"
-
-
-async def test_the_account_device_is_neither_stale_nor_deletable(
-    home: Home, device_registry: dr.DeviceRegistry
-) -> None:
-    """The user cannot delete it, and an hour of polls does not remove it as stale."""
-    await home.set_up()
-    account = device_registry.async_get_device_by_identifier(
-        (DOMAIN, home.entry.entry_id), home.entry.entry_id
-    )
-    assert not await async_remove_config_entry_device(home.hass, home.entry, account)
-    for _ in range(15):
-        await home.advance(minutes=5)
-    assert device_registry.async_get(account.id) is not None
 
 
 # 6. A household's week.
@@ -538,52 +523,38 @@ async def test_next_update_with_polling_disabled(home: Home) -> None:
     assert state in ("unknown", "unavailable"), state
 
 
-@pytest.mark.parametrize(
-    "stored",
-    [
-        {"missing": []},
-        {"missing": None},
-        {"cars": None},
-        "junk",
-        {"cars": [{"vin": "WBA1"}], "requests": {"day": "2026-11-24", "count": 5}},
-    ],
-    ids=repr,
-)
-async def test_a_bad_store_does_not_stop_setup(
-    home: Home, hass_storage: dict[str, Any], stored: Any
-) -> None:
-    """Once broken: stored data of a bad shape put the entry in setup retry for good."""
-    key = storage_key(home.entry.entry_id)
-    hass_storage[key] = {"version": 1, "key": key, "data": stored}
-    await home.set_up()
-    assert home.entry.state is ConfigEntryState.LOADED
-    assert home.state(IX_BATTERY) == "64"
-
-
 BAD_CHARGING = {"percentage": "lots", "state": None, "type": None, "charger_connected": True}
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
     [
+        (None, {"missing": []}),
+        (None, {"missing": None}),
+        (None, {"cars": None}),
+        (None, "junk"),
+        (None, {"cars": [{"vin": "WBA1"}], "requests": {"day": "2026-11-24", "count": 5}}),
         ("polled_at", 5),
         ("requests", {"day": "2026-11-24", "count": 3, "last_request": "2026-11-24T10:00:00"}),
         ("car", {"charging": BAD_CHARGING}),
     ],
-    ids=["polled_at_number", "naive_last_request", "percentage_text"],
+    ids=repr,
 )
-async def test_a_bad_store_after_a_first_run(
-    home: Home, hass_storage: dict[str, Any], key: str, value: Any
+async def test_a_bad_store_does_not_stop_setup(
+    home: Home, hass_storage: dict[str, Any], key: str | None, value: Any
 ) -> None:
-    """One part of a first run's store gone bad (key car: each stored car)."""
+    """Once broken: stored data of a bad shape put the entry in setup retry for good. A first
+    run's store, all of it (key None) or one part (key car: each stored car), gone bad."""
     await home.set_up_at(NOON, 48)
     await home.hass.config_entries.async_unload(home.entry.entry_id)
-    data = hass_storage[storage_key(home.entry.entry_id)]["data"]
-    if key == "car":
-        for car in data["cars"]:
+    stored = hass_storage[storage_key(home.entry.entry_id)]
+    if key is None:
+        stored["data"] = value
+    elif key == "car":
+        for car in stored["data"]["cars"]:
             car.update(value)
     else:
-        data[key] = value
+        stored["data"][key] = value
     await home.hass.config_entries.async_setup(home.entry.entry_id)
     await home.hass.async_block_till_done()
     assert home.entry.state is ConfigEntryState.LOADED
