@@ -544,12 +544,12 @@ async def test_a_bad_store_does_not_stop_setup(
     home: Home, hass_storage: dict[str, Any], key: str | None, value: Any
 ) -> None:
     """Once broken: stored data of a bad shape put the entry in setup retry for good. A first
-    run's store, all of it (key None) or one part (key car: each stored car), gone bad."""
+    run's store gone bad: all of it, as version 1 (key None), or one part (key car: each car)."""
     await home.set_up_at(NOON, 48)
     await home.hass.config_entries.async_unload(home.entry.entry_id)
     stored = hass_storage[storage_key(home.entry.entry_id)]
     if key is None:
-        stored["data"] = value
+        stored.update(version=1, data=value)  # migrated to this version's layout at setup
     elif key == "car":
         for car in stored["data"]["cars"]:
             car.update(value)
