@@ -176,21 +176,17 @@ async def test_a_minute_of_retry_after_on_an_hourly_interval_waits_the_hour(home
 
 
 @pytest.mark.parametrize(
-    ("fault", "wait", "issue"),
+    ("fault", "wait"),
     [
-        ({"status": 429, "retry_after": "1800"}, 30, None),
-        ({"status": 429}, 30, None),
-        ({"status": 403}, 30, None),
-        ({"status": 410}, 60, "service_gone"),
+        ({"status": 429, "retry_after": "1800"}, 30),
+        ({"status": 429}, 30),
+        ({"status": 403}, 30),
+        ({"status": 410}, 60),  # its repair: test_households
     ],
 )
 @pytest.mark.usefixtures("idle")
 async def test_told_to_wait_at_setup_the_entry_loads_and_waits(
-    home: Home,
-    issue_registry: ir.IssueRegistry,
-    fault: dict[str, Any],
-    wait: int,
-    issue: str | None,
+    home: Home, fault: dict[str, Any], wait: int
 ) -> None:
     """No setup retry every few seconds: nothing until the wait is over."""
     home.simulator.inject_fault("vehicles", **fault)
@@ -198,8 +194,6 @@ async def test_told_to_wait_at_setup_the_entry_loads_and_waits(
 
     assert home.entry.state is ConfigEntryState.LOADED
     assert home.calls == 1
-    if issue is not None:
-        assert issue_registry.async_get_issue(DOMAIN, f"{issue}_{home.entry.entry_id}")
     # The backoff is 2x15 minutes less up to 20 % jitter; the others as the service asked.
     assert await home.minutes(int(wait * 0.8) - 1) == 0
     assert await home.minutes(int(wait * 0.2) + 2) == 1
