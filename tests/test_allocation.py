@@ -108,20 +108,6 @@ def test_polls_where_a_change_is_expected(
     assert planned == expected
 
 
-def test_a_spent_limit_waits_for_just_after_midnight() -> None:
-    planned = planned_poll(
-        NOW, need=Need.CHARGING, charge_end=None, yesterday="", polls_left=0, wanted=WANTED
-    )
-    assert planned == (MIDNIGHT + timedelta(seconds=10), Pace.STRETCHED)
-
-
-def test_ample_requests_poll_at_the_wanted_interval() -> None:
-    planned = planned_poll(
-        NOW, need=Need.WAITING, charge_end=None, yesterday=USUAL_DAY, polls_left=45, wanted=WANTED
-    )
-    assert planned == (NOW + 15 * MINUTE, Pace.INTERVAL)
-
-
 def test_the_profile_records_each_quarter_and_carries_over_midnight() -> None:
     profile = DayProfile()
     profile.record(NOW - 18 * HOUR, Need.CHARGING)  # 00:00

@@ -394,10 +394,8 @@ target_unavailable_at_start-not_charging: CHEAP_OFF, battery 50, target unavaila
 target_attributes_change-charging_by_the_blueprint:
     READY, battery 84, target 95 | cheap on -> on; target 95+
 # The tariff. Unavailable or unknown ends the cheap period (no signal, no cheap period); the
-# sensor's coming back on restarts the charge that this blip stopped, unless someone touched
-# the switch in between.
-tariff_unknown_and_back-charging_by_the_blueprint:
-    READY | cheap on -> on; cheap unknown -> off; cheap on -> on
+# sensor's coming back on restarts the charge that this blip stopped (the blueprint's: see the
+# week's stories), unless someone touched the switch in between.
 tariff_unavailable_and_back-charging_by_hand:
     CHEAP_OFF | hand on; cheap unavailable -> off; cheap on -> on
 tariff_unknown_and_back-switched_on_and_off_by_hand_meanwhile:

@@ -8,6 +8,7 @@ The simulator stands in for the service; Home Assistant's clock is moved with th
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import itertools
 import json
@@ -21,18 +22,17 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.orangepower_bmw.allocation import SLOTS_A_DAY, Need, planned_poll
+from custom_components.orangepower_bmw.allocation import SLOTS_A_DAY
 from custom_components.orangepower_bmw.const import (
     CONF_ACTIVE_INTERVAL,
     CONF_DAILY_REQUEST_LIMIT,
     CONF_IDLE_INTERVAL,
-    CONF_REFRESH_ENTITIES,
 )
-from custom_components.orangepower_bmw.coordinator import OrangePowerCoordinator
 from custom_components.orangepower_bmw.store import STORAGE_VERSION, storage_key
 from simulator import Simulator
 from tests.conftest import I3S_VIN, IX_VIN
-from tests.helpers import NEXT_UPDATE, advance, requests, set_up
+from tests.helpers import NEXT_UPDATE, REQUESTS_TODAY, advance
+from tests.home import Home
 
 pytestmark = pytest.mark.usefixtures("entity_registry_enabled_by_default", "london")
 
@@ -41,11 +41,6 @@ CHARGE_TARGET = "number.bmw_i3s_94_rex_charge_target"
 IX_TARGET = "number.bmw_ix_xdrive50_charge_target"
 CHARGER = "sensor.bmw_i3s_94_rex_charger"
 MINUTE = timedelta(minutes=1)
-WANTED = {
-    Need.CHARGING: timedelta(minutes=5),
-    Need.WAITING: timedelta(minutes=30),
-    Need.PARKED: timedelta(minutes=60),
-}
 # Yesterday a car began to charge at 02:30 and charged until 06:30.
 CHARGED_AT_HALF_PAST_TWO = "p" * 10 + "c" * 16 + "p" * (SLOTS_A_DAY - 26)
 
@@ -56,54 +51,38 @@ def no_jitter() -> Any:
         yield
 
 
-class Watch:
+@dataclass
+class Watch(Home):
     """Records every request the service gets (when, which endpoint) and checks Next update.
 
     It moves the clock a minute at a time, and can end the charge of a car once it reaches a level.
     """
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        freezer: FrozenDateTimeFactory,
-        simulator: Simulator,
-        entry: MockConfigEntry,
-    ) -> None:
-        self.hass, self.freezer, self.simulator, self.entry = hass, freezer, simulator, entry
-        self.sent: list[tuple[datetime, str]] = []
-        # The minutes in which a request went out, with the reason of the update planned after it.
-        self.log: list[tuple[datetime, str | None]] = []
-        self.troubles: list[str] = []
-        self.target: tuple[str, int] | None = None
-        self.stops = True
-        self.reached: datetime | None = None
-        counted = simulator.count_request
+    sent: list[tuple[datetime, str]] = field(default_factory=list)
+    # The minutes in which a request went out, with the reason of the update planned after it.
+    log: list[tuple[datetime, str | None]] = field(default_factory=list)
+    troubles: list[str] = field(default_factory=list)
+    # Every reason Next update gave, minute by minute.
+    reasons: set[str | None] = field(default_factory=set)
+    target: tuple[str, int] | None = None
+    stops: bool = True
+    reached: datetime | None = None
+
+    def __post_init__(self) -> None:
+        counted = self.simulator.count_request
 
         def count_request(endpoint: str) -> None:
             self.sent.append((dt_util.utcnow(), endpoint))
             counted(endpoint)
 
-        simulator.count_request = count_request  # type: ignore[method-assign]
-
-    @property
-    def coordinator(self) -> OrangePowerCoordinator:
-        return self.entry.runtime_data
-
-    async def set_up(self, limit: int, **options: Any) -> None:
-        """Set up the entry under this daily limit (and other options)."""
-        await set_up(self.hass, self.entry, **{CONF_DAILY_REQUEST_LIMIT: limit, **options})
+        self.simulator.count_request = count_request  # type: ignore[method-assign]
 
     async def set_target(self, value: float, entity: str = CHARGE_TARGET) -> None:
-        await self.hass.services.async_call(
-            "number", "set_value", {"entity_id": entity, "value": value}, blocking=True
-        )
+        await self.set_number(entity, value)
 
     def until(self, level: int, vin: str = I3S_VIN, *, stop: bool = True) -> None:
         """Note when the car reaches this level (in `reached`), and end its charge then."""
         self.target, self.stops = (vin, level), stop
-
-    def next_update(self) -> datetime | None:
-        return dt_util.parse_datetime(self.hass.states.get(NEXT_UPDATE).state)
 
     def reason(self) -> str | None:
         return self.hass.states.get(NEXT_UPDATE).attributes.get("reason")
@@ -145,6 +124,7 @@ class Watch:
         if self.coordinator.schedule.refused:
             return
         planned, why = self.next_update(), self.reason()
+        self.reasons.add(why)
         if planned is None:
             self.troubles.append(f"{now:%d %H:%M} no next update")
         elif planned <= now:
@@ -190,26 +170,9 @@ async def stall_a_percent_short(watch: Watch) -> None:
 
 
 # Once broken: Europe/Berlin's clocks go back at 03:00 CEST on 25 October 2026 (01:00 UTC):
-# 02:00-03:00 comes twice. In the second 02:xx, the quarters 02:15-02:45 of the local day are read
+# 02:00-03:00 comes twice. In the second 02:xx, the quarters 02:15-02:45 of the local day were read
 # as the first ones (an hour earlier in real time): a poll "a few minutes into the quarter" in which
-# yesterday a charge began is planned in the past.
-@pytest.mark.parametrize("minute", [0, 5, 20])
-async def test_a_poll_for_a_usual_change_is_never_planned_in_the_past_on_a_25_hour_day(
-    hass: HomeAssistant, minute: int
-) -> None:
-    await hass.config.async_set_time_zone("Europe/Berlin")
-    now = datetime(2026, 10, 25, 1, minute, tzinfo=dt_util.UTC)  # the second 02:xx (CET)
-    at, _ = planned_poll(
-        now,
-        need=Need.PARKED,
-        charge_end=None,
-        yesterday=CHARGED_AT_HALF_PAST_TWO,
-        polls_left=40,
-        wanted=WANTED,
-    )
-    assert at > now
-
-
+# yesterday a charge began was planned in the past, again and again.
 async def test_the_repeated_hour_of_a_25_hour_day_does_not_burst_the_limit(
     watch: Watch, hass_storage: dict[str, Any]
 ) -> None:
@@ -283,26 +246,43 @@ async def test_close_polls_past_an_overrun_end_last_half_an_hour(watch: Watch) -
     assert not late, [(at.time().isoformat(), why) for at, why in polls]
 
 
+# A marker, not move_to: the simulator's cars start at the frozen 20:00 and charge from there.
+@pytest.mark.freeze_time("2026-11-24T20:00:00+00:00")
+async def test_under_a_tight_limit_a_poll_comes_just_after_the_charges_estimated_end(
+    watch: Watch,
+) -> None:
+    """Sixteen requests leave the charge about a poll every quarter hour, and one after its end (the
+    i3s charges from 45 % at 10 % an hour to a 60 % target, where the car stops)."""
+    await watch.set_up(16)
+    await watch.set_target(60)
+    watch.until(60)
+    await watch.run(3 * 60)
+    reached = watch.reached
+    assert reached is not None
+    watch.assert_within(16)
+    assert {"daily_limit", "charge_end"} <= watch.reasons
+    charging = [b - a for a, b in itertools.pairwise(watch.polls()) if b <= reached]
+    assert max(charging) <= timedelta(minutes=15)
+    # The target reached is seen within minutes: the poll planned just after the estimated end.
+    assert watch.seen(reached) - reached <= timedelta(minutes=5)
+    assert watch.state(CHARGER) == "connected"
+    assert watch.hass.states.get(REQUESTS_TODAY).attributes["daily_limit"] == 16
+
+
 # Once broken: two cars charging, the i3s stalls a percent short of its target (its estimated end
 # moves on to each poll), the iX charges on to a known end. The schedule took the earliest end of
 # the two, the i3s's passed one, so the iX's end never got its poll "two minutes after"; now the
 # earliest end still ahead is the one planned for.
-@pytest.mark.parametrize("i3s_stalls", [False, True])
 @pytest.mark.freeze_time("2026-11-24T16:00:00+00:00")
-async def test_a_second_car_gets_its_end_poll_while_the_first_overruns(
-    watch: Watch, i3s_stalls: bool
-) -> None:
+async def test_a_second_car_gets_its_end_poll_while_the_first_overruns(watch: Watch) -> None:
     watch.simulator.plug(IX_VIN)
     watch.simulator.start_charging(IX_VIN)
-    if not i3s_stalls:
-        watch.simulator.unplug(I3S_VIN)
     await watch.set_up(30, **{CONF_ACTIVE_INTERVAL: 5})
     await watch.set_target(60)
     await watch.set_target(90, IX_TARGET)
     watch.until(90, IX_VIN)
-    if i3s_stalls:
-        await stall_a_percent_short(watch)
-    await watch.run(200 - (84 if i3s_stalls else 0))  # 200 minutes in all
+    await stall_a_percent_short(watch)
+    await watch.run(200 - 84)  # 200 minutes in all
     assert watch.reached is not None
     assert watch.seen(watch.reached) - watch.reached <= timedelta(minutes=5), (
         watch.reached,
@@ -312,38 +292,33 @@ async def test_a_second_car_gets_its_end_poll_while_the_first_overruns(
 
 async def set_limit(watch: Watch, limit: int) -> None:
     """Change the daily limit in the options, which reloads the entry."""
-    entry = watch.entry
-    watch.hass.config_entries.async_update_entry(
-        entry, options={**entry.options, CONF_DAILY_REQUEST_LIMIT: limit}
-    )
-    await watch.hass.config_entries.async_reload(entry.entry_id)
-    await watch.hass.async_block_till_done()
+    options = {**watch.entry.options, CONF_DAILY_REQUEST_LIMIT: limit}
+    watch.hass.config_entries.async_update_entry(watch.entry, options=options)
+    await watch.reload()
 
 
 # Held: a limit lowered below today's count in the options sends nothing more today; removed, it
 # polls again; set again, the count it kept is still the day's.
 async def test_a_limit_lowered_below_the_count_then_removed_then_set_again(watch: Watch) -> None:
-    hass, freezer, simulator = watch.hass, watch.freezer, watch.simulator
-    freezer.move_to("2026-11-24T12:00:00+00:00")
-    await watch.set_up(100)
+    await watch.set_up_at("2026-11-24T12:00:00+00:00", 100)
     for _ in range(6):
-        await advance(hass, freezer, timedelta(minutes=5))
-    assert watch.coordinator.budget.count > 5
-    made = requests(simulator)
+        await watch.advance(minutes=5)
+    assert watch.budget.count > 5
+    made = watch.requests
     await set_limit(watch, 5)
     for _ in range(12):
-        await advance(hass, freezer, timedelta(minutes=5))
+        await watch.advance(minutes=5)
         assert watch.next_update() >= datetime.fromisoformat("2026-11-25T00:00:00+00:00")
         assert watch.reason() == "daily_limit"
-    assert requests(simulator) == made
+    assert watch.requests == made
     await set_limit(watch, 0)
-    await advance(hass, freezer, timedelta(minutes=5))
-    assert requests(simulator) > made
+    await watch.advance(minutes=5)
+    assert watch.requests > made
     await set_limit(watch, 10)
-    assert watch.coordinator.budget.count == requests(simulator)
-    made = requests(simulator)
-    await advance(hass, freezer, timedelta(hours=2))
-    assert requests(simulator) == made
+    assert watch.budget.count == watch.requests
+    made = watch.requests
+    await watch.advance(hours=2)
+    assert watch.requests == made
 
 
 # Second review: faults at a charge's end, missing cars, small and large limits over whole days,
@@ -549,7 +524,6 @@ async def test_a_target_raised_mid_charge_drops_the_old_end_poll(watch: Watch, l
     old_end = watch.coordinator.schedule.charge_end
     assert old_end is not None
     await watch.set_target(90)
-    await watch.hass.async_block_till_done()
     planned = watch.coordinator.schedule.next_request()
     assert not (
         planned[1].value == "charge_end" and planned[0] <= old_end + timedelta(minutes=2)
@@ -562,7 +536,6 @@ async def test_a_restart_in_the_close_half_hour_after_a_charge_end(
     watch: Watch, minutes_after: int
 ) -> None:
     """The close polls go on after the restart, from the kept count, with no burst."""
-    hass, simulator = watch.hass, watch.simulator
     await watch.set_up(24)
     await watch.set_target(60)
     await stall_a_percent_short(watch)
@@ -570,17 +543,14 @@ async def test_a_restart_in_the_close_half_hour_after_a_charge_end(
     assert end is not None
     while dt_util.utcnow() < end + timedelta(minutes=minutes_after):
         await watch.tick()
-    count = watch.coordinator.budget.count
-    await hass.config_entries.async_unload(watch.entry.entry_id)
-    await hass.async_block_till_done()
+    count = watch.budget.count
     restarted = dt_util.utcnow()
-    await hass.config_entries.async_setup(watch.entry.entry_id)
-    await hass.async_block_till_done()
-    assert watch.coordinator.budget.count >= count
+    await watch.reload()
+    assert watch.budget.count >= count
     watch.check()
     await watch.run(40)
-    simulator.update_car(I3S_VIN, state=None)
-    simulator.stop_charging(I3S_VIN)
+    watch.simulator.update_car(I3S_VIN, state=None)
+    watch.simulator.stop_charging(I3S_VIN)
     stopped = dt_util.utcnow()
     await watch.run(180)
     watch.assert_within(24)
@@ -589,40 +559,7 @@ async def test_a_restart_in_the_close_half_hour_after_a_charge_end(
     after = watch.polls(restarted)
     assert len([at for at in after if at < restarted + timedelta(minutes=10)]) <= 2, after
     assert next(at for at in after if at >= stopped) - stopped <= timedelta(hours=2)
-    assert hass.states.get(CHARGER).state == "connected"
-
-
-@pytest.mark.parametrize("limit", [24, 0])
-@pytest.mark.freeze_time("2026-11-24T20:00:00+00:00")
-async def test_a_refused_password_sends_nothing_more(
-    watch: Watch, wallbox: str, limit: int
-) -> None:
-    """A wallbox flapping, a manual update, new charge targets, hours passing: nothing is sent and
-    nothing planned until a reload, under a limit or none."""
-    hass, simulator = watch.hass, watch.simulator
-    await watch.set_up(limit, **{CONF_REFRESH_ENTITIES: [wallbox]})
-    await watch.run(30)
-    simulator.set_password("demo@example.com", "changed")
-    simulator.expire_tokens()
-    await watch.run(60)
-    coordinator = watch.coordinator
-    assert coordinator.schedule.refused
-    made = requests(simulator)
-    count = coordinator.budget.count
-    assert count == requests(simulator)
-    for _ in range(5):
-        await hass.services.async_call("input_boolean", "toggle", {"entity_id": wallbox}, True)
-        await watch.tick()
-    await coordinator.async_request_refresh()
-    await watch.set_target(50)
-    await watch.set_target(90)
-    await watch.run(2 * 60)
-    assert requests(simulator) == made
-    assert coordinator.next_update is None
-    # A reload (or a restart) tries the stored password again, and counts on from the kept count.
-    await hass.config_entries.async_reload(watch.entry.entry_id)
-    await hass.async_block_till_done()
-    assert watch.coordinator.budget.count == requests(simulator) >= count
+    assert watch.state(CHARGER) == "connected"
 
 
 @pytest.mark.parametrize("limit", [10, 16])

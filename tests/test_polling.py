@@ -7,7 +7,6 @@ week would.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 import itertools
 import logging
@@ -17,35 +16,30 @@ from unittest.mock import call, patch
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.orangepower_bmw import async_remove_config_entry_device
-from custom_components.orangepower_bmw.budget import RequestBudget
 from custom_components.orangepower_bmw.const import (
-    CONF_DAILY_REQUEST_LIMIT,
     CONF_IDLE_INTERVAL,
     CONF_REFRESH_ENTITIES,
     DOMAIN,
 )
 from custom_components.orangepower_bmw.store import storage_key
 from simulator import Simulator
-from tests.conftest import I3S_VIN, IX_VIN
+from tests.conftest import EMAIL, I3S_VIN, IX_VIN
 from tests.helpers import (
     IX_BATTERY,
     IX_PLUG,
     NEXT_UPDATE,
     REQUESTS_TODAY,
     WALLBOX,
-    advance,
-    minutes,
     requests,
-    set_up,
     toggle,
 )
+from tests.home import Home
 
 pytestmark = pytest.mark.usefixtures("london", "entity_registry_enabled_by_default")
 
@@ -54,81 +48,7 @@ NOON = "2026-11-24T12:00:00+00:00"
 EVENING = "2026-11-24T20:00:00+00:00"
 JUST_AFTER_MIDNIGHT = "2026-11-24T00:00:30+00:00"
 MIDNIGHT = datetime(2026, 11, 25, tzinfo=dt_util.UTC)
-
-
-@dataclass
-class Home:
-    """Home Assistant, its clock, the service and the account's entry, as the tests drive them."""
-
-    hass: HomeAssistant
-    freezer: FrozenDateTimeFactory
-    simulator: Simulator
-    entry: MockConfigEntry
-
-    @property
-    def calls(self) -> int:
-        """Return how many vehicles calls the service received."""
-        return self.simulator.counts["vehicles"]
-
-    @property
-    def requests(self) -> int:
-        """Return every request the service received."""
-        return requests(self.simulator)
-
-    @property
-    def budget(self) -> RequestBudget:
-        """Return the entry's daily request budget."""
-        return self.entry.runtime_data.budget
-
-    def state(self, entity_id: str) -> str:
-        """Return an entity's state."""
-        return self.hass.states.get(entity_id).state
-
-    async def set_up(self, **options: Any) -> None:
-        """Set the entry up with these options on top of the fixture's."""
-        await set_up(self.hass, self.entry, **options)
-
-    async def set_up_at(
-        self, now: str, limit: int, spent: int | None = None, **options: Any
-    ) -> None:
-        """Set the entry up at this time under a daily limit, the day's count then at spent."""
-        self.freezer.move_to(now)
-        await self.set_up(**{CONF_DAILY_REQUEST_LIMIT: limit, **options})
-        if spent is not None:
-            self.budget.count = spent
-
-    async def reload(self) -> None:
-        """Reload the entry, as an options change or a restart does."""
-        await self.hass.config_entries.async_reload(self.entry.entry_id)
-        await self.hass.async_block_till_done()
-
-    async def advance(self, **delta: float) -> None:
-        """Move the clock on by timedelta(**delta) and let every refresh due run."""
-        await advance(self.hass, self.freezer, timedelta(**delta))
-
-    async def minutes(self, count: int) -> int:
-        """Move the clock on minute by minute; return how many vehicles calls were made."""
-        before = self.calls
-        await minutes(self.hass, self.freezer, count)
-        return self.calls - before
-
-    async def minutes_to_next_poll(self) -> int:
-        """Return after how many minutes the next vehicles call comes (two hours at most)."""
-        for minute in range(1, 121):
-            if await self.minutes(1):
-                return minute
-        raise AssertionError("no poll within two hours")
-
-    async def update_entity(self) -> None:
-        """Ask for an update of the iX's battery (needs the core fixture)."""
-        await self.hass.services.async_call(
-            "homeassistant", "update_entity", {"entity_id": IX_BATTERY}, blocking=True
-        )
-
-
-def next_update(home: Home) -> datetime | None:
-    """Return the time the account's next update sensor shows."""
-    return dt_util.parse_datetime(home.state(NEXT_UPDATE))
+I3S_TARGET = "number.bmw_i3s_94_rex_charge_target"
 
 
 @pytest.fixture
@@ -256,21 +176,17 @@ async def test_a_minute_of_retry_after_on_an_hourly_interval_waits_the_hour(home
 
 
 @pytest.mark.parametrize(
-    ("fault", "wait", "issue"),
+    ("fault", "wait"),
     [
-        ({"status": 429, "retry_after": "1800"}, 30, None),
-        ({"status": 429}, 30, None),
-        ({"status": 403}, 30, None),
-        ({"status": 410}, 60, "service_gone"),
+        ({"status": 429, "retry_after": "1800"}, 30),
+        ({"status": 429}, 30),
+        ({"status": 403}, 30),
+        ({"status": 410}, 60),  # its repair: test_households
     ],
 )
 @pytest.mark.usefixtures("idle")
 async def test_told_to_wait_at_setup_the_entry_loads_and_waits(
-    home: Home,
-    issue_registry: ir.IssueRegistry,
-    fault: dict[str, Any],
-    wait: int,
-    issue: str | None,
+    home: Home, fault: dict[str, Any], wait: int
 ) -> None:
     """No setup retry every few seconds: nothing until the wait is over."""
     home.simulator.inject_fault("vehicles", **fault)
@@ -278,8 +194,6 @@ async def test_told_to_wait_at_setup_the_entry_loads_and_waits(
 
     assert home.entry.state is ConfigEntryState.LOADED
     assert home.calls == 1
-    if issue is not None:
-        assert issue_registry.async_get_issue(DOMAIN, f"{issue}_{home.entry.entry_id}")
     # The backoff is 2x15 minutes less up to 20 % jitter; the others as the service asked.
     assert await home.minutes(int(wait * 0.8) - 1) == 0
     assert await home.minutes(int(wait * 0.2) + 2) == 1
@@ -412,7 +326,7 @@ async def test_a_limit_of_48_over_two_days_of_charging_keeps_the_heartbeat_then_
     # Charging all day, at a level that does not move (no estimated end).
     home.freezer.move_to(JUST_AFTER_MIDNIGHT)
     home.simulator.update_car(I3S_VIN, state="CHARGING")
-    await home.set_up(**{CONF_DAILY_REQUEST_LIMIT: 48})
+    await home.set_up(48)
 
     polls: list[datetime] = []
     per_day: dict[int, int] = {}
@@ -434,45 +348,6 @@ async def test_a_limit_of_48_over_two_days_of_charging_keeps_the_heartbeat_then_
     # The second knows the whole day charges: about every half hour, all day.
     assert max(second) <= timedelta(minutes=45)
     assert polls[-1] >= datetime(2026, 11, 25, 23, tzinfo=dt_util.UTC)
-
-
-# A marker, not move_to: the simulator's cars start at the frozen 20:00 and charge from there.
-@pytest.mark.freeze_time(EVENING)
-async def test_under_a_tight_limit_a_poll_comes_just_after_the_charges_estimated_end(
-    home: Home,
-) -> None:
-    """Sixteen requests leave the charge about a poll every quarter hour, and one after its end."""
-    # 20:00 in Home Assistant's zone (London); the i3s charges from 45 % at 10 % an hour to a 60 %
-    # target, where the car stops.
-    await home.set_up(**{CONF_DAILY_REQUEST_LIMIT: 16})
-    await home.hass.services.async_call(
-        "number",
-        "set_value",
-        {"entity_id": "number.bmw_i3s_94_rex_charge_target", "value": 60},
-        blocking=True,
-    )
-    reasons: set[str] = set()
-    polls: list[datetime] = []
-    reached = None
-    for _ in range(3 * 60):
-        before = home.requests
-        await home.advance(minutes=1)
-        if home.requests > before:
-            polls.append(dt_util.utcnow())
-        reasons.add(home.hass.states.get(NEXT_UPDATE).attributes["reason"])
-        if reached is None and home.simulator.car(I3S_VIN).charge_percentage >= 60:
-            home.simulator.stop_charging(I3S_VIN)
-            reached = dt_util.utcnow()
-
-    assert reached is not None
-    assert {"daily_limit", "charge_end"} <= reasons
-    charging = [b - a for a, b in itertools.pairwise(polls) if b <= reached]
-    assert max(charging) <= timedelta(minutes=15)
-    # The target reached is seen within minutes: the poll planned just after the estimated end.
-    assert next(poll for poll in polls if poll >= reached) - reached <= timedelta(minutes=5)
-    assert home.state("sensor.bmw_i3s_94_rex_charger") == "connected"
-    assert home.hass.states.get(REQUESTS_TODAY).attributes["daily_limit"] == 16
-    assert home.budget.count <= 16
 
 
 @pytest.mark.parametrize("spent", [False, True], ids=["mid_day", "budget_spent"])
@@ -529,7 +404,7 @@ async def test_a_flapping_wallbox_under_a_limit_keeps_the_limit_and_the_heartbea
     assert polls[1] - polls[0] <= timedelta(minutes=2)
 
 
-# 5. The account device.
+# 5. The account's count of the day (its device: test_households).
 
 
 @pytest.mark.usefixtures("idle")
@@ -541,20 +416,6 @@ async def test_requests_today_restart_at_local_midnight(home: Home) -> None:
     assert "daily_limit" not in home.hass.states.get(REQUESTS_TODAY).attributes
     await home.minutes(11)
     assert home.state(REQUESTS_TODAY) == "0"
-
-
-async def test_the_account_device_is_neither_stale_nor_deletable(
-    home: Home, device_registry: dr.DeviceRegistry
-) -> None:
-    """The user cannot delete it, and an hour of polls does not remove it as stale."""
-    await home.set_up()
-    account = device_registry.async_get_device_by_identifier(
-        (DOMAIN, home.entry.entry_id), home.entry.entry_id
-    )
-    assert not await async_remove_config_entry_device(home.hass, home.entry, account)
-    for _ in range(15):
-        await home.advance(minutes=5)
-    assert device_registry.async_get(account.id) is not None
 
 
 # 6. A household's week.
@@ -617,7 +478,7 @@ async def test_the_account_sensors_follow_an_outage(home: Home) -> None:
         await home.advance(minutes=15)
     assert home.budget.count == 5
     assert home.state(REQUESTS_TODAY) == "5"
-    assert next_update(home) > dt_util.utcnow()
+    assert home.next_update() > dt_util.utcnow()
 
 
 @pytest.mark.usefixtures("idle", "wallbox")
@@ -630,7 +491,7 @@ async def test_next_update_after_a_trigger_answered_by_the_regular_poll(home: Ho
     await home.advance(seconds=26)  # 15:01: the regular poll made
     await home.advance(seconds=10)  # 15:11: the trigger skipped
     assert home.state(IX_PLUG) == "on"
-    assert next_update(home) > dt_util.utcnow()
+    assert home.next_update() > dt_util.utcnow()
 
 
 @pytest.mark.usefixtures("idle", "wallbox")
@@ -640,7 +501,7 @@ async def test_next_update_under_a_spent_budget_after_a_trigger(home: Home) -> N
     await home.advance(hours=1)
     await toggle(home.hass, WALLBOX)
     await home.advance(seconds=1)
-    assert next_update(home) >= MIDNIGHT
+    assert home.next_update() >= MIDNIGHT
 
 
 async def test_next_update_with_polling_disabled(home: Home) -> None:
@@ -656,52 +517,38 @@ async def test_next_update_with_polling_disabled(home: Home) -> None:
     assert state in ("unknown", "unavailable"), state
 
 
-@pytest.mark.parametrize(
-    "stored",
-    [
-        {"missing": []},
-        {"missing": None},
-        {"cars": None},
-        "junk",
-        {"cars": [{"vin": "WBA1"}], "requests": {"day": "2026-11-24", "count": 5}},
-    ],
-    ids=repr,
-)
-async def test_a_bad_store_does_not_stop_setup(
-    home: Home, hass_storage: dict[str, Any], stored: Any
-) -> None:
-    """Once broken: stored data of a bad shape put the entry in setup retry for good."""
-    key = storage_key(home.entry.entry_id)
-    hass_storage[key] = {"version": 1, "key": key, "data": stored}
-    await home.set_up()
-    assert home.entry.state is ConfigEntryState.LOADED
-    assert home.state(IX_BATTERY) == "64"
-
-
 BAD_CHARGING = {"percentage": "lots", "state": None, "type": None, "charger_connected": True}
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
     [
+        (None, {"missing": []}),
+        (None, {"missing": None}),
+        (None, {"cars": None}),
+        (None, "junk"),
+        (None, {"cars": [{"vin": "WBA1"}], "requests": {"day": "2026-11-24", "count": 5}}),
         ("polled_at", 5),
         ("requests", {"day": "2026-11-24", "count": 3, "last_request": "2026-11-24T10:00:00"}),
         ("car", {"charging": BAD_CHARGING}),
     ],
-    ids=["polled_at_number", "naive_last_request", "percentage_text"],
+    ids=repr,
 )
-async def test_a_bad_store_after_a_first_run(
-    home: Home, hass_storage: dict[str, Any], key: str, value: Any
+async def test_a_bad_store_does_not_stop_setup(
+    home: Home, hass_storage: dict[str, Any], key: str | None, value: Any
 ) -> None:
-    """One part of a first run's store gone bad (key car: each stored car)."""
+    """Once broken: stored data of a bad shape put the entry in setup retry for good. A first
+    run's store gone bad: all of it, as version 1 (key None), or one part (key car: each car)."""
     await home.set_up_at(NOON, 48)
     await home.hass.config_entries.async_unload(home.entry.entry_id)
-    data = hass_storage[storage_key(home.entry.entry_id)]["data"]
-    if key == "car":
-        for car in data["cars"]:
+    stored = hass_storage[storage_key(home.entry.entry_id)]
+    if key is None:
+        stored.update(version=1, data=value)  # migrated to this version's layout at setup
+    elif key == "car":
+        for car in stored["data"]["cars"]:
             car.update(value)
     else:
-        data[key] = value
+        stored["data"][key] = value
     await home.hass.config_entries.async_setup(home.entry.entry_id)
     await home.hass.async_block_till_done()
     assert home.entry.state is ConfigEntryState.LOADED
@@ -726,27 +573,36 @@ async def test_one_budget_warning_a_day_across_reloads(
     assert sum("daily limit" in r.getMessage() for r in caplog.records) == 1
 
 
+@pytest.mark.parametrize("limit", [0, 24])
 @pytest.mark.usefixtures("idle", "core", "wallbox")
-async def test_nothing_is_sent_once_the_password_is_refused(home: Home) -> None:
-    """Once broken: after the service refused the password, triggers, manual updates and follow-ups
-    still logged in with it, and the next update promised a poll that never came."""
-    await home.set_up(**{CONF_REFRESH_ENTITIES: [WALLBOX]})
-    home.simulator.set_password("demo@example.com", "changed-in-the-app")
+async def test_nothing_is_sent_once_the_password_is_refused(home: Home, limit: int) -> None:
+    """Once broken: after the service refused the password, triggers, manual updates, follow-ups
+    and new charge targets still logged in with it, and the next update promised a poll that never
+    came. Under a limit or none; a reload (or a restart) tries it again, counting on."""
+    await home.set_up_at(NOON, limit, **{CONF_REFRESH_ENTITIES: [WALLBOX]})
+    home.simulator.set_password(EMAIL, "changed-in-the-app")
+    home.simulator.expire_tokens()
     # Its refresh is refused; its follow-up would come 3 minutes later.
     await toggle(home.hass, WALLBOX)
     await home.advance(seconds=31)
     flows = home.hass.config_entries.flow.async_progress()
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
     made = home.requests
+    assert home.budget.count == made
 
     for _ in range(10):
         await toggle(home.hass, WALLBOX)
         await home.update_entity()
         await home.minutes(6)
+    await home.coordinator.async_refresh()  # nor a direct refresh
+    await home.set_number(I3S_TARGET, 50)
+    await home.set_number(I3S_TARGET, 90)
+    await home.advance(hours=2)
 
-    await home.entry.runtime_data.async_refresh()  # nor a direct refresh
     assert home.requests == made
     assert home.state(NEXT_UPDATE) == "unknown"
+    await home.reload()
+    assert home.budget.count == home.requests > made
 
 
 @pytest.mark.parametrize("early", [0.05, 0.5, 0.95])

@@ -58,11 +58,6 @@ EVENTS: dict[str, tuple[Schedule, Event, tuple[datetime, Reason] | None]] = {
         lambda s: s.polled(NOW, Need.PARKED),
         (NOW + timedelta(hours=8) / 13, Reason.DAILY_LIMIT),
     ),
-    "a tight limit: a poll just after a charge's estimated end": (
-        schedule(limit=10),
-        lambda s: s.polled(NOW, Need.CHARGING, charge_end=at(10)),
-        (at(12), Reason.CHARGE_END),
-    ),
     # The user lowers the target at 12:04: the end moves to 12:01, its poll (12:03) has passed.
     "a target lowered under a tight limit to an end just passed: a poll at once": (
         schedule(limit=10),
