@@ -504,6 +504,8 @@ async def test_no_vin_or_id_reaches_the_log_whatever_the_answer(
     # Every answer but well-formed JSON of the wrong shape is logged, from its start, on one line.
     assert (answer_logged(caplog) != "") is not (status == 200 and shape == "json_with_an_error")
     assert "\n" not in answer_logged(caplog)
+    if shape == "html":  # each run of whitespace is one space, not nothing
+        assert answer_logged(caplog).startswith("<html> <body><h1>Vehicle **ID** of user **ID**")
     for text in (str(exc_info.value), caplog.text):
         for secret in (*ids, *secrets_of("vehicles", token)):
             assert str(secret).lower() not in text.lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from custom_components.orangepower_bmw.models import (
     ChargingStatus,
+    Token,
     UnexpectedShapeError,
     Vehicle,
     parse_retry_after,
@@ -206,7 +208,8 @@ def test_token_from_the_reference_example() -> None:
     assert token.access_token == "YKJUUwmBXcQThWx7XzU7ddd4pyMZkd3tgWM"
     assert token.expires_at == NOW + timedelta(hours=8)
     assert "YKJU" not in repr(token)
-    # Nothing uses the refresh token, type or scopes: none of them is kept to be stored.
+    # Nothing uses the refresh token, type or scopes: the token does not keep them, nor the store.
+    assert [field.name for field in fields(Token)] == ["access_token", "expires_at"]
     assert token_for_entry(token) == {
         "access_token": "YKJUUwmBXcQThWx7XzU7ddd4pyMZkd3tgWM",
         "expires_at": (NOW + timedelta(hours=8)).isoformat(),
