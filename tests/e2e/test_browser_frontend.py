@@ -34,6 +34,7 @@ from tests.e2e.conftest import (
     ROOT,
     START_TIMEOUT,
     Stack,
+    unpinned_requirements,
     use_energy_charged,
     wait_for,
 )
@@ -387,3 +388,11 @@ async def test_the_energy_dashboard_shows_a_car_as_an_individual_device(
     # The charts draw their bars in an animation: let it end for the picture.
     await page.wait_for_timeout(3_000)
     await save_screenshot(await page.screenshot(), "energy_dashboard.png", for_docs=True)
+
+
+async def test_the_pages_opened_installed_no_package(
+    stack: Stack, owner_api: HomeAssistantApi
+) -> None:
+    """The pages a newcomer opens load integrations too: none was installed, all are pinned."""
+    assert "Attempting install" not in stack.log_text()
+    assert unpinned_requirements(await owner_api.get("/api/components")) == []
